@@ -1,0 +1,10 @@
+namespace SamAdapt.Cli;
+
+internal static class VersionInfo
+{
+    public static string Describe()
+    {
+        var v = typeof(VersionInfo).Assembly.GetName().Version;
+        return $"samadapt {v?.ToString(3)}";
+    }
+}
