@@ -37,6 +37,8 @@ typedef struct {
 
 SA_API void sa_tensor_free(sa_tensor t);
 SA_API sa_tensor sa_tensor_alias(sa_tensor t);
+/* Replaces t's data with src's (like `param.data = src`): t keeps its identity and autograd flags. */
+SA_API int32_t sa_tensor_set_data(sa_tensor t, sa_tensor src);
 SA_API sa_tensor sa_tensor_from_host(const void* data, const int64_t* shape, int32_t ndim, int32_t dtype,
                                      int32_t device_type, int32_t device_index, int32_t requires_grad);
 SA_API int32_t sa_tensor_to_host(sa_tensor t, void* dst, int64_t nbytes);
@@ -62,7 +64,9 @@ SA_API void sa_inference_mode_exit(void* guard);
 /* Gradient checkpointing: fn computes outputs from inputs; it runs once without grad now and again (with grad,
  * same RNG state) during backward. fn returns the number of outputs written, or -1 on error. */
 typedef int32_t (*sa_checkpoint_fn)(void* ctx, const sa_tensor* inputs, int32_t n_in, sa_tensor* outputs, int32_t max_out);
-SA_API int32_t sa_checkpoint(sa_checkpoint_fn fn, void* ctx, const sa_tensor* inputs, int32_t n_in,
+/* release(ctx) is called exactly once, when the autograd graph that holds the checkpoint is destroyed. */
+typedef void (*sa_release_fn)(void* ctx);
+SA_API int32_t sa_checkpoint(sa_checkpoint_fn fn, sa_release_fn release, void* ctx, const sa_tensor* inputs, int32_t n_in,
                              sa_tensor* outputs, int32_t max_out);
 
 /* ---- autocast ---- */

@@ -66,9 +66,21 @@ variable_list run_callback(sa_checkpoint_fn fn, void* ctx, const variable_list& 
     return result;
 }
 
+// Owns the managed callback's context: released when the autograd node (and so its saved data) is destroyed.
+struct CallbackOwner : torch::CustomClassHolder {
+    sa_release_fn release;
+    void* user;
+    CallbackOwner(sa_release_fn r, void* u) : release(r), user(u) {}
+    ~CallbackOwner() override {
+        if (release) release(user);
+    }
+};
+
 struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction> {
-    static variable_list forward(AutogradContext* ctx, variable_list inputs, int64_t fn, int64_t user) {
+    static variable_list forward(AutogradContext* ctx, variable_list inputs, int64_t fn, int64_t user, int64_t release) {
         auto rng = std::make_shared<RngSnapshot>(RngSnapshot::take());
+        ctx->saved_data["owner"] = c10::IValue::make_capsule(c10::make_intrusive<CallbackOwner>(
+            reinterpret_cast<sa_release_fn>(release), reinterpret_cast<void*>(user)));
         ctx->saved_data["fn"] = fn;
         ctx->saved_data["user"] = user;
         ctx->saved_data["rng"] = c10::IValue(rng->cpu);
@@ -113,6 +125,7 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
         for (auto& d : detached) result.push_back(d.requires_grad() ? d.grad() : at::Tensor());
         result.push_back(at::Tensor());  // fn
         result.push_back(at::Tensor());  // user
+        result.push_back(at::Tensor());  // release
         return result;
     }
 };
@@ -172,12 +185,13 @@ void* sa_inference_mode_enter(void) {
 }
 void sa_inference_mode_exit(void* guard) { delete static_cast<c10::InferenceMode*>(guard); }
 
-int32_t sa_checkpoint(sa_checkpoint_fn fn, void* ctx, const sa_tensor* inputs, int32_t n_in, sa_tensor* outputs,
-                      int32_t max_out) {
+int32_t sa_checkpoint(sa_checkpoint_fn fn, sa_release_fn release, void* ctx, const sa_tensor* inputs, int32_t n_in,
+                      sa_tensor* outputs, int32_t max_out) {
     SA_TRY(-1, {
         variable_list ins;
         for (int i = 0; i < n_in; i++) ins.push_back(sa::T(inputs[i]));
-        auto outs = CheckpointFunction::apply(ins, reinterpret_cast<int64_t>(fn), reinterpret_cast<int64_t>(ctx));
+        auto outs = CheckpointFunction::apply(ins, reinterpret_cast<int64_t>(fn), reinterpret_cast<int64_t>(ctx),
+                                              reinterpret_cast<int64_t>(release));
         if (static_cast<int32_t>(outs.size()) > max_out) throw std::runtime_error("checkpoint: too many outputs");
         for (size_t i = 0; i < outs.size(); i++) outputs[i] = sa::wrap(outs[i]);
         return static_cast<int32_t>(outs.size());

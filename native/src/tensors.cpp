@@ -27,6 +27,13 @@ void sa_tensor_free(sa_tensor t) {
 
 sa_tensor sa_tensor_alias(sa_tensor t) { SA_TRY(nullptr, { return sa::wrap(sa::T(t)); }) }
 
+int32_t sa_tensor_set_data(sa_tensor t, sa_tensor src) {
+    SA_TRY(-1, {
+        sa::T(t).set_data(sa::T(src));
+        return 0;
+    })
+}
+
 sa_tensor sa_tensor_from_host(const void* data, const int64_t* shape, int32_t ndim, int32_t dtype,
                               int32_t device_type, int32_t device_index, int32_t requires_grad) {
     SA_TRY(nullptr, {

@@ -594,3 +594,11 @@ public sealed partial class Tensor
     public static Tensor operator |(Tensor a, Tensor b) => a.logical_or(b);
     public static Tensor operator !(Tensor a) => a.logical_not();
 }
+
+public sealed partial class Tensor
+{
+    private static readonly Op OpTriu = new("aten::triu"), OpTril = new("aten::tril");
+
+    public Tensor triu(long diagonal = 0) => WithInts(OpTriu, diagonal);
+    public Tensor tril(long diagonal = 0) => WithInts(OpTril, diagonal);
+}

@@ -69,6 +69,15 @@ public sealed partial class Tensor : IDisposable
         return this;
     }
 
+    /// <summary>Replaces this tensor's data with <paramref name="source"/>'s (PyTorch's <c>t.data = source</c>): the object,
+    /// its native identity and requires_grad stay, so optimizers and modules holding it see the new values.</summary>
+    public void set_data(Tensor source)
+    {
+        TorchNative.Check(TorchNative.sa_tensor_set_data(Handle, source.Handle));
+        GC.KeepAlive(source);
+        InvalidateMeta();
+    }
+
     /// <summary>A new handle to the same tensor (same storage, same autograd identity).</summary>
     public Tensor alias() => new(TorchNative.CheckHandle(TorchNative.sa_tensor_alias(Handle)));
 

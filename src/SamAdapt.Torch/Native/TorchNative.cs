@@ -39,6 +39,7 @@ internal static unsafe partial class TorchNative
     [LibraryImport(Lib)] public static partial IntPtr sa_last_error();
     [LibraryImport(Lib)] public static partial void sa_tensor_free(IntPtr t);
     [LibraryImport(Lib)] public static partial IntPtr sa_tensor_alias(IntPtr t);
+    [LibraryImport(Lib)] public static partial int sa_tensor_set_data(IntPtr t, IntPtr src);
     [LibraryImport(Lib)] public static partial IntPtr sa_tensor_from_host(void* data, long* shape, int ndim, int dtype, int deviceType, int deviceIndex, int requiresGrad);
     [LibraryImport(Lib)] public static partial int sa_tensor_to_host(IntPtr t, void* dst, long nbytes);
     [LibraryImport(Lib)] public static partial int sa_tensor_meta_get(IntPtr t, TensorMeta* meta);
@@ -55,7 +56,7 @@ internal static unsafe partial class TorchNative
     [LibraryImport(Lib)] public static partial void sa_set_grad_enabled(int enabled);
     [LibraryImport(Lib)] public static partial IntPtr sa_inference_mode_enter();
     [LibraryImport(Lib)] public static partial void sa_inference_mode_exit(IntPtr guard);
-    [LibraryImport(Lib)] public static partial int sa_checkpoint(delegate* unmanaged<IntPtr, IntPtr*, int, IntPtr*, int, int> fn, IntPtr ctx, IntPtr* inputs, int nIn, IntPtr* outputs, int maxOut);
+    [LibraryImport(Lib)] public static partial int sa_checkpoint(delegate* unmanaged<IntPtr, IntPtr*, int, IntPtr*, int, int> fn, delegate* unmanaged<IntPtr, void> release, IntPtr ctx, IntPtr* inputs, int nIn, IntPtr* outputs, int maxOut);
 
     [LibraryImport(Lib)] public static partial int sa_autocast_set(int deviceType, int enabled, int dtype);
     [LibraryImport(Lib)] public static partial int sa_autocast_enabled(int deviceType);

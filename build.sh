@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# SamAdapt build entry point. Installs what it needs on a fresh Debian machine (apt packages, NuGet restore).
+#   ./build.sh deps     install system packages that are missing (apt; sudo when not root)
+#   ./build.sh native   build the native libraries into build/native (CMake; incremental)
+#   ./build.sh build    deps + native + dotnet build (Release)
+#   ./build.sh test     deps + native + run every test project; ends with "N passed, N failed"
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$ROOT"
+
+# Runtime and test dependencies (Debian bookworm names). Tests compare against python3-torch/numpy/pydicom and read
+# real data from mricron-data and python3-pydicom's test files.
+APT_PACKAGES=(
+  libtorch-dev libopenblas0-pthread cmake g++ make libstb-dev libgdcm-cil
+  python3-torch python3-numpy python3-pydicom python3-pil mricron-data
+)
+
+log() { printf '[build] %s\n' "$*" >&2; }
+
+deps() {
+  local missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    log "installing: ${missing[*]}"
+    local SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -q >&2
+    $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  fi
+  command -v dotnet >/dev/null || { log "the .NET 10 SDK (dotnet) is required and was not found on PATH"; exit 1; }
+}
+
+native() {
+  local cfg=(-S native -B build/native-obj -DCMAKE_BUILD_TYPE=Release)
+  if [ -n "${TORCH_DIR:-}" ]; then cfg+=(-DTORCH_DIR="$TORCH_DIR"); fi
+  if [ ! -f build/native-obj/CMakeCache.txt ]; then
+    log "configuring native libraries"
+    cmake "${cfg[@]}" >/dev/null
+  fi
+  cmake --build build/native-obj -j"$(nproc)" >&2
+}
+
+build() {
+  deps
+  native
+  dotnet build SamAdapt.sln -c Release -nologo -v quiet >&2
+}
+
+run_tests() {
+  deps
+  native
+  dotnet build SamAdapt.sln -c Release -nologo -v quiet >&2
+  local log_file
+  log_file="$(mktemp)"
+  set +e
+  dotnet test SamAdapt.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log_file"
+  local rc=${PIPESTATUS[0]}
+  set -e
+  # one closing line over all test assemblies
+  awk '/(Passed|Failed)!  ?- /{
+         for (i = 1; i <= NF; i++) {
+           if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1)
+         }
+       }
+       END { gsub(",", "", p); printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log_file"
+  rm -f "$log_file"
+  return "$rc"
+}
+
+case "${1:-build}" in
+  deps) deps ;;
+  native) native ;;
+  build) build ;;
+  test) shift; run_tests "$@" ;;
+  *) echo "usage: ./build.sh [deps|native|build|test]" >&2; exit 2 ;;
+esac
