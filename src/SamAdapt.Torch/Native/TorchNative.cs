@@ -31,7 +31,23 @@ internal static unsafe partial class TorchNative
 {
     private const string Lib = NativeLibraryLoader.TorchBridge;
 
-    static TorchNative() => NativeLibraryLoader.EnsureRegistered();
+    static TorchNative()
+    {
+        NativeLibraryLoader.EnsureRegistered();
+        ConfigureThreads();
+    }
+
+    /// <summary>
+    /// Intra-op threads: $SAMADAPT_NUM_THREADS, else $OMP_NUM_THREADS (left to libtorch), else one per core. Debian's
+    /// OpenMP build otherwise starts with a single thread on some machines.
+    /// </summary>
+    private static void ConfigureThreads()
+    {
+        var env = Environment.GetEnvironmentVariable("SAMADAPT_NUM_THREADS");
+        if (int.TryParse(env, out var n) && n > 0) { sa_set_num_threads(n); return; }
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("OMP_NUM_THREADS"))) return;
+        sa_set_num_threads(Environment.ProcessorCount);
+    }
 
     /// <summary>Touches the library so that a missing bridge fails early with the loader's message.</summary>
     public static void EnsureLoaded() => NativeLibraryLoader.Load(NativeLibraryLoader.TorchBridge);
