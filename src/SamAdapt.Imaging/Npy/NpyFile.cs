@@ -78,8 +78,16 @@ public static class NpyFile
         var (descr, fortran, shape) = ParseHeader(header);
         var (dtype, bigEndian) = NpyDTypeExtensions.ParseDescr(descr);
 
-        long count = NpyArray.CountOf(shape);
-        long nbytes = checked(count * dtype.ItemSize());
+        long count, nbytes;
+        try
+        {
+            count = NpyArray.CountOf(shape);
+            nbytes = checked(count * dtype.ItemSize());
+        }
+        catch (OverflowException)
+        {
+            throw new NpyFormatException($"shape {NpyArray.FormatShape(shape)} is too large");
+        }
         if (nbytes > Array.MaxLength)
             throw new NpyFormatException($"array of {nbytes} bytes ({dtype.NumpyName()} {NpyArray.FormatShape(shape)}) is too large for one .NET array");
         var data = new byte[nbytes];

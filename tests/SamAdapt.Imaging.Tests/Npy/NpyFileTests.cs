@@ -312,6 +312,10 @@ public class NpyFileTests
         Assert.Contains("lacks 'shape'", Assert.Throws<NpyFormatException>(() => Read("{'descr': '<f4', 'fortran_order': False, }")).Message);
         Assert.Contains("malformed header", Assert.Throws<NpyFormatException>(() => Read("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), ")).Message);
 
+        Assert.Contains("too large", Assert.Throws<NpyFormatException>(() => Read("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }")).Message);
+        Assert.Contains("too large", Assert.Throws<NpyFormatException>(() => Read("{'descr': '<f8', 'fortran_order': False, 'shape': (100000, 100000), }")).Message);
+        Assert.Contains("non-integer or negative", Assert.Throws<NpyFormatException>(() => Read("{'descr': '<f8', 'fortran_order': False, 'shape': (-1, 2), }")).Message);
+
         var v9 = (byte[])ok.Clone();
         v9[6] = 9;
         Assert.Contains("version 9.0", Assert.Throws<NpyFormatException>(() => NpyFile.Read(new MemoryStream(v9))).Message);
