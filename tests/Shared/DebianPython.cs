@@ -1,13 +1,13 @@
 using System.Diagnostics;
 
-namespace SamAdapt.Imaging.Tests;
+namespace SamAdapt.Tests;
 
 /// <summary>
 /// Runs scripts with Debian's system Python (<c>/usr/bin/python3</c>, not whatever python3 is first on PATH), which
 /// cross-checks use for NumPy and Pillow. A missing interpreter or module FAILS the test with the package to install;
 /// nothing is skipped silently.
 /// </summary>
-internal static class DebianPython
+public static class DebianPython
 {
     public const string Interpreter = "/usr/bin/python3";
 
