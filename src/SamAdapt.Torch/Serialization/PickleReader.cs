@@ -264,7 +264,7 @@ internal sealed class PickleReader
         var b = ReadBytes(n, what);
         if (n == 0) return 0L;
         var big = new BigInteger(b, isUnsigned: false, isBigEndian: false);
-        return big >= long.MinValue && big <= long.MaxValue ? (long)big : big;
+        return big >= long.MinValue && big <= long.MaxValue ? (object)(long)big : big;
     }
 
     private string ReadUtf8(long n, string what) => Encoding.UTF8.GetString(ReadBytes(n, what));

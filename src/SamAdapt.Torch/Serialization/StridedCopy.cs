@@ -9,10 +9,10 @@ internal static class StridedCopy
     public static bool IsContiguous(IReadOnlyList<long> shape, IReadOnlyList<long> stride)
     {
         if (shape.Count != stride.Count) return false;
+        if (shape.Contains(0)) return true;
         long expected = 1;
         for (int i = shape.Count - 1; i >= 0; i--)
         {
-            if (shape[i] == 0) return true;
             if (shape[i] != 1 && stride[i] != expected) return false;
             expected *= shape[i];
         }
