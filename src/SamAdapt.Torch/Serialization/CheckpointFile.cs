@@ -15,12 +15,14 @@ public static class CheckpointFile
     }
 
     /// <summary>Loads the state dict of a .pth (see <see cref="PthReader.LoadStateDict"/>) or safetensors file.</summary>
+    /// <param name="path">The checkpoint.</param>
+    /// <param name="key">For .pth training checkpoints: the entry holding the state dict (null: found automatically).</param>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="InvalidDataException">The file is neither format, or is corrupt.</exception>
-    public static Dictionary<string, HostTensor> LoadStateDict(string path) => Detect(path) switch
+    public static Dictionary<string, HostTensor> LoadStateDict(string path, string? key = null) => Detect(path) switch
     {
         Format.SafeTensors => SafeTensors.Load(path).Tensors,
-        _ => PthReader.LoadStateDict(path),
+        _ => PthReader.LoadStateDict(path, key),
     };
 
     /// <summary>Identifies the format from the first bytes of the file.</summary>

@@ -156,7 +156,7 @@ public class PyTorchCrossCheckTests
             param = torch.nn.Parameter(torch.randn(2, 3))
             ck = {'model': sd, 'param': param, 'epoch': 7, 'lr': 1e-4, 'huge': 2**70, 'neg': -2**40,
                   'opt': {'state': {0: {'step': 3}}, 'param_groups': [{'betas': (0.9, 0.999), 'ids': [0, 1]}]},
-                  'nothing': None, 'flag': True, 'blob': b'\x00\xffab'}
+                  'nothing': None, 'flag': True, 'blob': b'\x00\xffab', 'linear': torch.nn.Linear(3, 2).state_dict()}
             if sys.argv[3] == '1':
                 buf = io.BytesIO()
                 torch.save(ck, buf, pickle_protocol=int(sys.argv[2]))
@@ -198,6 +198,13 @@ public class PyTorchCrossCheckTests
         Assert.Equal(3L, Assert.IsType<PickleDict>(state[0L])["step"]);
         var group = Assert.IsType<PickleDict>(Assert.IsType<List<object?>>(opt["param_groups"])[0]);
         Assert.Equal(new PickleTuple(0.9, 0.999), group["betas"]);
+
+        // a real module state_dict: OrderedDict whose BUILD sets _metadata ({'': {'version': 1}} for nn.Linear)
+        var linear = Assert.IsType<PickleDict>(root["linear"]);
+        Assert.True(linear.IsOrderedDict);
+        Assert.Equal(["weight", "bias"], linear.Keys.Cast<string>());
+        var metadata = Assert.IsType<PickleDict>(linear.Attributes!["_metadata"]);
+        Assert.Equal(1L, Assert.IsType<PickleDict>(metadata[""])["version"]);
 
         // and LoadStateDict finds the wrapped state dict
         Assert.Equal(model.Count, PthReader.LoadStateDict(path).Count);
