@@ -56,6 +56,9 @@ public class PyTorchCrossCheckTests
             import collections, json, sys
             ck = torch.load(sys.argv[1])
             assert type(ck) is dict, type(ck)
+            # the restricted unpickler accepts a plain state dict (torch 1.13's lacks BINFLOAT, so not the wrapper)
+            safe = torch.load(sys.argv[2], weights_only=True)
+            assert list(safe.keys()) == list(ck['model'].keys())
             sd = ck['model']
             assert type(sd) is collections.OrderedDict, type(sd)
             assert sd['shared.a'].data_ptr() == sd['shared.b'].data_ptr()
