@@ -1,0 +1,52 @@
+using SamAdapt.Torch;
+using SamAdapt.Torch.NN;
+
+namespace SamAdapt.Sam.Modeling;
+
+/// <summary>
+/// Multi-head self-attention of the image encoder with decomposed relative positions (docs/sam-v1.md §1.3). Input and output
+/// are channels-last (B, H, W, E). Parameters: rel_pos_h/rel_pos_w (2·S − 1, head_dim), qkv (3E, E), proj (E, E).
+/// Queries are scaled <i>before</i> the q·kᵀ product, and the relative-position terms use the unscaled queries.
+/// </summary>
+public sealed class Attention : UnaryModule
+{
+    public readonly Linear qkv, proj;
+    public readonly Tensor? rel_pos_h, rel_pos_w;
+    public readonly int num_heads;
+    public readonly double scale;
+
+    /// <param name="dim">Channels E.</param>
+    /// <param name="numHeads">Heads; head_dim = E / heads.</param>
+    /// <param name="inputSize">Token grid (H, W) the relative tables are sized for (window or full grid).</param>
+    public Attention(int dim, int numHeads, bool qkvBias = true, bool useRelPos = true, (int H, int W)? inputSize = null)
+    {
+        num_heads = numHeads;
+        int headDim = dim / numHeads;
+        scale = Math.Pow(headDim, -0.5);
+        if (useRelPos)
+        {
+            var (h, w) = inputSize ?? throw new ArgumentException("input size must be given when using relative positional encoding");
+            rel_pos_h = register_parameter("rel_pos_h", torch.zeros(2 * h - 1, headDim));
+            rel_pos_w = register_parameter("rel_pos_w", torch.zeros(2 * w - 1, headDim));
+        }
+        qkv = register_module("qkv", new Linear(dim, dim * 3, qkvBias));
+        proj = register_module("proj", new Linear(dim, dim));
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = DisposeScope.Begin();
+        long b = x.size(0);
+        int h = (int)x.size(1), w = (int)x.size(2);
+        long n = (long)h * w;
+        var qkvOut = qkv.forward(x).reshape(b, n, 3, num_heads, -1).permute(2, 0, 3, 1, 4);
+        var parts = qkvOut.reshape(3, b * num_heads, n, -1).unbind(0);
+        Tensor q = parts[0], k = parts[1], v = parts[2];
+        var attn = (q * scale).matmul(k.transpose(-2, -1));
+        if (rel_pos_h is not null && rel_pos_w is not null)
+            attn = RelativePosition.AddDecomposedRelPos(attn, q, rel_pos_h, rel_pos_w, (h, w), (h, w));
+        attn = F.softmax(attn, -1);
+        var o = attn.matmul(v).view(b, num_heads, h, w, -1).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1);
+        return proj.forward(o).MoveToOuterScope();
+    }
+}

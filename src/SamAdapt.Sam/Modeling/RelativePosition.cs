@@ -1,0 +1,64 @@
+using SamAdapt.Torch;
+using SamAdapt.Torch.NN;
+
+namespace SamAdapt.Sam.Modeling;
+
+/// <summary>
+/// Decomposed relative positional embeddings of the image encoder (MViTv2, docs/sam-v1.md §1.4): <see cref="GetRelPos"/> and
+/// <see cref="AddDecomposedRelPos"/>, with the reference's einsum equations and addition order.
+/// </summary>
+public static class RelativePosition
+{
+    /// <summary>
+    /// Relative positional embeddings for a query/key size pair: a (qSize, kSize, C) table gathered from <paramref name="relPos"/>
+    /// (L, C). A table whose length differs from 2·max(q, k) − 1 is first resampled with linear interpolation (align_corners=False).
+    /// </summary>
+    public static Tensor GetRelPos(int qSize, int kSize, Tensor relPos)
+    {
+        using var scope = DisposeScope.Begin();
+        int maxRelDist = 2 * Math.Max(qSize, kSize) - 1;
+        Tensor resized;
+        if (relPos.size(0) != maxRelDist)
+        {
+            var r = F.interpolate(relPos.reshape(1, relPos.size(0), -1).permute(0, 2, 1), [maxRelDist], InterpolationMode.Linear, alignCorners: false);
+            resized = r.reshape(-1, maxRelDist).permute(1, 0);
+        }
+        else resized = relPos;
+
+        // coordinates as the reference computes them: float32 tensors scaled by Python floats, truncated with .long()
+        float qScale = (float)Math.Max((double)kSize / qSize, 1.0);
+        float kScale = (float)Math.Max((double)qSize / kSize, 1.0);
+        float offset = (float)((kSize - 1) * Math.Max((double)qSize / kSize, 1.0));
+        var idx = new long[qSize * kSize];
+        for (int i = 0; i < qSize; i++)
+        {
+            float qc = i * qScale;
+            for (int j = 0; j < kSize; j++)
+            {
+                float kc = j * kScale;
+                idx[i * kSize + j] = (long)((qc - kc) + offset);
+            }
+        }
+        var index = torch.tensor(idx).to(relPos.device);
+        return resized.index_select(0, index).view(qSize, kSize, -1).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// Adds the decomposed relative position terms to attention logits <paramref name="attn"/> (B', qh·qw, kh·kw) using the unscaled
+    /// queries <paramref name="q"/> (B', qh·qw, C): <c>(attn + rel_h) + rel_w</c>.
+    /// </summary>
+    public static Tensor AddDecomposedRelPos(Tensor attn, Tensor q, Tensor relPosH, Tensor relPosW, (int H, int W) qSize, (int H, int W) kSize)
+    {
+        using var scope = DisposeScope.Begin();
+        var (qh, qw) = qSize;
+        var (kh, kw) = kSize;
+        var rh = GetRelPos(qh, kh, relPosH);
+        var rw = GetRelPos(qw, kw, relPosW);
+        long b = q.size(0), dim = q.size(2);
+        var rq = q.reshape(b, qh, qw, dim);
+        var relH = torch.einsum("bhwc,hkc->bhwk", rq, rh);
+        var relW = torch.einsum("bhwc,wkc->bhwk", rq, rw);
+        var sum = attn.view(b, qh, qw, kh, kw) + relH.unsqueeze(4) + relW.unsqueeze(3);
+        return sum.view(b, qh * qw, kh * kw).MoveToOuterScope();
+    }
+}

@@ -1,0 +1,59 @@
+using SamAdapt.Torch;
+using SamAdapt.Torch.NN;
+
+namespace SamAdapt.Sam.Modeling;
+
+/// <summary>
+/// One layer of the two-way transformer (docs/sam-v1.md §3.3), post-norm: token self-attention (no residual and no PE in the
+/// first layer), token→image cross attention, ReLU MLP, image→token cross attention. LayerNorms use eps 1e-5.
+/// Members: self_attn, norm1, cross_attn_token_to_image, norm2, mlp, norm3, norm4, cross_attn_image_to_token.
+/// </summary>
+public sealed class TwoWayAttentionBlock : Module
+{
+    public readonly DecoderAttention self_attn, cross_attn_token_to_image, cross_attn_image_to_token;
+    public readonly LayerNorm norm1, norm2, norm3, norm4;
+    public readonly MlpBlock mlp;
+    public readonly bool skip_first_layer_pe;
+
+    public TwoWayAttentionBlock(int embeddingDim, int numHeads, int mlpDim = 2048, int attentionDownsampleRate = 2, bool skipFirstLayerPe = false)
+    {
+        self_attn = register_module("self_attn", new DecoderAttention(embeddingDim, numHeads));
+        norm1 = register_module("norm1", new LayerNorm(embeddingDim));
+        cross_attn_token_to_image = register_module("cross_attn_token_to_image", new DecoderAttention(embeddingDim, numHeads, attentionDownsampleRate));
+        norm2 = register_module("norm2", new LayerNorm(embeddingDim));
+        mlp = register_module("mlp", new MlpBlock(embeddingDim, mlpDim, relu: true));
+        norm3 = register_module("norm3", new LayerNorm(embeddingDim));
+        norm4 = register_module("norm4", new LayerNorm(embeddingDim));
+        cross_attn_image_to_token = register_module("cross_attn_image_to_token", new DecoderAttention(embeddingDim, numHeads, attentionDownsampleRate));
+        skip_first_layer_pe = skipFirstLayerPe;
+    }
+
+    /// <summary>Updates (queries (B, Nq, D), keys (B, Nk, D)); <paramref name="queryPe"/> is the original token tensor.</summary>
+    public (Tensor Queries, Tensor Keys) forward(Tensor queries, Tensor keys, Tensor queryPe, Tensor keyPe)
+    {
+        using var scope = DisposeScope.Begin();
+        // self attention
+        if (skip_first_layer_pe) queries = self_attn.forward(queries, queries, queries);
+        else
+        {
+            var q0 = queries + queryPe;
+            queries = queries + self_attn.forward(q0, q0, queries);
+        }
+        queries = norm1.forward(queries);
+
+        // cross attention, tokens attending to the image
+        var q = queries + queryPe;
+        var k = keys + keyPe;
+        queries = norm2.forward(queries + cross_attn_token_to_image.forward(q, k, keys));
+
+        // MLP
+        queries = norm3.forward(queries + mlp.forward(queries));
+
+        // cross attention, image attending to the tokens
+        q = queries + queryPe;
+        k = keys + keyPe;
+        keys = norm4.forward(keys + cross_attn_image_to_token.forward(k, q, queries));
+
+        return (queries.MoveToOuterScope(), keys.MoveToOuterScope());
+    }
+}
