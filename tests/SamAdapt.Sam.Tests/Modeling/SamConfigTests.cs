@@ -50,8 +50,8 @@ public class SamConfigTests
     {
         using var model = new SamModel(SamTinyFixture.Config);
         var keys = model.state_dict().Keys.ToList();
-        var ckpt = Torch.Serialization.SafeTensors.Load(SamTinyFixture.SafeTensors).Tensors;
-        var pth = Torch.Serialization.PthReader.LoadStateDict(SamTinyFixture.Pth);
+        var ckpt = Torch.Serialization.SafeTensors.Load(SamTinyFixture.SafeTensorsPath).Tensors;
+        var pth = Torch.Serialization.PthReader.LoadStateDict(SamTinyFixture.PthPath);
         Assert.Equal(pth.Keys.ToList(), keys);
         Assert.Equal(ckpt.Keys.Order(StringComparer.Ordinal), keys.Order(StringComparer.Ordinal));
         Assert.DoesNotContain("pixel_mean", keys);

@@ -11,8 +11,8 @@ internal static class SamTinyFixture
 {
     public static string Path(params string[] parts) => TestPaths.Fixture(["sam-tiny", .. parts]);
 
-    public static string Pth => Path("checkpoint.pth");
-    public static string SafeTensors => Path("checkpoint.safetensors");
+    public static string PthPath => Path("checkpoint.pth");
+    public static string SafeTensorsPath => Path("checkpoint.safetensors");
 
     public static SamConfig Config => SamConfig.FromJsonFile(Path("config.json"));
 
