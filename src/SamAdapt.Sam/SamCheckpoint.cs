@@ -131,6 +131,17 @@ public static partial class SamCheckpoint
         return result;
     }
 
+    /// <summary>
+    /// Loads an in-memory state dict of tensors (e.g. from another model): keys normalised and positional tables resized as in
+    /// <see cref="LoadStateDict(SamModel, IReadOnlyDictionary{string, HostTensor}, string, bool)"/>, then copied into the parameters.
+    /// </summary>
+    public static LoadResult LoadStateDict(SamModel model, IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
+    {
+        using var scope = DisposeScope.Begin();
+        var sd = ResizePositionalTables(NormalizeKeys(stateDict.ToDictionary(kv => kv.Key, kv => kv.Value)), model.Config);
+        return model.load_state_dict(sd, strict);
+    }
+
     /// <summary>"The file looks like …" — the inferred architecture of a state dict, for error messages.</summary>
     public static string DescribeCheckpoint(IReadOnlyDictionary<string, HostTensor> sd)
     {

@@ -42,11 +42,21 @@ public sealed class Attention : UnaryModule
         var qkvOut = qkv.forward(x).reshape(b, n, 3, num_heads, -1).permute(2, 0, 3, 1, 4);
         var parts = qkvOut.reshape(3, b * num_heads, n, -1).unbind(0);
         Tensor q = parts[0], k = parts[1], v = parts[2];
+        // the (B·heads, HW, HW) logits are the largest tensors of the encoder (805 MB per global block of vit_b at 1024):
+        // release each as soon as the next one exists
         var attn = (q * scale).matmul(k.transpose(-2, -1));
         if (rel_pos_h is not null && rel_pos_w is not null)
-            attn = RelativePosition.AddDecomposedRelPos(attn, q, rel_pos_h, rel_pos_w, (h, w), (h, w));
-        attn = F.softmax(attn, -1);
-        var o = attn.matmul(v).view(b, num_heads, h, w, -1).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1);
+            attn = Replace(attn, RelativePosition.AddDecomposedRelPos(attn, q, rel_pos_h, rel_pos_w, (h, w), (h, w)));
+        attn = Replace(attn, F.softmax(attn, -1));
+        var weighted = attn.matmul(v);
+        attn.Dispose();
+        var o = weighted.view(b, num_heads, h, w, -1).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1);
         return proj.forward(o).MoveToOuterScope();
+    }
+
+    private static Tensor Replace(Tensor old, Tensor next)
+    {
+        old.Dispose();
+        return next;
     }
 }

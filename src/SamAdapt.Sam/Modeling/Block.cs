@@ -38,6 +38,7 @@ public sealed class Block : UnaryModule
         }
         else h = attn.forward(h);
         var y = shortcut + h;
+        scope.DisposeEverythingBut(y);
         y = y + mlp.forward(norm2.forward(y));
         return y.MoveToOuterScope();
     }

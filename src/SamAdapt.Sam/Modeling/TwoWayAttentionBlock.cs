@@ -40,14 +40,17 @@ public sealed class TwoWayAttentionBlock : Module
             queries = queries + self_attn.forward(q0, q0, queries);
         }
         queries = norm1.forward(queries);
+        scope.DisposeEverythingBut(queries);
 
         // cross attention, tokens attending to the image
         var q = queries + queryPe;
         var k = keys + keyPe;
         queries = norm2.forward(queries + cross_attn_token_to_image.forward(q, k, keys));
+        scope.DisposeEverythingBut(queries);
 
         // MLP
         queries = norm3.forward(queries + mlp.forward(queries));
+        scope.DisposeEverythingBut(queries);
 
         // cross attention, image attending to the tokens
         q = queries + queryPe;

@@ -188,4 +188,15 @@ public class SamCheckpointTests
         Assert.Equal(new long[] { 1, 3 }, iou.shape);
         Assert.True(masks.isfinite().all().item() != 0);
     }
+
+    [Fact]
+    public void Tensor_state_dicts_load_with_resizing()
+    {
+        using var source = SamTinyFixture.Load(SafeTensorsPath);
+        using var target = new SamModel(Config with { ImageSize = 96 });
+        var result = SamCheckpoint.LoadStateDict(target, source.state_dict());
+        Assert.True(result.IsExact);
+        Assert.Equal(new long[] { 1, 6, 6, 48 }, target.image_encoder.pos_embed.shape);
+        Assert.True(torch.equal(source.mask_decoder.iou_token.weight, target.mask_decoder.iou_token.weight));
+    }
 }
