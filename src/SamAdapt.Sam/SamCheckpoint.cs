@@ -104,9 +104,11 @@ public static partial class SamCheckpoint
         foreach (var (k, dst) in own)
         {
             if (!sd.TryGetValue(k, out var h)) continue;
-            var shape = resized.TryGetValue(k, out var r) ? r.shape : h.Shape;
+            bool wasResized = resized.TryGetValue(k, out var r) && !ReferenceEquals(r, positional[k]);
+            var shape = wasResized ? r!.shape : h.Shape;
             if (!shape.SequenceEqual(dst.shape))
-                mismatched.Add($"{k} (checkpoint [{string.Join(",", shape)}], model [{string.Join(",", dst.shape)}])");
+                mismatched.Add($"{k} (checkpoint [{string.Join(",", h.Shape)}]" + (wasResized ? $", resized to [{string.Join(",", shape)}]" : "") +
+                    $", model [{string.Join(",", dst.shape)}])");
         }
         var result = new LoadResult(missing, unexpected, mismatched);
         if (strict && !result.IsExact)

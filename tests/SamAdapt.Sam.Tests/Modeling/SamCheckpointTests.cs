@@ -47,7 +47,7 @@ public class SamCheckpointTests
         Assert.Contains("vit_b", e.Message);
         Assert.Contains("missing key(s): image_encoder.blocks.4.", e.Message);
         Assert.Contains("mis-shaped", e.Message);
-        Assert.Contains("image_encoder.pos_embed (checkpoint [1,64,64,48], model [1,64,64,768])", e.Message); // resized to the model grid first
+        Assert.Contains("image_encoder.pos_embed (checkpoint [1,8,8,48], resized to [1,64,64,48], model [1,64,64,768])", e.Message);
         Assert.Contains("looks like SAM custom (image 128, patch 16, embed 48, depth 4, heads 3, global blocks [1, 3], window 3, prompt dim 32)", e.Message);
     }
 
