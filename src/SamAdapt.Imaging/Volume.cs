@@ -84,12 +84,21 @@ public sealed class Volume
     };
 
     /// <summary>Raw value at flat index (not for RGB types).</summary>
-    public double GetRaw(long index) => Data switch
+    /// <remarks>Switches on <see cref="Type"/>, not on the array's runtime type: the CLR lets a short[] match
+    /// `is ushort[]` (and sbyte[]/byte[], int[]/uint[], long[]/ulong[]), which would read signed data as unsigned.</remarks>
+    public double GetRaw(long index) => Type switch
     {
-        byte[] a => a[index], sbyte[] a => a[index], ushort[] a => a[index], short[] a => a[index],
-        uint[] a => a[index], int[] a => a[index], ulong[] a => a[index], long[] a => a[index],
-        float[] a => a[index], double[] a => a[index],
-        _ => throw new InvalidOperationException($"unsupported data array {Data.GetType().Name}"),
+        VoxelType.UInt8 => ((byte[])Data)[index],
+        VoxelType.Int8 => ((sbyte[])Data)[index],
+        VoxelType.UInt16 => ((ushort[])Data)[index],
+        VoxelType.Int16 => ((short[])Data)[index],
+        VoxelType.UInt32 => ((uint[])Data)[index],
+        VoxelType.Int32 => ((int[])Data)[index],
+        VoxelType.UInt64 => ((ulong[])Data)[index],
+        VoxelType.Int64 => ((long[])Data)[index],
+        VoxelType.Float32 => ((float[])Data)[index],
+        VoxelType.Float64 => ((double[])Data)[index],
+        _ => throw new InvalidOperationException($"GetRaw does not apply to {Type} voxels"),
     };
 
     /// <summary>Physical value (after slope/intercept) at flat index.</summary>
@@ -106,7 +115,7 @@ public sealed class Volume
             for (long i = 0; i < n; i++) r[i] = (b[i * c] + b[i * c + 1] + b[i * c + 2]) / 3f;
             return r;
         }
-        if (!IsScaled && Data is float[] f) { Array.Copy(f, r, n); return r; }
+        if (!IsScaled && Type == VoxelType.Float32) { Array.Copy((float[])Data, r, n); return r; }
         for (long i = 0; i < n; i++) r[i] = (float)Get(i);
         return r;
     }
