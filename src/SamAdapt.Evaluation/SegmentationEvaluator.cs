@@ -116,7 +116,7 @@ public sealed class SegmentationEvaluator
     }
 
     private static bool IsUserError(Exception e) =>
-        e is IOException or ArgumentException or FormatException or NotSupportedException or UnauthorizedAccessException;
+        e is IOException or InvalidDataException or ArgumentException or FormatException or NotSupportedException or UnauthorizedAccessException;
 
     private static void CheckUniqueIds(IEnumerable<string> ids)
     {
