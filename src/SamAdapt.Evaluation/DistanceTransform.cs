@@ -35,40 +35,57 @@ public static class DistanceTransform
             if (n == 1) continue; // a length-1 line is its own transform
             double w = axis < spacing.Length ? spacing[axis] * spacing[axis] : 1.0;
             if (!(w > 0) || !double.IsFinite(w)) throw new ArgumentException($"spacing must be positive and finite, got {spacing[axis]} on axis {axis}");
-            // lines along `axis` are indexed by the other two coordinates
+            // Lines along `axis` are indexed by the other two coordinates. For axes 1 and 2, Block consecutive lines
+            // (adjacent along axis 0, so adjacent in memory) are gathered together to use whole cache lines.
             int oa = axis == 0 ? 1 : 0, ob = axis == 2 ? 1 : 2;
             int na = d[oa], nb = d[ob];
-            long lines = (long)na * nb;
+            int block = axis == 0 ? 1 : Block;
+            int aBlocks = (na + block - 1) / block;
+            long units = (long)aBlocks * nb;
             long sAxis = stride[axis], sA = stride[oa], sB = stride[ob];
-            void RunLines(long from, long to, Buffers buf)
+            void Run(long from, long to, Buffers buf)
             {
-                for (long line = from; line < to; line++)
+                for (long u = from; u < to; u++)
                 {
-                    long a = line % na, b = line / na;
-                    long off = a * sA + b * sB;
-                    for (int p = 0; p < n; p++) buf.In[p] = f[off + p * sAxis];
-                    if (Transform1D(buf.In, buf.Out, buf.V, buf.Z, n, w))
-                        for (int p = 0; p < n; p++) f[off + p * sAxis] = buf.Out[p];
+                    long a0 = u % aBlocks * block, b = u / aBlocks;
+                    int width = (int)Math.Min(block, na - a0);
+                    long off = a0 * sA + b * sB;
+                    for (int p = 0; p < n; p++)
+                    {
+                        long at = off + p * sAxis;
+                        for (int t = 0; t < width; t++) buf.In[t][p] = f[at + t * sA];
+                    }
+                    for (int t = 0; t < width; t++)
+                        buf.Changed[t] = Transform1D(buf.In[t], buf.Out[t], buf.V, buf.Z, n, w);
+                    for (int p = 0; p < n; p++)
+                    {
+                        long at = off + p * sAxis;
+                        for (int t = 0; t < width; t++)
+                            if (buf.Changed[t]) f[at + t * sA] = buf.Out[t][p];
+                    }
                 }
             }
-            if (f.LongLength < 1 << 20 || lines < 64)
-                RunLines(0, lines, new Buffers(n));
+            if (f.LongLength < 1 << 20 || units < 16)
+                Run(0, units, new Buffers(n, block));
             else
             {
-                int chunks = Math.Min((int)lines, Environment.ProcessorCount * 8);
-                Parallel.For(0, chunks, () => new Buffers(n), (c, _, buf) =>
+                int chunks = (int)Math.Min(units, Environment.ProcessorCount * 8L);
+                Parallel.For(0, chunks, () => new Buffers(n, block), (c, _, buf) =>
                 {
-                    RunLines(lines * c / chunks, lines * (c + 1) / chunks, buf);
+                    Run(units * c / chunks, units * (c + 1) / chunks, buf);
                     return buf;
                 }, _ => { });
             }
         }
     }
 
-    private sealed class Buffers(int n)
+    private const int Block = 16;
+
+    private sealed class Buffers(int n, int lines)
     {
-        public readonly double[] In = new double[n];
-        public readonly double[] Out = new double[n];
+        public readonly double[][] In = [.. Enumerable.Range(0, lines).Select(_ => new double[n])];
+        public readonly double[][] Out = [.. Enumerable.Range(0, lines).Select(_ => new double[n])];
+        public readonly bool[] Changed = new bool[lines];
         public readonly int[] V = new int[n];
         public readonly double[] Z = new double[n + 1];
     }
