@@ -49,6 +49,7 @@ public static class SliceExtractor
     {
         var s = Shape3(shape);
         if ((long)s[0] * s[1] * s[2] != data.Length) throw new ArgumentException($"data has {data.Length} elements, shape [{string.Join(",", shape)}] needs {(long)s[0] * s[1] * s[2]}");
+        CheckAxis(axis);
         if (index < 0 || index >= s[axis]) throw new ArgumentOutOfRangeException(nameof(index), index, $"slice index must be within [0, {s[axis] - 1}] along axis {axis}");
         var (lowAxis, highAxis) = InPlane(axis);
         int nLow = s[lowAxis], nHigh = s[highAxis];
@@ -69,6 +70,7 @@ public static class SliceExtractor
     {
         var s = Shape3(volume.Shape);
         if (volume.Type is VoxelType.Rgb24 or VoxelType.Rgba32) throw new NotSupportedException("slices of RGB volumes are not supported; convert to grey first");
+        CheckAxis(axis);
         if (index < 0 || index >= s[axis]) throw new ArgumentOutOfRangeException(nameof(index), index, $"slice index must be within [0, {s[axis] - 1}] along axis {axis}");
         var (lowAxis, highAxis) = InPlane(axis);
         int nLow = s[lowAxis], nHigh = s[highAxis];
@@ -126,6 +128,7 @@ public static class SliceExtractor
     {
         var s = Shape3(shape);
         if ((long)s[0] * s[1] * s[2] != data.Length) throw new ArgumentException($"data has {data.Length} elements, shape [{string.Join(",", shape)}] needs {(long)s[0] * s[1] * s[2]}");
+        CheckAxis(axis);
         if (index < 0 || index >= s[axis]) throw new ArgumentOutOfRangeException(nameof(index), index, $"slice index must be within [0, {s[axis] - 1}] along axis {axis}");
         var (rows, cols) = SliceSize(shape, axis, layout);
         if (slice.GetLength(0) != rows || slice.GetLength(1) != cols)
