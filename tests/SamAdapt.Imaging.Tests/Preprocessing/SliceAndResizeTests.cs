@@ -168,11 +168,12 @@ print(json.dumps(out))
             for (int y = 0; y < c.oh; y++)
                 for (int x = 0; x < c.ow; x++)
                 {
-                    worst = Math.Max(worst, Math.Abs(b[y, x] - rb[y * c.ow + x]) / Math.Max(1, Math.Abs(rb[y * c.ow + x])));
+                    worst = Math.Max(worst, Math.Abs(b[y, x] - rb[y * c.ow + x]) / c.x.Max(v => Math.Abs(v)));
                     Assert.Equal(rn[y * c.ow + x], n[y, x]);
                 }
-            // same indices and weights; libtorch's compiled kernel rounds differently (FMA contraction etc.), a few ulp
-            Assert.True(worst <= 1e-6, $"case {t}: bilinear differs from torch by {worst} (relative)");
+            // same indices and weights; libtorch's compiled kernel rounds differently (FMA contraction etc.): the error is a
+            // few float32 ulp of the input magnitude
+            Assert.True(worst <= 1e-6, $"case {t}: bilinear differs from torch by {worst} of the input range");
         }
     }
 }
