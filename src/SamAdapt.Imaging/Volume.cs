@@ -135,12 +135,21 @@ public sealed class Volume
     }
 
     /// <summary>Raw value at flat index (not for RGB types).</summary>
-    public double GetRaw(long index) => Data switch
+    /// <remarks>Dispatches on <see cref="Type"/>, not on the array's runtime type: the CLR lets a sbyte[] pass as a
+    /// byte[] (and short[]/ushort[], int[]/uint[], long[]/ulong[] likewise), so type patterns would misread signed data.</remarks>
+    public double GetRaw(long index) => Type switch
     {
-        byte[] a => a[index], sbyte[] a => a[index], ushort[] a => a[index], short[] a => a[index],
-        uint[] a => a[index], int[] a => a[index], ulong[] a => a[index], long[] a => a[index],
-        float[] a => a[index], double[] a => a[index],
-        _ => throw new InvalidOperationException($"unsupported data array {Data.GetType().Name}"),
+        VoxelType.UInt8 => ((byte[])Data)[index],
+        VoxelType.Int8 => ((sbyte[])Data)[index],
+        VoxelType.UInt16 => ((ushort[])Data)[index],
+        VoxelType.Int16 => ((short[])Data)[index],
+        VoxelType.UInt32 => ((uint[])Data)[index],
+        VoxelType.Int32 => ((int[])Data)[index],
+        VoxelType.UInt64 => ((ulong[])Data)[index],
+        VoxelType.Int64 => ((long[])Data)[index],
+        VoxelType.Float32 => ((float[])Data)[index],
+        VoxelType.Float64 => ((double[])Data)[index],
+        _ => throw new InvalidOperationException($"GetRaw is not defined for {TypeName(Type)} voxels"),
     };
 
     /// <summary>Physical value (after slope/intercept) at flat index.</summary>
@@ -164,7 +173,7 @@ public sealed class Volume
             for (long i = 0; i < n; i++) r[i] = (b[i * c] + b[i * c + 1] + b[i * c + 2]) / 3f;
             return r;
         }
-        if (!IsScaled && Data is float[] f) { Array.Copy(f, r, n); return r; }
+        if (!IsScaled && Type == VoxelType.Float32) { Array.Copy(Data, r, n); return r; }
         for (long i = 0; i < n; i++) r[i] = (float)Get(i);
         return r;
     }
@@ -245,18 +254,18 @@ public sealed class Volume
         {
             double v = Get(i);
             if (isInt) v = Math.Round(v, MidpointRounding.AwayFromZero);
-            switch (data)
+            switch (target)
             {
-                case byte[] a: a[i] = (byte)v; break;
-                case sbyte[] a: a[i] = (sbyte)v; break;
-                case ushort[] a: a[i] = (ushort)v; break;
-                case short[] a: a[i] = (short)v; break;
-                case uint[] a: a[i] = (uint)v; break;
-                case int[] a: a[i] = (int)v; break;
-                case ulong[] a: a[i] = (ulong)v; break;
-                case long[] a: a[i] = (long)v; break;
-                case float[] a: a[i] = (float)v; break;
-                case double[] a: a[i] = v; break;
+                case VoxelType.UInt8: ((byte[])data)[i] = (byte)v; break;
+                case VoxelType.Int8: ((sbyte[])data)[i] = (sbyte)v; break;
+                case VoxelType.UInt16: ((ushort[])data)[i] = (ushort)v; break;
+                case VoxelType.Int16: ((short[])data)[i] = (short)v; break;
+                case VoxelType.UInt32: ((uint[])data)[i] = (uint)v; break;
+                case VoxelType.Int32: ((int[])data)[i] = (int)v; break;
+                case VoxelType.UInt64: ((ulong[])data)[i] = (ulong)v; break;
+                case VoxelType.Int64: ((long[])data)[i] = (long)v; break;
+                case VoxelType.Float32: ((float[])data)[i] = (float)v; break;
+                case VoxelType.Float64: ((double[])data)[i] = v; break;
             }
         }
         return With((int[])Shape.Clone(), target, data, (double[])Affine.Clone(), keepScaling: false);

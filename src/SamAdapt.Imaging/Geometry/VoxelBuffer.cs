@@ -17,11 +17,15 @@ internal static class VoxelBuffer
 
     public static long ByteLength(Array a) => a.LongLength * ElementSize(a);
 
-    public static int ElementSize(Array a) => a switch
+    public static int ElementSize(Array a)
     {
-        byte[] or sbyte[] => 1, short[] or ushort[] => 2, int[] or uint[] or float[] => 4, long[] or ulong[] or double[] => 8,
-        _ => throw new ArgumentException($"unsupported voxel array {a.GetType().Name}"),
-    };
+        var t = a.GetType().GetElementType();
+        return t == typeof(byte) || t == typeof(sbyte) ? 1
+            : t == typeof(short) || t == typeof(ushort) ? 2
+            : t == typeof(int) || t == typeof(uint) || t == typeof(float) ? 4
+            : t == typeof(long) || t == typeof(ulong) || t == typeof(double) ? 8
+            : throw new ArgumentException($"unsupported voxel array {a.GetType().Name}");
+    }
 
     /// <summary>Fills the array's bytes from the stream; returns how many bytes were obtained before the stream ended.</summary>
     public static long ReadInto(Stream s, Array a)

@@ -260,6 +260,12 @@ public static class NiftiReader
             throw new InvalidDataException(
                 $"{dataName}: truncated: dims [{string.Join("×", shape)}] of {Volume.TypeName(vt)} need {need} bytes of data " +
                 $"from offset {(long)h.VoxOffset}, but only {got} were present{(dataName.EndsWith("(gzip)") ? " (gzip stream ended early)" : "")}");
+        if (data is GZipStream)
+        {
+            // read to the end so the gzip trailer (CRC-32, length) is verified: damage inside stored blocks decodes silently
+            try { data.CopyTo(Stream.Null); }
+            catch (InvalidDataException e) { throw new InvalidDataException($"{dataName}: corrupt gzip stream (checksum or trailer): {e.Message}", e); }
+        }
         if (h.BigEndian) VoxelBuffer.SwapBytes(array);
 
         var v = new Volume(shape, vt, array, affine)

@@ -221,7 +221,7 @@ public class CliTests : IDisposable
         Assert.StartsWith("samadapt: error: ", err);
         Assert.Contains("cut.nii.gz", err);
 
-        raw.Magic = "nope";
+        raw.Magic = "nop";
         raw.SaveNii(_tmp.File("magic.nii"));
         (code, _, err) = Run("convert", _tmp.File("magic.nii"), _tmp.File("out.nii"));
         Assert.Equal(2, code);

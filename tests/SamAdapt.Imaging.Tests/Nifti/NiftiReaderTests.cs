@@ -61,9 +61,9 @@ public class NiftiReaderTests : IDisposable
             VoxelType.UInt8 => RawNifti.Bytes(expected.Select(x => (byte)x).ToArray()),
             VoxelType.Int8 => RawNifti.Bytes(expected.Select(x => (sbyte)x).ToArray()),
             VoxelType.Int16 => RawNifti.Bytes(expected.Select(x => (short)x).ToArray()),
-            VoxelType.UInt16 => RawNifti.Bytes(expected.Select(x => (ushort)(x * 1000)).ToArray()),
+            VoxelType.UInt16 => RawNifti.Bytes(expected.Select(x => (ushort)(x * 900)).ToArray()),
             VoxelType.Int32 => RawNifti.Bytes(expected.Select(x => (int)x * 100000).ToArray()),
-            VoxelType.UInt32 => RawNifti.Bytes(expected.Select(x => (uint)x * 100000000u).ToArray()),
+            VoxelType.UInt32 => RawNifti.Bytes(expected.Select(x => (uint)x * 60000000u).ToArray()),
             VoxelType.Int64 => RawNifti.Bytes(expected.Select(x => (long)x * 10000000000L).ToArray()),
             VoxelType.UInt64 => RawNifti.Bytes(expected.Select(x => (ulong)x * 100000000000000000UL).ToArray()),
             VoxelType.Float32 => RawNifti.Bytes(expected.Select(x => (float)(x + 0.25)).ToArray()),
@@ -71,9 +71,9 @@ public class NiftiReaderTests : IDisposable
         };
         double[] want = type switch
         {
-            VoxelType.UInt16 => expected.Select(x => x * 1000).ToArray(),
+            VoxelType.UInt16 => expected.Select(x => x * 900).ToArray(),
             VoxelType.Int32 => expected.Select(x => x * 100000).ToArray(),
-            VoxelType.UInt32 => expected.Select(x => x * 100000000.0).ToArray(),
+            VoxelType.UInt32 => expected.Select(x => x * 60000000.0).ToArray(),
             VoxelType.Int64 => expected.Select(x => x * 1e10).ToArray(),
             VoxelType.UInt64 => expected.Select(x => x * 1e17).ToArray(),
             VoxelType.Float32 => expected.Select(x => x + 0.25).ToArray(),
