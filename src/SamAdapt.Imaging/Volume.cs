@@ -271,6 +271,31 @@ public sealed class Volume
         return With((int[])Shape.Clone(), target, data, (double[])Affine.Clone(), keepScaling: false);
     }
 
+    /// <summary>
+    /// This volume as a NIfTI label map: values stored as uint8 when they all lie in 0..255, else int16 (values are
+    /// checked to be integers within int16), with intent_code 1002 (NIFTI_INTENT_LABEL). uint8/int16 input keeps its
+    /// type. Throws <see cref="InvalidDataException"/> for non-integer or out-of-range values.
+    /// </summary>
+    public Volume ToLabelMap()
+    {
+        if (IsRgb) throw new NotSupportedException($"{Source}: an RGB volume cannot be a label map");
+        double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
+        long n = VoxelCount;
+        for (long i = 0; i < n; i++)
+        {
+            double x = Get(i);
+            if (x != Math.Floor(x)) // also catches NaN and ±inf
+                throw new InvalidDataException($"{(Source == "" ? "volume" : Source)}: voxel {i} has the non-integer value {x}; not a label map");
+            if (x < lo) lo = x;
+            if (x > hi) hi = x;
+        }
+        Volume r = !IsScaled && Type is VoxelType.UInt8 or VoxelType.Int16 ? Clone()
+            : lo >= 0 && hi <= 255 ? ConvertTo(VoxelType.UInt8)
+            : ConvertTo(VoxelType.Int16);
+        r.IntentCode = IntentLabel;
+        return r;
+    }
+
     private static (double lo, double hi) TargetRange(VoxelType t) => t switch
     {
         VoxelType.UInt8 => (0, byte.MaxValue),

@@ -117,29 +117,20 @@ public sealed class ConvertCommand : ICliCommand
             notes.Add($"converted to {Volume.TypeName(t)}");
             if (t == VoxelType.Float32) isLabel = false;
         }
-        else if (isLabel && v.Type is not (VoxelType.UInt8 or VoxelType.Int16))
+        else if (isLabel)
         {
-            var (lo, hi) = Range(v);
-            var target = lo >= 0 && hi <= 255 ? VoxelType.UInt8 : lo >= short.MinValue && hi <= short.MaxValue ? VoxelType.Int16 : (VoxelType?)null;
-            if (target is { } tt) { v = v.ConvertTo(tt); notes.Add($"label map stored as {Volume.TypeName(tt)}"); }
+            var before = v.Type;
+            try { v = v.ToLabelMap(); }
+            catch (InvalidDataException) { /* values beyond int16 (or fractional with intent 1002): keep the stored type */ }
+            if (isLabel && v.Type != before) notes.Add($"label map stored as {Volume.TypeName(v.Type)}");
         }
-        if (isLabel && v.IsInteger && v.IntentCode != Volume.IntentLabel)
-        {
-            v.IntentCode = Volume.IntentLabel;
-            notes.Add("intent_code 1002 (label map)");
-        }
+        if (isLabel && v.IsInteger && v.IntentCode != Volume.IntentLabel) v.IntentCode = Volume.IntentLabel;
+        if (isLabel && v.IntentCode == Volume.IntentLabel) notes.Add("intent_code 1002 (label map)");
         if (!isLabel && v.IntentCode == Volume.IntentLabel) v.IntentCode = 0;
 
         VolumeIO.Write(v, outPath);
         var spacing = string.Join("×", v.Spacing.Select(x => x.ToString("G6", CultureInfo.InvariantCulture)));
         return $"wrote {outPath}: shape {string.Join("×", v.Shape)} {Volume.TypeName(v.Type)}, spacing {spacing} mm, " +
                $"orientation {Orientation.AxisCodes(v.Affine)}" + (notes.Count > 0 ? "; " + string.Join("; ", notes) : "");
-    }
-
-    private static (double Lo, double Hi) Range(Volume v)
-    {
-        double lo = double.PositiveInfinity, hi = double.NegativeInfinity;
-        for (long i = 0; i < v.VoxelCount; i++) { double x = v.Get(i); if (x < lo) lo = x; if (x > hi) hi = x; }
-        return (lo, hi);
     }
 }

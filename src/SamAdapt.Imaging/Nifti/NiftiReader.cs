@@ -48,7 +48,12 @@ public static class NiftiReader
     }
 
     /// <summary>Reads only the header (and extensions) — cheap even for .nii.gz.</summary>
-    public static NiftiHeader ReadHeader(string path) => ReadHeaderCore(path, out _, out _).Header;
+    public static NiftiHeader ReadHeader(string path)
+    {
+        var r = ReadHeaderCore(path, out var data, out _);
+        data.Dispose();
+        return r.Header;
+    }
 
     public static Volume Read(string path, NiftiReadOptions? options = null)
     {

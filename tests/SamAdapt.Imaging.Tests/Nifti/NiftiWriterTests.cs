@@ -272,3 +272,22 @@ public class NiftiWriterTests : IDisposable
         Assert.Equal(new float[] { -1024, -24, 976 }, (float[])f.Data);
     }
 }
+
+public class LabelMapTests
+{
+    [Fact]
+    public void ToLabelMap_picks_uint8_or_int16_and_sets_intent()
+    {
+        var small = new Volume([3, 1, 1], VoxelType.Int32, new[] { 0, 5, 255 }, Geometry.Identity());
+        var a = small.ToLabelMap();
+        Assert.Equal(VoxelType.UInt8, a.Type);
+        Assert.Equal(1002, a.IntentCode);
+        Assert.Equal(new byte[] { 0, 5, 255 }, (byte[])a.Data);
+        var wide = new Volume([3, 1, 1], VoxelType.Float32, new[] { -1f, 0f, 300f }, Geometry.Identity());
+        Assert.Equal(VoxelType.Int16, wide.ToLabelMap().Type);
+        var frac = new Volume([2, 1, 1], VoxelType.Float32, new[] { 0.5f, 1f }, Geometry.Identity());
+        Assert.Throws<InvalidDataException>(() => frac.ToLabelMap());
+        var huge = new Volume([1, 1, 1], VoxelType.Int32, new[] { 70000 }, Geometry.Identity());
+        Assert.Throws<InvalidDataException>(() => huge.ToLabelMap());
+    }
+}
