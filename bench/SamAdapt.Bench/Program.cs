@@ -10,13 +10,14 @@ torch.set_num_threads(threads);
 
 if (which is "dispatch" or "all") DispatchBench.Run();
 if (which is "matmul" or "all") MatmulBench.Run();
+if (which is "detail") DispatchBench.Detail();
 
 namespace SamAdapt.Bench
 {
     internal static class Timing
     {
-        /// <summary>Median of <paramref name="repeats"/> timings of <paramref name="iterations"/> calls, in microseconds per call.</summary>
-        public static double MicrosPerCall(Action body, int iterations, int repeats = 7, int warmup = 2000)
+        /// <summary>Minimum (the least-disturbed run) of <paramref name="repeats"/> timings of <paramref name="iterations"/> calls, in microseconds per call.</summary>
+        public static double MicrosPerCall(Action body, int iterations, int repeats = 15, int warmup = 2000)
         {
             for (int i = 0; i < warmup; i++) body();
             var samples = new double[repeats];
@@ -27,15 +28,14 @@ namespace SamAdapt.Bench
                 sw.Stop();
                 samples[r] = sw.Elapsed.TotalMicroseconds / iterations;
             }
-            Array.Sort(samples);
-            return samples[repeats / 2];
+            return samples.Min();
         }
 
         public static void Report(string name, double value, string unit) =>
             Console.WriteLine($"{{\"lang\":\"csharp\",\"bench\":\"{name}\",\"value\":{value:G6},\"unit\":\"{unit}\"}}");
     }
 
-    internal static class DispatchBench
+    internal static partial class DispatchBench
     {
         public static void Run()
         {
@@ -50,6 +50,21 @@ namespace SamAdapt.Bench
             Timing.Report("add_4", Timing.MicrosPerCall(() => { using var r = a.add(b); }, 20000), "us/op");
             Timing.Report("linear_64", Timing.MicrosPerCall(() => { using var r = SamAdapt.Torch.NN.F.linear(x, w, bias); }, 20000), "us/op");
             Timing.Report("add_4_scoped", Timing.MicrosPerCall(() => { using var s = DisposeScope.Begin(); _ = a + b; }, 20000), "us/op");
+        }
+    }
+
+    internal static partial class DispatchBench
+    {
+        /// <summary>Breaks the per-op cost down (no scope open).</summary>
+        public static void Detail()
+        {
+            var a = torch.rand(4).DetachFromScope();
+            var b = torch.rand(4).DetachFromScope();
+            using var ng = torch.no_grad();
+            Timing.Report("add_inplace", Timing.MicrosPerCall(() => a.add_(b), 20000), "us/op");
+            Timing.Report("add_dispose_noscope", Timing.MicrosPerCall(() => { using var r = a.add(b); }, 20000), "us/op");
+            Timing.Report("pinvoke_threads", Timing.MicrosPerCall(() => torch.get_num_threads(), 20000), "us/op");
+            Timing.Report("dtype_query", Timing.MicrosPerCall(() => { using var r = a.add(b); _ = r.shape; }, 20000), "us/op");
         }
     }
 

@@ -7,7 +7,8 @@ import time
 import torch
 
 
-def micros_per_call(body, iterations, repeats=7, warmup=2000):
+def micros_per_call(body, iterations, repeats=15, warmup=2000):
+    """Minimum over repeats (the least-disturbed run), as the C# harness does."""
     for _ in range(warmup):
         body()
     samples = []
@@ -16,8 +17,7 @@ def micros_per_call(body, iterations, repeats=7, warmup=2000):
         for _ in range(iterations):
             body()
         samples.append((time.perf_counter() - t0) * 1e6 / iterations)
-    samples.sort()
-    return samples[repeats // 2]
+    return min(samples)
 
 
 def report(name, value, unit):
