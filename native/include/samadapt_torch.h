@@ -92,6 +92,9 @@ SA_API int32_t sa_op_call(void* op, const sa_value* args, int32_t nargs, sa_valu
 
 /* ---- runtime ---- */
 SA_API void sa_manual_seed(uint64_t seed);
+/* Default generator state (uint8 tensor) of the CPU (device_type 0) or a CUDA device (device_type 1). */
+SA_API sa_tensor sa_rng_get_state(int32_t device_type, int32_t device_index);
+SA_API int32_t sa_rng_set_state(int32_t device_type, int32_t device_index, sa_tensor state);
 SA_API void sa_set_num_threads(int32_t n);
 SA_API int32_t sa_get_num_threads(void);
 SA_API int32_t sa_cuda_is_available(void);

@@ -132,7 +132,35 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
 
 }  // namespace
 
+namespace {
+at::Generator default_generator(int32_t device_type, int32_t device_index) {
+    if (device_type == 0) return at::detail::getDefaultCPUGenerator();
+#ifdef SAMADAPT_WITH_CUDA
+    if (device_type == 1) return at::cuda::detail::getDefaultCUDAGenerator(static_cast<c10::DeviceIndex>(device_index));
+#endif
+    throw std::invalid_argument("no default generator for device type " + std::to_string(device_type) +
+                                " in this build");
+}
+}  // namespace
+
 extern "C" {
+
+sa_tensor sa_rng_get_state(int32_t device_type, int32_t device_index) {
+    SA_TRY(nullptr, {
+        auto gen = default_generator(device_type, device_index);
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        return sa::wrap(gen.get_state());
+    })
+}
+
+int32_t sa_rng_set_state(int32_t device_type, int32_t device_index, sa_tensor state) {
+    SA_TRY(-1, {
+        auto gen = default_generator(device_type, device_index);
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_state(sa::T(state));
+        return 0;
+    })
+}
 
 int32_t sa_tensor_set_requires_grad(sa_tensor t, int32_t requires_grad) {
     SA_TRY(-1, { sa::T(t).set_requires_grad(requires_grad != 0); return 0; })

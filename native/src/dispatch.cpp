@@ -117,7 +117,14 @@ int32_t sa_op_call(void* op, const sa_value* args, int32_t nargs, sa_value* outs
         if (nargs > static_cast<int32_t>(formal.size()))
             throw std::invalid_argument(schema.name() + ": " + std::to_string(nargs) + " arguments given, the schema takes " +
                                         std::to_string(formal.size()));
-        torch::jit::Stack stack;
+        // one argument stack per thread, reused (no allocation per call); a nested call gets its own
+        static thread_local torch::jit::Stack reused;
+        static thread_local int depth = 0;
+        torch::jit::Stack local;
+        torch::jit::Stack& stack = depth == 0 ? reused : local;
+        struct DepthGuard { int& d; explicit DepthGuard(int& x) : d(x) { ++d; } ~DepthGuard() { --d; } } guard(depth);
+        struct ClearGuard { torch::jit::Stack& s; ~ClearGuard() { s.clear(); } } clear_on_exit{stack};  // also on errors
+        stack.clear();
         stack.reserve(formal.size());
         for (int32_t i = 0; i < nargs; i++) stack.push_back(to_ivalue(args[i]));
         // trailing arguments not given take the schema's defaults

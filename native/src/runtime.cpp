@@ -72,7 +72,8 @@ int32_t sa_cuda_memory_stats(int32_t device, int64_t* allocated, int64_t* reserv
         *allocated = *reserved = *peak_allocated = 0;
 #ifdef SAMADAPT_WITH_CUDA
         auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(device);
-        const auto agg = static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE);
+        // index 0 is StatType::AGGREGATE in every version; the enum moved between namespaces in 2.x
+        const size_t agg = 0;
         *allocated = stats.allocated_bytes[agg].current;
         *reserved = stats.reserved_bytes[agg].current;
         *peak_allocated = stats.allocated_bytes[agg].peak;

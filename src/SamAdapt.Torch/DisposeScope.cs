@@ -40,6 +40,11 @@ public sealed class DisposeScope : IDisposable
     {
         if (t.ScopeSlot < _tensors.Count && ReferenceEquals(_tensors[t.ScopeSlot], t)) _tensors[t.ScopeSlot] = null;
         t.Scope = null;
+        // Tensors are mostly disposed in reverse order of creation: drop trailing empty slots so a long-lived scope
+        // does not grow without bound (and does not become a large old-generation array the GC must scan).
+        int n = _tensors.Count;
+        while (n > 0 && _tensors[n - 1] == null) n--;
+        if (n < _tensors.Count) _tensors.RemoveRange(n, _tensors.Count - n);
     }
 
     /// <summary>Moves a tensor to the enclosing scope (or to no scope if this is the outermost).</summary>

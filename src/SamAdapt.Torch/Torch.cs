@@ -188,6 +188,21 @@ public static class torch
     // ---------------- runtime ----------------
 
     public static void manual_seed(ulong seed) => TorchNative.sa_manual_seed(seed);
+
+    /// <summary>The CPU default generator's state (a uint8 tensor) — save it to resume a run bit-exactly.</summary>
+    public static Tensor get_rng_state(Device? device = null)
+    {
+        var d = device ?? Device.CPU;
+        return new Tensor(TorchNative.CheckHandle(TorchNative.sa_rng_get_state((int)d.Type, d.Index)));
+    }
+
+    /// <summary>Restores a state from <see cref="get_rng_state"/>.</summary>
+    public static void set_rng_state(Tensor state, Device? device = null)
+    {
+        var d = device ?? Device.CPU;
+        TorchNative.Check(TorchNative.sa_rng_set_state((int)d.Type, d.Index, state.Handle));
+        GC.KeepAlive(state);
+    }
     public static void set_num_threads(int n) => TorchNative.sa_set_num_threads(n);
     public static int get_num_threads() => TorchNative.sa_get_num_threads();
 

@@ -19,7 +19,8 @@ public static class DebianPython
         RequireModule("PIL", "python3-pil");
     }
 
-    private static void RequireModule(string module, string package)
+    /// <summary>Fails the test (never skips) when Debian's python lacks <paramref name="module"/>, naming the apt package.</summary>
+    public static void RequireModule(string module, string package)
     {
         if (!File.Exists(Interpreter))
             Assert.Fail($"{Interpreter} is missing: this cross-check needs Debian's Python with {module}; install it with `apt-get install -y python3 {package}`");

@@ -83,6 +83,8 @@ internal static unsafe partial class TorchNative
     [LibraryImport(Lib)] public static partial int sa_op_call(IntPtr op, SaValue* args, int nargs, SaValue* outs, int maxOuts);
 
     [LibraryImport(Lib)] public static partial void sa_manual_seed(ulong seed);
+    [LibraryImport(Lib)] public static partial IntPtr sa_rng_get_state(int deviceType, int deviceIndex);
+    [LibraryImport(Lib)] public static partial int sa_rng_set_state(int deviceType, int deviceIndex, IntPtr state);
     [LibraryImport(Lib)] public static partial void sa_set_num_threads(int n);
     [LibraryImport(Lib)] public static partial int sa_get_num_threads();
     [LibraryImport(Lib)] public static partial int sa_cuda_is_available();

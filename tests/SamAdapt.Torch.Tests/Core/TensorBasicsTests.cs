@@ -41,3 +41,32 @@ public class TensorBasicsTests
         Assert.Contains("cannot be multiplied", e.Message);
     }
 }
+
+public class RngStateTests
+{
+    [Fact]
+    public void RestoringTheGeneratorStateReplaysTheSameRandomNumbers()
+    {
+        using var scope = DisposeScope.Begin();
+        torch.manual_seed(7);
+        _ = torch.rand(10);
+        var state = torch.get_rng_state();
+        var first = torch.randn(1000).ToArray<float>();
+        var other = torch.randn(1000).ToArray<float>();
+        torch.set_rng_state(state);
+        var replay = torch.randn(1000).ToArray<float>();
+        Assert.Equal(first, replay);
+        Assert.NotEqual(first, other);
+        Assert.Equal(DType.UInt8, state.dtype);
+    }
+
+    [Fact]
+    public void CudaGeneratorStateExistsExactlyWhenCudaDoes()
+    {
+        using var scope = DisposeScope.Begin();
+        if (torch.cuda.is_available())
+            Assert.Equal(DType.UInt8, torch.get_rng_state(Device.CUDA(0)).dtype);
+        else
+            Assert.Contains("generator", Assert.Throws<TorchException>(() => torch.get_rng_state(Device.CUDA(0))).Message);
+    }
+}

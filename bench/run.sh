@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# CPU benchmarks: C# through the bridge vs Debian's python3-torch (same libtorch 1.13), same thread count.
+#   bench/run.sh [dispatch|matmul|all] [threads]
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+WHICH="${1:-all}"
+THREADS="${2:-$(nproc)}"
+./build.sh deps >/dev/null
+./build.sh native >/dev/null 2>&1
+dotnet build bench/SamAdapt.Bench -c Release -nologo -v quiet >/dev/null
+OUT="$(mktemp)"
+dotnet bench/SamAdapt.Bench/bin/Release/net10.0/SamAdapt.Bench.dll "$WHICH" "$THREADS" >>"$OUT"
+/usr/bin/python3 bench/python/dispatch.py "$WHICH" "$THREADS" >>"$OUT"
+/usr/bin/python3 - "$OUT" "$THREADS" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
+by = {}
+for r in rows:
+    by.setdefault(r["bench"], {})[r["lang"]] = r
+print(f"threads: {sys.argv[2]}")
+print(f"{'benchmark':<22}{'C#':>12}{'Python':>12}{'C#/Python':>12}  unit")
+for name, d in by.items():
+    c, p = d.get("csharp"), d.get("python")
+    unit = (c or p)["unit"]
+    ratio = ""
+    if c and p:
+        # for times lower is better (ratio = C#/Python); for throughput higher is better (ratio = Python/C#)
+        ratio = f"{c['value'] / p['value']:.2f}" if unit.startswith("us") else f"{p['value'] / c['value']:.2f}"
+    fmt = lambda r: f"{r['value']:.3f}" if r else "-"
+    print(f"{name:<22}{fmt(c):>12}{fmt(p):>12}{ratio:>12}  {unit}")
+PY
+rm -f "$OUT"

@@ -1,0 +1,68 @@
+using System.CommandLine;
+using System.Globalization;
+using SamAdapt.Imaging.Datasets;
+using Spectre.Console;
+
+namespace SamAdapt.Cli.Commands;
+
+/// <summary>`samadapt dataset check DATASET_DIR`: validates an nnU-Net v2 raw or MSD dataset folder, prints a per-case
+/// table and the problems, exits 1 when there are problems (2 for unusable input, like every verb).</summary>
+public sealed class DatasetCommand : ICliCommand
+{
+    public int Order => 30;
+
+    public Command Build()
+    {
+        var dataset = new Command("dataset", "Inspect segmentation datasets (nnU-Net v2 raw or Medical Segmentation Decathlon layout)");
+        var check = new Command("check",
+            "Validate a dataset folder: missing files, image/label geometry, channel counts, label values, numTraining. " +
+            "Prints one row per case; exits 1 when problems are found.");
+        var dir = new Argument<string>("DATASET_DIR") { Description = "Folder holding dataset.json, imagesTr/, labelsTr/ (and imagesTs/)" };
+        check.Arguments.Add(dir);
+        check.SetAction((ParseResult pr) => Check(pr.GetValue(dir)!));
+        dataset.Subcommands.Add(check);
+        return dataset;
+    }
+
+    private static int Check(string root)
+    {
+        var ds = SegmentationDataset.Load(root);
+        var report = new DatasetValidator().Validate(ds);
+        var console = AnsiConsole.Console;
+
+        // plain lines (not Spectre) so long messages are not re-wrapped at the console width
+        Console.WriteLine(
+            $"{ds.Name}  format {ds.Format}  channels: {string.Join(", ", ds.ChannelNames)}  " +
+            $"labels: {string.Join(", ", ds.Labels.Select(l => $"{l.Name}={string.Join("+", l.Values)}"))}  files: {ds.FileEnding}");
+
+        var table = new Table().Border(TableBorder.Simple);
+        table.AddColumn("case");
+        table.AddColumn("split");
+        table.AddColumn("shape");
+        table.AddColumn("spacing (mm)");
+        table.AddColumn("labels present");
+        table.AddColumn("status");
+        foreach (var c in report.Cases)
+        {
+            table.AddRow(
+                Markup.Escape(c.CaseId),
+                c.IsTest ? "test" : "train",
+                c.Shape is null ? "-" : string.Join("×", c.Shape),
+                c.Spacing is null ? "-" : string.Join(" × ", c.Spacing.Select(s => s.ToString("0.###", CultureInfo.InvariantCulture))),
+                c.LabelsPresent is null ? "-" : string.Join(",", c.LabelsPresent),
+                c.Ok ? "[green]ok[/]" : $"[red]{Markup.Escape(c.Status)}[/]");
+        }
+        console.Write(table);
+
+        var problems = report.AllProblems.ToList();
+        int train = ds.TrainingCases.Count, test = ds.TestCases.Count;
+        if (problems.Count == 0)
+        {
+            Console.WriteLine($"OK: {train} training and {test} test case(s), no problems.");
+            return 0;
+        }
+        Console.WriteLine($"{problems.Count} problem(s) in {train} training and {test} test case(s):");
+        foreach (var p in problems) Console.WriteLine("  " + p);
+        return 1;
+    }
+}
