@@ -19,19 +19,20 @@ public sealed class DatasetCommand : ICliCommand
             "Prints one row per case; exits 1 when problems are found.");
         var dir = new Argument<string>("DATASET_DIR") { Description = "Folder holding dataset.json, imagesTr/, labelsTr/ (and imagesTs/)" };
         check.Arguments.Add(dir);
-        check.SetAction((ParseResult pr) => Check(pr.GetValue(dir)!));
+        check.SetAction((ParseResult pr) => Check(pr.GetValue(dir)!, pr.InvocationConfiguration.Output));
         dataset.Subcommands.Add(check);
         return dataset;
     }
 
-    private static int Check(string root)
+    private static int Check(string root, TextWriter output)
     {
         var ds = SegmentationDataset.Load(root);
         var report = new DatasetValidator().Validate(ds);
-        var console = AnsiConsole.Console;
+        var console = InfoCommand.PlainConsole(output);
+        console.Profile.Width = 160;
 
         // plain lines (not Spectre) so long messages are not re-wrapped at the console width
-        Console.WriteLine(
+        output.WriteLine(
             $"{ds.Name}  format {ds.Format}  channels: {string.Join(", ", ds.ChannelNames)}  " +
             $"labels: {string.Join(", ", ds.Labels.Select(l => $"{l.Name}={string.Join("+", l.Values)}"))}  files: {ds.FileEnding}");
 
@@ -58,11 +59,11 @@ public sealed class DatasetCommand : ICliCommand
         int train = ds.TrainingCases.Count, test = ds.TestCases.Count;
         if (problems.Count == 0)
         {
-            Console.WriteLine($"OK: {train} training and {test} test case(s), no problems.");
+            output.WriteLine($"OK: {train} training and {test} test case(s), no problems.");
             return 0;
         }
-        Console.WriteLine($"{problems.Count} problem(s) in {train} training and {test} test case(s):");
-        foreach (var p in problems) Console.WriteLine("  " + p);
+        output.WriteLine($"{problems.Count} problem(s) in {train} training and {test} test case(s):");
+        foreach (var p in problems) output.WriteLine("  " + p);
         return 1;
     }
 }
