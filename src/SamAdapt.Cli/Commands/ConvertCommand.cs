@@ -152,7 +152,7 @@ public sealed class ConvertCommand : ICliCommand
             if (isLabel && v.Type != before) notes.Add($"label map stored as {Volume.TypeName(v.Type)}");
         }
         if (isLabel && v.IsInteger && v.IntentCode != Volume.IntentLabel) v.IntentCode = Volume.IntentLabel;
-        if (isLabel && v.IntentCode == Volume.IntentLabel) notes.Add("intent_code 1002 (label map)");
+        if (isLabel && v.IntentCode == Volume.IntentLabel && writer is not Image2DFormat) notes.Add("intent_code 1002 (label map)");
         if (!isLabel && v.IntentCode == Volume.IntentLabel) v.IntentCode = 0;
 
         writer.Write(v, outPath);

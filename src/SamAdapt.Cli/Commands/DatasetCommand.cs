@@ -34,7 +34,7 @@ public sealed class DatasetCommand : ICliCommand
         // plain lines (not Spectre) so long messages are not re-wrapped at the console width
         output.WriteLine(
             $"{ds.Name}  format {ds.Format}  channels: {string.Join(", ", ds.ChannelNames)}  " +
-            $"labels: {string.Join(", ", ds.Labels.Select(l => $"{l.Name}={string.Join("+", l.Values)}"))}  files: {ds.FileEnding}");
+            $"labels: {Abbreviate(ds.Labels.Select(l => $"{l.Name}={string.Join("+", l.Values)}").ToList(), ", ")}  files: {ds.FileEnding}");
 
         var table = new Table().Border(TableBorder.Simple);
         table.AddColumn("case");
@@ -50,7 +50,7 @@ public sealed class DatasetCommand : ICliCommand
                 c.IsTest ? "test" : "train",
                 c.Shape is null ? "-" : string.Join("×", c.Shape),
                 c.Spacing is null ? "-" : string.Join(" × ", c.Spacing.Select(s => s.ToString("0.###", CultureInfo.InvariantCulture))),
-                c.LabelsPresent is null ? "-" : string.Join(",", c.LabelsPresent),
+                c.LabelsPresent is null ? "-" : Abbreviate(c.LabelsPresent.Select(x => x.ToString(CultureInfo.InvariantCulture)).ToList(), ","),
                 c.Ok ? "[green]ok[/]" : $"[red]{Markup.Escape(c.Status)}[/]");
         }
         console.Write(table);
@@ -66,4 +66,9 @@ public sealed class DatasetCommand : ICliCommand
         foreach (var p in problems) output.WriteLine("  " + p);
         return 1;
     }
+
+    /// <summary>All items when there are at most 16, else the first 8, "…", the last 3 and the count.</summary>
+    private static string Abbreviate(IReadOnlyList<string> items, string sep) =>
+        items.Count <= 16 ? string.Join(sep, items)
+            : string.Join(sep, items.Take(8)) + sep + "…" + sep + string.Join(sep, items.TakeLast(3)) + $" ({items.Count})";
 }

@@ -104,6 +104,20 @@ public class CliFormatsTests : IDisposable
         Assert.Equal("RPS", j.GetProperty("orientation").GetString());
         Assert.Equal([0, 1, 3], Ints(j, "labels"));
         Assert.Equal([1.0, 1.0, 1.0], j.GetProperty("spacing").EnumerateArray().Select(x => x.GetDouble()).ToArray());
+
+        // JPEG reads the same way (RGB → rgb24) and converts to NIfTI with the 2-D image affine
+        var rgb = Enumerable.Range(0, 16 * 8 * 3).Select(i => (byte)(i * 5)).ToArray();
+        ImageFile.WriteJpeg(_tmp.File("photo.jpg"), new Image2D(16, 8, 3, rgb));
+        var (cj, oj) = Invoke(new InfoCommand(), _tmp.File("photo.jpg"), "--json");
+        Assert.Equal(0, cj);
+        var jj = Json(oj);
+        Assert.Equal([16, 8, 1], Ints(jj, "shape"));
+        Assert.Equal("rgb24", jj.GetProperty("dtype").GetString());
+        Invoke(new ConvertCommand(), _tmp.File("photo.jpg"), _tmp.File("photo.nii.gz"));
+        var pn = NiftiReader.Read(_tmp.File("photo.nii.gz"));
+        Assert.Equal(VoxelType.Rgb24, pn.Type);
+        Assert.Equal(ImageFile.Read(_tmp.File("photo.jpg")).Pixels8, (byte[])pn.Data);
+        Assert.Equal(Image2D.AffineFor(8), pn.Affine);
     }
 
     [Fact]
