@@ -12,12 +12,17 @@ public sealed record ConvertOptions
     public string? Like { get; init; }
     public Interpolation? Interp { get; init; }
     public VoxelType? DType { get; init; }
+    /// <summary>DICOM input: the series to read.</summary>
+    public string? Series { get; init; }
+    /// <summary>Keep only slice K along the third (k) axis, after reorienting/resampling (shape [W, H, 1]).</summary>
+    public int? Slice { get; init; }
 }
 
 /// <summary>
-/// `samadapt convert IN OUT [--orient CODE] [--spacing SX,SY,SZ] [--like REF] [--interp linear|nearest] [--dtype T]`.
+/// `samadapt convert IN OUT [--orient CODE] [--spacing SX,SY,SZ] [--like REF] [--interp linear|nearest] [--dtype T]
+/// [--series UID] [--slice K]`. IN: NIfTI, DICOM folder/file or PNG/JPEG/BMP; OUT: NIfTI or PNG.
 /// Order: read → resample onto --like's grid → reorient → resample to --spacing (in the output axis order) →
-/// dtype conversion → write (atomic; nothing is written on any error).
+/// slice → dtype conversion → write (atomic; nothing is written on any error).
 /// </summary>
 public sealed class ConvertCommand : ICliCommand
 {
@@ -25,8 +30,18 @@ public sealed class ConvertCommand : ICliCommand
 
     public Command Build()
     {
-        var input = new Argument<string>("IN") { Description = "Input volume (.nii, .nii.gz, .hdr/.img)" };
-        var output = new Argument<string>("OUT") { Description = "Output volume (.nii or .nii.gz; .hdr/.img also accepted)" };
+        var input = new Argument<string>("IN") { Description = "Input: " + VolumeInput.InputFormats };
+        var output = new Argument<string>("OUT")
+        {
+            Description = "Output: NIfTI (.nii or .nii.gz; .hdr/.img also accepted) or PNG (.png: one 2-D slice, non-negative " +
+                          "integer values — masks and overlays; rows written j = 0 first, geometry is not stored)",
+        };
+        var series = VolumeInput.SeriesOption();
+        var slice = new Option<int?>("--slice")
+        {
+            Description = "Keep only slice K (0-based) along the third axis, after --orient/--spacing/--like; the affine is shifted " +
+                          "so the slice keeps its world position. Needed to write a multi-slice volume as PNG",
+        };
         var orient = new Option<string>("--orient")
         {
             Description = "Reorient to this axis code (three letters from R/L, A/P, S/I, e.g. RAS, LPS). Exact: voxels are permuted/flipped, world positions unchanged",
@@ -53,7 +68,7 @@ public sealed class ConvertCommand : ICliCommand
         var cmd = new Command("convert", "Convert between NIfTI variants, optionally reorienting, resampling and changing the voxel type");
         cmd.Arguments.Add(input);
         cmd.Arguments.Add(output);
-        foreach (var o in new Option[] { orient, spacing, like, interp, dtype }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { orient, spacing, like, interp, dtype, series, slice }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var opts = new ConvertOptions
@@ -63,6 +78,8 @@ public sealed class ConvertCommand : ICliCommand
                 Like = pr.GetValue(like),
                 Interp = pr.GetValue(interp) is { } i ? (i == "nearest" ? Interpolation.Nearest : Interpolation.Linear) : null,
                 DType = pr.GetValue(dtype) is { } d ? Volume.ParseTypeName(d) : null,
+                Series = pr.GetValue(series),
+                Slice = pr.GetValue(slice),
             };
             var report = Run(pr.GetValue(input)!, pr.GetValue(output)!, opts);
             pr.InvocationConfiguration.Output.WriteLine(report);
@@ -92,9 +109,10 @@ public sealed class ConvertCommand : ICliCommand
             try { Orientation.ParseCode(o.Orient); }
             catch (FormatException e) { throw new CliException("--orient: " + e.Message); }
         }
-        if (!SamAdapt.Imaging.Nifti.NiftiReader.IsNiftiPath(outPath) && !VolumeIO.RegisteredFormats.Any(f => f.CanWrite(outPath)))
-            throw new CliException($"{outPath}: unsupported output format (use .nii or .nii.gz)");
-        var v = VolumeIO.Read(inPath);
+        var writer = VolumeIO.WriterFor(outPath)
+            ?? throw new CliException($"{outPath}: unsupported output format (use .nii, .nii.gz or .png)");
+        if (o.Slice is < 0) throw new CliException($"--slice {o.Slice}: the slice index must be >= 0");
+        var v = VolumeInput.Read(inPath, o.Series);
         var notes = new List<string>();
         bool labelLike = Resampler.LooksLikeLabelMap(v);
         bool resampling = o.Like != null || o.Spacing != null;
@@ -109,6 +127,15 @@ public sealed class ConvertCommand : ICliCommand
         }
         if (o.Orient != null) v = Orientation.Reorient(v, o.Orient);
         if (o.Spacing != null) v = Resampler.ToSpacing(v, o.Spacing, interp);
+        if (o.Slice is { } k)
+        {
+            int nk = v.Shape.Length > 2 ? v.Shape[2] : 1;
+            if (k >= nk) throw new CliException($"--slice {k}: {inPath} has {nk} slice(s) along the third axis (0..{nk - 1}) after the requested reorientation/resampling");
+            v = SamAdapt.Imaging.Preprocessing.SliceExtractor.ExtractVolume(v, 2, k);
+            notes.Add($"slice {k} of {nk}");
+        }
+        if (writer is Image2DFormat && v.Shape.Length >= 3 && v.Shape[2] > 1)
+            throw new CliException($"{outPath}: PNG holds one 2-D image but {inPath} has {v.Shape[2]} slices along the third axis; choose one with --slice K (0..{v.Shape[2] - 1})");
 
         bool isLabel = labelLike && valuesPreserved;
         if (o.DType is { } t)
@@ -125,10 +152,10 @@ public sealed class ConvertCommand : ICliCommand
             if (isLabel && v.Type != before) notes.Add($"label map stored as {Volume.TypeName(v.Type)}");
         }
         if (isLabel && v.IsInteger && v.IntentCode != Volume.IntentLabel) v.IntentCode = Volume.IntentLabel;
-        if (isLabel && v.IntentCode == Volume.IntentLabel) notes.Add("intent_code 1002 (label map)");
+        if (isLabel && v.IntentCode == Volume.IntentLabel && writer is not Image2DFormat) notes.Add("intent_code 1002 (label map)");
         if (!isLabel && v.IntentCode == Volume.IntentLabel) v.IntentCode = 0;
 
-        VolumeIO.Write(v, outPath);
+        writer.Write(v, outPath);
         var spacing = string.Join("×", v.Spacing.Select(x => x.ToString("G6", CultureInfo.InvariantCulture)));
         return $"wrote {outPath}: shape {string.Join("×", v.Shape)} {Volume.TypeName(v.Type)}, spacing {spacing} mm, " +
                $"orientation {Orientation.AxisCodes(v.Affine)}" + (notes.Count > 0 ? "; " + string.Join("; ", notes) : "");

@@ -19,21 +19,22 @@ public sealed class DatasetCommand : ICliCommand
             "Prints one row per case; exits 1 when problems are found.");
         var dir = new Argument<string>("DATASET_DIR") { Description = "Folder holding dataset.json, imagesTr/, labelsTr/ (and imagesTs/)" };
         check.Arguments.Add(dir);
-        check.SetAction((ParseResult pr) => Check(pr.GetValue(dir)!));
+        check.SetAction((ParseResult pr) => Check(pr.GetValue(dir)!, pr.InvocationConfiguration.Output));
         dataset.Subcommands.Add(check);
         return dataset;
     }
 
-    private static int Check(string root)
+    private static int Check(string root, TextWriter output)
     {
         var ds = SegmentationDataset.Load(root);
         var report = new DatasetValidator().Validate(ds);
-        var console = AnsiConsole.Console;
+        var console = InfoCommand.PlainConsole(output);
+        console.Profile.Width = 160;
 
         // plain lines (not Spectre) so long messages are not re-wrapped at the console width
-        Console.WriteLine(
+        output.WriteLine(
             $"{ds.Name}  format {ds.Format}  channels: {string.Join(", ", ds.ChannelNames)}  " +
-            $"labels: {string.Join(", ", ds.Labels.Select(l => $"{l.Name}={string.Join("+", l.Values)}"))}  files: {ds.FileEnding}");
+            $"labels: {Abbreviate(ds.Labels.Select(l => $"{l.Name}={string.Join("+", l.Values)}").ToList(), ", ")}  files: {ds.FileEnding}");
 
         var table = new Table().Border(TableBorder.Simple);
         table.AddColumn("case");
@@ -49,7 +50,7 @@ public sealed class DatasetCommand : ICliCommand
                 c.IsTest ? "test" : "train",
                 c.Shape is null ? "-" : string.Join("×", c.Shape),
                 c.Spacing is null ? "-" : string.Join(" × ", c.Spacing.Select(s => s.ToString("0.###", CultureInfo.InvariantCulture))),
-                c.LabelsPresent is null ? "-" : string.Join(",", c.LabelsPresent),
+                c.LabelsPresent is null ? "-" : Abbreviate(c.LabelsPresent.Select(x => x.ToString(CultureInfo.InvariantCulture)).ToList(), ","),
                 c.Ok ? "[green]ok[/]" : $"[red]{Markup.Escape(c.Status)}[/]");
         }
         console.Write(table);
@@ -58,11 +59,16 @@ public sealed class DatasetCommand : ICliCommand
         int train = ds.TrainingCases.Count, test = ds.TestCases.Count;
         if (problems.Count == 0)
         {
-            Console.WriteLine($"OK: {train} training and {test} test case(s), no problems.");
+            output.WriteLine($"OK: {train} training and {test} test case(s), no problems.");
             return 0;
         }
-        Console.WriteLine($"{problems.Count} problem(s) in {train} training and {test} test case(s):");
-        foreach (var p in problems) Console.WriteLine("  " + p);
+        output.WriteLine($"{problems.Count} problem(s) in {train} training and {test} test case(s):");
+        foreach (var p in problems) output.WriteLine("  " + p);
         return 1;
     }
+
+    /// <summary>All items when there are at most 16, else the first 8, "…", the last 3 and the count.</summary>
+    private static string Abbreviate(IReadOnlyList<string> items, string sep) =>
+        items.Count <= 16 ? string.Join(sep, items)
+            : string.Join(sep, items.Take(8)) + sep + "…" + sep + string.Join(sep, items.TakeLast(3)) + $" ({items.Count})";
 }

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using SamAdapt.Imaging;
+using SamAdapt.Imaging.Dicom;
 using Spectre.Console;
 
 namespace SamAdapt.Cli.Commands;
@@ -12,14 +13,16 @@ public sealed record VolumeSummary(
     string File, int[] Shape, string DType, double[] Spacing, double[][] Affine, string Orientation,
     double? Min, double? Max, double[]? Labels, Volume Volume);
 
-/// <summary>`samadapt info FILE [--json]`: shape, dtype, spacing, affine, orientation, value range, labels.</summary>
+/// <summary>`samadapt info FILE|DICOM_DIR [--json] [--series UID]`: shape, dtype, spacing, affine, orientation, value range,
+/// labels. A DICOM folder holding several series is listed instead (pick one with --series).</summary>
 public sealed class InfoCommand : ICliCommand
 {
     public int Order => 0;
 
     public Command Build()
     {
-        var file = new Argument<string>("FILE") { Description = "Volume to describe (.nii, .nii.gz, .hdr/.img)" };
+        var file = new Argument<string>("FILE") { Description = "Volume to describe: " + VolumeInput.InputFormats };
+        var series = VolumeInput.SeriesOption();
         var json = new Option<bool>("--json")
         {
             Description = "Print JSON with keys shape, dtype, spacing, affine (4×4, row-major), orientation, min, max " +
@@ -28,11 +31,23 @@ public sealed class InfoCommand : ICliCommand
         var cmd = new Command("info", "Describe a volume: shape, voxel type, spacing (mm), affine, orientation code, value range and labels");
         cmd.Arguments.Add(file);
         cmd.Options.Add(json);
+        cmd.Options.Add(series);
         cmd.SetAction(pr =>
         {
             var path = pr.GetValue(file)!;
-            var summary = Summarize(VolumeIO.Read(path), path);
+            var seriesId = pr.GetValue(series);
             var output = pr.InvocationConfiguration.Output;
+            if (seriesId == null && Directory.Exists(path) && VolumeInput.IsDicom(path))
+            {
+                var list = DicomSeriesReader.ListSeries(path);
+                if (list.Count > 1)
+                {
+                    if (pr.GetValue(json)) output.WriteLine(SeriesJson(list));
+                    else RenderSeries(path, list, output);
+                    return 0;
+                }
+            }
+            var summary = Summarize(VolumeInput.Read(path, seriesId), path);
             if (pr.GetValue(json)) output.WriteLine(ToJson(summary));
             else RenderTable(summary, output);
             return 0;
@@ -97,6 +112,58 @@ public sealed class InfoCommand : ICliCommand
         return Encoding.UTF8.GetString(ms.ToArray());
     }
 
+    /// <summary>`--json` for a folder of several DICOM series: {"series": [{id, series_instance_uid, modality, description,
+    /// columns, rows, files, problem}]}.</summary>
+    public static string SeriesJson(IReadOnlyList<DicomSeriesInfo> list)
+    {
+        var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
+        {
+            w.WriteStartObject();
+            w.WriteStartArray("series");
+            foreach (var s in list)
+            {
+                w.WriteStartObject();
+                w.WriteString("id", s.Id);
+                w.WriteString("series_instance_uid", s.SeriesInstanceUid);
+                w.WriteString("modality", s.Modality);
+                w.WriteString("description", s.Description);
+                w.WriteNumber("columns", s.Columns);
+                w.WriteNumber("rows", s.Rows);
+                w.WriteNumber("files", s.SliceCount);
+                if (s.Problem is null) w.WriteNull("problem"); else w.WriteString("problem", s.Problem);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    private static void RenderSeries(string folder, IReadOnlyList<DicomSeriesInfo> list, TextWriter output)
+    {
+        var console = PlainConsole(output);
+        var t = new Table().Border(TableBorder.Rounded).AddColumn("series id").AddColumn("modality").AddColumn("description")
+            .AddColumn("columns × rows").AddColumn("files").AddColumn("note");
+        t.Title = new TableTitle(Markup.Escape($"{folder}: {list.Count} DICOM series"));
+        foreach (var s in list)
+            t.AddRow(new Text(s.Id), new Text(s.Modality), new Text(s.Description), new Text($"{s.Columns} × {s.Rows}"),
+                new Text(s.SliceCount.ToString(CultureInfo.InvariantCulture)), new Text(s.Problem ?? ""));
+        console.Write(t);
+        output.WriteLine("Describe or convert one of them with --series ID.");
+    }
+
+    internal static IAnsiConsole PlainConsole(TextWriter output)
+    {
+        var console = AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors,
+            Out = new AnsiConsoleOutput(output), Interactive = InteractionSupport.No,
+        });
+        console.Profile.Width = 120;
+        return console;
+    }
+
     private static void Number(Utf8JsonWriter w, double? x)
     {
         if (x is not { } v || !double.IsFinite(v)) { w.WriteNullValue(); return; }
@@ -106,12 +173,7 @@ public sealed class InfoCommand : ICliCommand
 
     public static void RenderTable(VolumeSummary s, TextWriter output)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors,
-            Out = new AnsiConsoleOutput(output), Interactive = InteractionSupport.No,
-        });
-        console.Profile.Width = 120;
+        var console = PlainConsole(output);
         var v = s.Volume;
         var t = new Table().Border(TableBorder.Rounded).AddColumn("Field").AddColumn("Value");
         t.Title = new TableTitle(Markup.Escape(s.File));
@@ -124,7 +186,7 @@ public sealed class InfoCommand : ICliCommand
         Row("range", s.Min is null ? "(all NaN)" : F($"{s.Min:G9} … {s.Max:G9}"));
         Row("labels", s.Labels == null ? (v.IsInteger ? $"more than {MaxLabels} distinct values" : "— (not integer-valued)")
             : $"{s.Labels.Length}: " + Abbreviate(s.Labels));
-        Row("qform/sform code", $"{v.QFormCode} / {v.SFormCode}");
+        if (v.QFormCode > 0 || v.SFormCode > 0) Row("qform/sform code", $"{v.QFormCode} / {v.SFormCode}");
         if (v.IntentCode != 0) Row("intent", v.IntentCode + (v.IntentCode == Volume.IntentLabel ? " (label map)" : "") + (v.IntentName != "" ? $" \"{v.IntentName}\"" : ""));
         if (v.Description != "") Row("description", v.Description);
         if (v.Extensions.Count > 0) Row("extensions", string.Join(", ", v.Extensions.Select(e => $"code {e.Code} ({e.Data.Length} bytes)")));

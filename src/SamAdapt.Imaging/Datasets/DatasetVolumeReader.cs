@@ -1,4 +1,5 @@
 using SamAdapt.Imaging.Images2D;
+using SamAdapt.Imaging.Nifti;
 
 namespace SamAdapt.Imaging.Datasets;
 
@@ -12,7 +13,7 @@ public sealed record VolumeHeader(int[] Shape, VoxelType Type, double[] Affine, 
 
 /// <summary>
 /// How <see cref="DatasetValidator"/> reads dataset files. Images are checked from their header only; label maps are
-/// read in full. Plug the full NIfTI reader in here (e.g. with <see cref="FromDelegates"/>) when it is available.
+/// read in full. Another reader can be plugged in with <see cref="FromDelegates"/>.
 /// </summary>
 public interface IDatasetVolumeReader
 {
@@ -20,15 +21,20 @@ public interface IDatasetVolumeReader
     Volume Read(string path);
 }
 
-/// <summary>The default reader: NIfTI through <see cref="MinimalNiftiReader"/> (stopgap), PNG/JPEG/BMP through
-/// <see cref="ImageFile"/> (2-D images as [W, H, 1] volumes).</summary>
+/// <summary>The default reader: NIfTI through <see cref="NiftiReader"/> (header-only <see cref="NiftiReader.ReadInfo"/> for
+/// images, so the same affine, shape and type rules apply as everywhere else), PNG/JPEG/BMP through <see cref="ImageFile"/>
+/// (2-D images as [W, H, 1] volumes).</summary>
 public sealed class DatasetVolumeReader : IDatasetVolumeReader
 {
     public static DatasetVolumeReader Default { get; } = new();
 
     public VolumeHeader ReadHeader(string path)
     {
-        if (MinimalNiftiReader.IsNifti(path)) return MinimalNiftiReader.ReadHeader(path);
+        if (NiftiReader.IsNiftiPath(path))
+        {
+            var info = NiftiReader.ReadInfo(path);
+            return new VolumeHeader(info.Shape, info.Type, info.Affine, info.Slope, info.Intercept);
+        }
         if (ImageFile.IsImageFile(path))
         {
             var (w, h, c, bits) = ImageFile.ReadInfo(path);
@@ -46,7 +52,7 @@ public sealed class DatasetVolumeReader : IDatasetVolumeReader
 
     public Volume Read(string path)
     {
-        if (MinimalNiftiReader.IsNifti(path)) return MinimalNiftiReader.Read(path);
+        if (NiftiReader.IsNiftiPath(path)) return NiftiReader.Read(path);
         if (ImageFile.IsImageFile(path)) return ImageFile.ReadVolume(path);
         throw new NotSupportedException($"{path}: unsupported file type (expected .nii, .nii.gz, .png, .jpg or .bmp)");
     }

@@ -252,6 +252,9 @@ public static class DicomSeriesReader
             volume = Assemble(ordered, frames, kind, shape, plane, geometry.Affine);
         }
         volume.Description = first.Description;
+        // patient coordinates are scanner-anatomical: saved as NIfTI, qform_code = sform_code = 1 (NIFTI_XFORM_SCANNER_ANAT), as dcm2niix does
+        volume.QFormCode = 1;
+        volume.SFormCode = 1;
         return volume;
     }
 

@@ -123,30 +123,44 @@ public static unsafe class ImageFile
 
     /// <summary>
     /// Writes a 2-D volume (shape [W, H] or [W, H, 1], row j = 0 first; the affine is ignored) as PNG:
-    /// UInt8 → 8-bit grey, UInt16 → 16-bit grey, Rgb24 → RGB, Rgba32 → RGBA; any other type must hold integers
-    /// (after slope/intercept) and is written as 8-bit grey when they fit 0..255, else 16-bit grey when they fit
-    /// 0..65535, else it is an error — label maps are never rescaled or clipped.
+    /// UInt8 → 8-bit grey, UInt16 → 16-bit grey, Rgb24 → RGB, Rgba32 → RGBA, UInt16 [W, H, 1, 1, 3|4] (how 16-bit colour
+    /// PNGs are read) → 16-bit RGB/RGBA; any other type must hold integers (after slope/intercept) and is written as
+    /// 8-bit grey when they fit 0..255, else 16-bit grey when they fit 0..65535, else it is an error — label maps are
+    /// never rescaled or clipped. The file is written atomically: on error nothing is left at <paramref name="path"/>.
     /// </summary>
     public static void WritePng(string path, Volume v)
     {
+        var bytes = EncodePng(v, path);
+        Nifti.AtomicFile.Write(path, s => s.Write(bytes));
+    }
+
+    /// <summary>PNG bytes of a 2-D volume (rules of <see cref="WritePng(string, Volume)"/>); <paramref name="name"/> names it in errors.</summary>
+    public static byte[] EncodePng(Volume v, string name)
+    {
         var s = v.Shape;
-        if (s.Length > 3 || (s.Length == 3 && s[2] != 1) || s.Length < 1)
-            throw new ArgumentException($"{path}: only 2-D volumes ([W, H] or [W, H, 1]) can be written as PNG, got [{string.Join(",", s)}]");
         int w = s[0], h = s.Length > 1 ? s[1] : 1;
+        if (s.Length == 5 && s[2] == 1 && s[3] == 1 && s[4] is 3 or 4 && v.Type == VoxelType.UInt16 && !v.IsScaled)
+        {
+            int c = s[4];
+            long n = (long)w * h;
+            var planes = (ushort[])v.Data;
+            var interleaved = new ushort[n * c];
+            for (int ch = 0; ch < c; ch++)
+                for (long i = 0; i < n; i++) interleaved[i * c + ch] = planes[ch * n + i];
+            return EncodePng(new Image2D(w, h, c, interleaved));
+        }
+        if (s.Length > 3 || (s.Length == 3 && s[2] != 1) || s.Length < 1)
+            throw new ArgumentException($"{name}: only 2-D volumes ([W, H] or [W, H, 1]) can be written as PNG, got [{string.Join(",", s)}]");
         switch (v.Type)
         {
             case VoxelType.Rgb24:
-                WritePng(path, new Image2D(w, h, 3, (byte[])v.Data));
-                return;
+                return EncodePng(new Image2D(w, h, 3, (byte[])v.Data));
             case VoxelType.Rgba32:
-                WritePng(path, new Image2D(w, h, 4, (byte[])v.Data));
-                return;
+                return EncodePng(new Image2D(w, h, 4, (byte[])v.Data));
             case VoxelType.UInt8 when !v.IsScaled:
-                WritePng(path, new Image2D(w, h, 1, (byte[])v.Data));
-                return;
+                return EncodePng(new Image2D(w, h, 1, (byte[])v.Data));
             case VoxelType.UInt16 when !v.IsScaled:
-                WritePng(path, new Image2D(w, h, 1, (ushort[])v.Data));
-                return;
+                return EncodePng(new Image2D(w, h, 1, (ushort[])v.Data));
         }
         var values = VoxelValues.Physical(v);
         double max = 0;
@@ -154,22 +168,24 @@ public static unsafe class ImageFile
         {
             var x = values[i];
             if (x < 0 || x != Math.Floor(x) || !double.IsFinite(x))
-                throw new ArgumentException($"{path}: cannot write {x} at voxel {i} to a grey PNG: values must be non-negative integers");
+                throw new ArgumentException(
+                    $"{name}: cannot write {x} at voxel {i} to a grey PNG: values must be non-negative integers " +
+                    "(PNG output is for masks and overlays; window/rescale images to 0..255 first)");
             if (x > max) max = x;
         }
         if (max <= 255)
         {
             var b = new byte[values.LongLength];
             for (long i = 0; i < b.LongLength; i++) b[i] = (byte)values[i];
-            WritePng(path, new Image2D(w, h, 1, b));
+            return EncodePng(new Image2D(w, h, 1, b));
         }
-        else if (max <= 65535)
+        if (max <= 65535)
         {
             var u = new ushort[values.LongLength];
             for (long i = 0; i < u.LongLength; i++) u[i] = (ushort)values[i];
-            WritePng(path, new Image2D(w, h, 1, u));
+            return EncodePng(new Image2D(w, h, 1, u));
         }
-        else throw new ArgumentException($"{path}: value {max} does not fit a 16-bit PNG");
+        throw new ArgumentException($"{name}: value {max} does not fit a 16-bit PNG");
     }
 
     /// <summary>Writes a label mask (values 0..255, row j = 0 first) as an 8-bit grey PNG.</summary>

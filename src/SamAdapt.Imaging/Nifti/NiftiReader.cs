@@ -55,6 +55,27 @@ public static class NiftiReader
         return r.Header;
     }
 
+    /// <summary>
+    /// Shape, voxel type, affine (the same one <see cref="Read"/> chooses) and scaling without reading the voxels —
+    /// cheap even for .nii.gz. The header is validated exactly as by <see cref="Read"/>; for uncompressed data the file
+    /// length is checked against the data size too (a gzip stream's length is only known after decompressing it).
+    /// </summary>
+    public static NiftiImageInfo ReadInfo(string path, NiftiReadOptions? options = null)
+    {
+        options ??= NiftiReadOptions.Default;
+        var (h, headerPath, imagePath, warnings) = ReadHeaderCore(path, out var data, out _);
+        using (data)
+        {
+            var info = Interpret(h, headerPath, warnings, options);
+            long need = info.VoxelCount * Volume.BytesPerVoxel(info.Type);
+            if (data is FileStream fs && fs.Length - fs.Position < need)
+                throw new InvalidDataException(
+                    $"{imagePath ?? headerPath}: file too short: dims [{string.Join("×", info.Shape)}] of {Volume.TypeName(info.Type)} need {need} bytes " +
+                    $"from offset {fs.Position}, but the file has only {fs.Length - fs.Position} bytes there");
+            return info;
+        }
+    }
+
     public static Volume Read(string path, NiftiReadOptions? options = null)
     {
         options ??= NiftiReadOptions.Default;
@@ -216,10 +237,9 @@ public static class NiftiReader
 
     // ------------------------------------------------------------------------------------------------ data
 
-    private static Volume BuildVolume(NiftiHeader h, string headerPath, string? imagePath, string dataName, Stream data,
-        List<string> warnings, NiftiReadOptions options)
+    /// <summary>Shape, voxel type, affine and scaling as the full reader would report them, from the header alone.</summary>
+    private static NiftiImageInfo Interpret(NiftiHeader h, string src, List<string> warnings, NiftiReadOptions options)
     {
-        string src = headerPath;
         int rank = h.Rank;
         var shape = new int[rank];
         long voxels = 1;
@@ -249,6 +269,17 @@ public static class NiftiReader
                 throw new InvalidDataException($"{src}: scl_slope {h.SclSlope.ToString("R", CultureInfo.InvariantCulture)} is valid but scl_inter is {h.SclInter.ToString(CultureInfo.InvariantCulture)}");
             slope = h.SclSlope; inter = h.SclInter;
         }
+        return new NiftiImageInfo(shape, vt, affine, slope, inter, qcode, scode, h, warnings);
+    }
+
+    private static Volume BuildVolume(NiftiHeader h, string headerPath, string? imagePath, string dataName, Stream data,
+        List<string> warnings, NiftiReadOptions options)
+    {
+        string src = headerPath;
+        var info = Interpret(h, src, warnings, options);
+        var (shape, vt, affine, slope, inter, qcode, scode) = (info.Shape, info.Type, info.Affine, info.Slope, info.Intercept, info.QFormCode, info.SFormCode);
+        int rank = shape.Length;
+        long voxels = info.VoxelCount;
 
         if (voxels * Volume.ChannelsOf(vt) > Array.MaxLength)
             throw new NotSupportedException($"{src}: {voxels} voxels of {Volume.TypeName(vt)} exceed the .NET array limit");
@@ -342,4 +373,12 @@ public static class NiftiReader
             if (dst.Length > limit) throw new InvalidDataException($"{path}: header file is implausibly large");
         }
     }
+}
+
+/// <summary>What <see cref="NiftiReader.ReadInfo"/> reports: the geometry and voxel type of an image without its data.</summary>
+public sealed record NiftiImageInfo(
+    int[] Shape, VoxelType Type, double[] Affine, double Slope, double Intercept, int QFormCode, int SFormCode,
+    NiftiHeader Header, IReadOnlyList<string> Warnings)
+{
+    public long VoxelCount => Shape.Aggregate(1L, (a, b) => a * b);
 }

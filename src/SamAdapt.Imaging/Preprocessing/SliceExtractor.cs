@@ -141,6 +141,37 @@ public static class SliceExtractor
                 data[(int)(baseOff + h * stride[highAxis] + l * stride[lowAxis])] = layout == SliceLayout.Memory ? slice[h, l] : slice[l, h];
     }
 
+    /// <summary>
+    /// Slice <paramref name="index"/> along <paramref name="axis"/> (0 = i, 1 = j, 2 = k) as a volume of any voxel type
+    /// (raw values, scaling and metadata kept) whose size along that axis is 1, with the affine shifted so that every
+    /// voxel keeps its world position: translation += index · column <paramref name="axis"/>. Dimensions beyond the
+    /// third (time, channels) are kept.
+    /// </summary>
+    public static Volume ExtractVolume(Volume volume, int axis, int index)
+    {
+        CheckAxis(axis);
+        var shape = volume.Shape;
+        int n = axis < shape.Length ? shape[axis] : 1;
+        if (index < 0 || index >= n)
+            throw new ArgumentOutOfRangeException(nameof(index), index, $"slice index must be within [0, {n - 1}] along axis {axis} of [{string.Join(",", shape)}]");
+        var full = shape.Length > axis ? (int[])shape.Clone() : [.. shape, .. Enumerable.Repeat(1, axis + 1 - shape.Length)];
+        long inner = 1, outer = 1;
+        for (int d = 0; d < axis; d++) inner *= full[d];
+        for (int d = axis + 1; d < full.Length; d++) outer *= full[d];
+        int c = Volume.ChannelsOf(volume.Type);
+        long run = inner * c;
+        var data = Volume.Allocate(volume.Type, inner * outer);
+        for (long o = 0; o < outer; o++)
+            Array.Copy(volume.Data, (o * n + index) * run, data, o * run, run);
+        var newShape = (int[])full.Clone();
+        newShape[axis] = 1;
+        var a = (double[])volume.Affine.Clone();
+        for (int r = 0; r < 3; r++) a[4 * r + 3] += index * a[4 * r + axis];
+        var v = volume.With(newShape, volume.Type, data, a);
+        v.Extensions = volume.Extensions;
+        return v;
+    }
+
     private static (int Low, int High) InPlane(int axis)
     {
         CheckAxis(axis);

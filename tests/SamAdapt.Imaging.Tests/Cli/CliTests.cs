@@ -1,10 +1,9 @@
-using System.CommandLine;
-using System.Diagnostics;
 using System.Text.Json;
 using SamAdapt.Cli.Commands;
 using SamAdapt.Imaging.Nifti;
 using SamAdapt.Imaging.Tests.Nifti;
 using SamAdapt.Tests;
+using static SamAdapt.Imaging.Tests.Cli.CliRunner;
 
 namespace SamAdapt.Imaging.Tests.Cli;
 
@@ -12,17 +11,6 @@ public class CliTests : IDisposable
 {
     private readonly TempDir _tmp = TestPaths.NewTempDir();
     public void Dispose() => _tmp.Dispose();
-
-    /// <summary>Runs a verb in-process; returns (exit code, stdout). Exceptions propagate as they would to Program.cs.</summary>
-    private static (int Code, string Out) Invoke(SamAdapt.Cli.ICliCommand verb, params string[] args)
-    {
-        var cmd = verb.Build();
-        var root = new RootCommand { cmd };
-        var sw = new StringWriter();
-        var err = new StringWriter();
-        int code = root.Parse([cmd.Name, .. args]).Invoke(new InvocationConfiguration { Output = sw, Error = err, EnableDefaultExceptionHandler = false });
-        return (code, sw + err.ToString());
-    }
 
     private string LabelFile()
     {
@@ -189,26 +177,6 @@ public class CliTests : IDisposable
     }
 
     // ------------------------------------------------------------------------------------------ end to end
-
-    private static string SamadaptDll()
-    {
-        var here = Path.Combine(AppContext.BaseDirectory, "samadapt.dll");
-        if (File.Exists(here)) return here;
-        var built = Directory.GetFiles(Path.Combine(TestPaths.RepoRoot, "src", "SamAdapt.Cli", "bin"), "samadapt.dll", SearchOption.AllDirectories);
-        return built.OrderByDescending(File.GetLastWriteTimeUtc).First();
-    }
-
-    private static (int Code, string Out, string Err) Run(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(SamadaptDll());
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var err = p.StandardError.ReadToEndAsync();
-        var output = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        return (p.ExitCode, output, err.Result);
-    }
 
     [Fact]
     public void End_to_end_errors_name_the_file_and_exit_2()

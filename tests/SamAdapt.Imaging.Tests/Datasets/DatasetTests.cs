@@ -1,5 +1,6 @@
 using SamAdapt.Imaging.Datasets;
 using SamAdapt.Imaging.Images2D;
+using SamAdapt.Imaging.Nifti;
 using SamAdapt.Tests;
 
 namespace SamAdapt.Imaging.Tests.Datasets;
@@ -302,28 +303,67 @@ public class DatasetTests
     }
 
     [Fact]
-    public void MinimalNiftiReader_QformAndSform()
+    public void DefaultReader_UsesTheNiftiReader_HeaderOnlyForImages_QformAndSform()
     {
         using var dir = TestPaths.NewTempDir();
         var data = new short[24];
         for (int i = 0; i < 24; i++) data[i] = (short)(i - 5);
-        // qform: 90° about z (b = c = 0, d = sin 45°), pixdim (2, 3, 4), qfac −1
+        // qform only: 90° about z (b = c = 0, d = sin 45°), pixdim (2, 3, 4), qfac −1 (written by the test-side writer)
         double s = Math.Sqrt(0.5);
         TestNifti.Write(dir.File("q.nii"), [2, 3, 4], VoxelType.Int16, data, TestNifti.Affine(2, 3, 4), (0, 0, s, -1, [1, 2, 3]));
-        var v = MinimalNiftiReader.Read(dir.File("q.nii"));
+        var reader = DatasetVolumeReader.Default;
+        var v = reader.Read(dir.File("q.nii"));
         Assert.Equal([2, 3, 4], v.Shape);
         Assert.Equal(data, (short[])v.Data);
         double[] expected = [0, -3, 0, 1, 2, 0, 0, 2, 0, 0, -4, 3, 0, 0, 0, 1];
         for (int i = 0; i < 16; i++) Assert.Equal(expected[i], v.Affine[i], 5);
+        // the header-only path reports exactly what the full reader does
+        var hq = reader.ReadHeader(dir.File("q.nii"));
+        Assert.Equal(v.Shape, hq.Shape);
+        Assert.Equal(v.Affine, hq.Affine);
+        Assert.Equal(VoxelType.Int16, hq.Type);
 
         var aff = TestNifti.Affine(-0.5, 0.75, 1.25, 10, -20, 30);
         TestNifti.Write(dir.File("s.nii.gz"), [2, 3, 4], VoxelType.Int16, data, aff);
-        var h = MinimalNiftiReader.ReadHeader(dir.File("s.nii.gz"));
+        var h = reader.ReadHeader(dir.File("s.nii.gz"));
         Assert.Equal(VoxelType.Int16, h.Type);
+        Assert.Equal(NiftiReader.Read(dir.File("s.nii.gz")).Affine, h.Affine);
         for (int i = 0; i < 16; i++) Assert.Equal(aff[i], h.Affine[i], 5);
 
+        // damaged files: the full reader's specific errors, naming the file
         var bytes = File.ReadAllBytes(dir.File("q.nii"));
         File.WriteAllBytes(dir.File("cut.nii"), bytes[..380]);
-        Assert.Contains("cut.nii", Assert.Throws<InvalidDataException>(() => MinimalNiftiReader.Read(dir.File("cut.nii"))).Message);
+        Assert.Contains("cut.nii", Assert.Throws<InvalidDataException>(() => reader.Read(dir.File("cut.nii"))).Message);
+        // header-only reads still catch an uncompressed file that is too short for its dims
+        var e = Assert.Throws<InvalidDataException>(() => reader.ReadHeader(dir.File("cut.nii")));
+        Assert.Contains("cut.nii", e.Message);
+        Assert.Contains("too short", e.Message);
+        var nan = (byte[])bytes.Clone();
+        BitConverter.GetBytes(float.NaN).CopyTo(nan, 268); // qoffset_x
+        File.WriteAllBytes(dir.File("nan.nii"), nan);
+        Assert.Contains("NaN", Assert.Throws<InvalidDataException>(() => reader.ReadHeader(dir.File("nan.nii"))).Message);
+    }
+
+    [Fact]
+    public void DatasetCheck_OnRealMricronTemplate_ReadsThroughNiftiReader()
+    {
+        // a real NIfTI file (mricron-data) as the image, a label map on its grid written by NiftiWriter
+        var src = Path.Combine(SamAdapt.Imaging.Tests.Nifti.MricronConformanceTests.Root, "templates", "ch2.nii.gz");
+        SamAdapt.Imaging.Tests.Nifti.MricronConformanceTests.RequireFile(src);
+        var image = NiftiReader.Read(src);
+        using var dir = TestPaths.NewTempDir();
+        Directory.CreateDirectory(dir.File("imagesTr"));
+        Directory.CreateDirectory(dir.File("labelsTr"));
+        File.WriteAllText(dir.File("dataset.json"), """
+            {"channel_names": {"0": "T1"}, "labels": {"background": 0, "brain": 1}, "numTraining": 1, "file_ending": ".nii.gz"}
+            """);
+        File.Copy(src, dir.File("imagesTr/ch2_0000.nii.gz"));
+        var lab = new byte[image.VoxelCount];
+        for (long i = 0; i < lab.LongLength; i++) lab[i] = image.Get(i) > 50 ? (byte)1 : (byte)0;
+        NiftiWriter.Write(new Volume(image.Shape, VoxelType.UInt8, lab, image.Affine), dir.File("labelsTr/ch2.nii.gz"));
+        var r = Check(dir.Path);
+        Assert.False(r.HasProblems, string.Join("\n", r.AllProblems));
+        Assert.Equal(image.Shape, r.Cases[0].Shape);
+        Assert.Equal([0, 1], r.Cases[0].LabelsPresent);
     }
 }

@@ -1,19 +1,19 @@
-using System.Diagnostics;
 using System.Text.Json;
 using SamAdapt.Imaging.Nifti;
+using SamAdapt.Tests;
 
 namespace SamAdapt.Imaging.Tests.Nifti;
 
 /// <summary>
 /// Every NIfTI file shipped by Debian's mricron-data must read with the shape, datatype, values and affine that
 /// nibabel would report. Two independent references: (1) a minimal BinaryReader decoder in this file, written from
-/// the nifti1.h offsets; (2) Debian's /usr/bin/python3 with plain numpy (nifti_numpy_reference.py). Files or tools
-/// that are absent make the corresponding check a no-op (printed), so the suite still runs elsewhere.
+/// the nifti1.h offsets; (2) Debian's /usr/bin/python3 with plain numpy (nifti_numpy_reference.py). A missing
+/// mricron-data package or numpy FAILS the tests with the package to install — nothing passes vacuously.
 /// </summary>
 public class MricronConformanceTests
 {
-    private const string Root = "/usr/share/mricron";
-    private const string Python = "/usr/bin/python3";
+    internal const string Root = "/usr/share/mricron";
+    internal const string Missing = "(mricron-data not installed)";
 
     public static IEnumerable<object[]> Files()
     {
@@ -22,15 +22,31 @@ public class MricronConformanceTests
                 .Where(f => f.EndsWith(".nii") || f.EndsWith(".nii.gz") || f.EndsWith(".hdr") || f.EndsWith(".hdr.gz"))
                 .Order().ToList()
             : [];
-        if (files.Count == 0) yield return ["(mricron-data not installed)"];
+        if (files.Count == 0) yield return [Missing];
         foreach (var f in files) yield return [f];
+    }
+
+    /// <summary>Fails (never skips) when the mricron-data file is not there.</summary>
+    internal static void RequireFile(string path)
+    {
+        if (path == Missing || !File.Exists(path))
+            Assert.Fail($"{(path == Missing ? $"no NIfTI files under {Root}" : path + " is missing")}: install Debian's mricron-data " +
+                        "(`apt-get install -y mricron-data`, or ./build.sh deps); the conformance tests must not be skipped");
+    }
+
+    [Fact]
+    public void Mricron_templates_are_installed()
+    {
+        var files = Files().Select(f => (string)f[0]).ToList();
+        Assert.DoesNotContain(Missing, files);
+        Assert.True(files.Count >= 5, $"only {files.Count} NIfTI files under {Root}");
     }
 
     [Theory]
     [MemberData(nameof(Files))]
     public void Matches_independent_binaryreader_decoding(string path)
     {
-        if (!File.Exists(path)) return;
+        RequireFile(path);
         var v = NiftiReader.Read(path);
         var bytes = RawNifti.ReadMaybeGz(path);
         using var br = new BinaryReader(new MemoryStream(bytes));
@@ -96,27 +112,13 @@ public class MricronConformanceTests
         Assert.True(sum > 0);
     }
 
-    private static readonly Lazy<Dictionary<string, JsonElement>?> NumpyResults = new(RunNumpy);
+    private static readonly Lazy<Dictionary<string, JsonElement>> NumpyResults = new(RunNumpy);
 
-    private static Dictionary<string, JsonElement>? RunNumpy()
+    private static Dictionary<string, JsonElement> RunNumpy()
     {
-        var files = Files().Select(f => (string)f[0]).Where(File.Exists).ToList();
-        if (files.Count == 0 || !File.Exists(Python)) return null;
-        string script = Path.Combine(AppContext.BaseDirectory, "Nifti", "nifti_numpy_reference.py");
-        var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(script);
-        foreach (var f in files) psi.ArgumentList.Add(f);
-        using var p = Process.Start(psi)!;
-        var stderrTask = p.StandardError.ReadToEndAsync();
-        var stdout = p.StandardOutput.ReadToEnd();
-        p.WaitForExit();
-        var stderr = stderrTask.Result;
-        if (p.ExitCode != 0)
-        {
-            if (stderr.Contains("No module named 'numpy'")) return null; // numpy not installed: skip
-            throw new InvalidOperationException($"numpy reference failed ({p.ExitCode}): {stderr}");
-        }
-        return stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+        var files = Files().Select(f => (string)f[0]).Where(File.Exists).ToArray();
+        string script = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "Nifti", "nifti_numpy_reference.py"));
+        return DebianPython.Run(script, files).Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(l => JsonDocument.Parse(l).RootElement)
             .ToDictionary(e => e.GetProperty("file").GetString()!);
     }
@@ -125,10 +127,9 @@ public class MricronConformanceTests
     [MemberData(nameof(Files))]
     public void Matches_numpy_reference(string path)
     {
-        if (!File.Exists(path)) return;
-        var all = NumpyResults.Value;
-        if (all == null) { Console.WriteLine($"numpy reference unavailable; skipped {path}"); return; }
-        var j = all[path];
+        RequireFile(path);
+        DebianPython.RequireNumpy();
+        var j = NumpyResults.Value[path];
         var v = NiftiReader.Read(path);
         Assert.Equal(j.GetProperty("shape").EnumerateArray().Select(x => x.GetInt32()).ToArray(), v.Shape);
         Assert.Equal(NiftiDataType.ToVoxelType(j.GetProperty("datatype").GetInt32()), v.Type);
@@ -160,7 +161,7 @@ public class MricronConformanceTests
     [MemberData(nameof(Files))]
     public void Round_trips_exactly_through_the_writer(string path)
     {
-        if (!File.Exists(path)) return;
+        RequireFile(path);
         var v = NiftiReader.Read(path);
         using var tmp = SamAdapt.Tests.TestPaths.NewTempDir();
         var outPath = tmp.File("rt.nii.gz");

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using SamAdapt.Imaging.Preprocessing;
+using SamAdapt.Tests;
 
 namespace SamAdapt.Imaging.Tests.Preprocessing;
 
@@ -113,7 +114,7 @@ public class IntensityTransformTests
     [Fact]
     public void Percentile_matches_numpy_bit_for_bit()
     {
-        if (!PythonReference.Has("numpy")) return;
+        DebianPython.RequireNumpy();
         var rng = new Random(5);
         var sets = Enumerable.Range(0, 30).Select(i => Enumerable.Range(0, 1 + rng.Next(i < 10 ? 8 : 500)).Select(_ => Math.Round(rng.NextDouble() * 100, i % 3 == 0 ? 0 : 6)).ToArray()).ToArray();
         double[] ps = [0, 0.5, 5, 25, 50, 90, 95, 99.5, 100, 33.3];
@@ -121,10 +122,10 @@ public class IntensityTransformTests
         const string script = """
 import json, sys
 import numpy as np
-d = json.load(sys.stdin)
+d = json.load(open(sys.argv[1]))
 print(json.dumps([[repr(float(np.percentile(np.array(s, dtype=np.float64), p))) for p in d["ps"]] for s in d["sets"]]))
 """;
-        var reference = JsonSerializer.Deserialize<string[][]>(PythonReference.Run(script, json))!;
+        var reference = JsonSerializer.Deserialize<string[][]>(RunWithInput(script, json))!;
         for (int i = 0; i < sets.Length; i++)
             for (int j = 0; j < ps.Length; j++)
                 Assert.Equal(double.Parse(reference[i][j], CultureInfo.InvariantCulture), Percentile.Of(sets[i], ps[j]));
@@ -230,5 +231,14 @@ print(json.dumps([[repr(float(np.percentile(np.array(s, dtype=np.float64), p))) 
         var stats = new ForegroundIntensityStatistics();
         stats.Add(img, lab);
         Assert.Equal(126, stats.Compute().Mean, 12);
+    }
+
+    /// <summary>Runs a Debian-python script whose JSON input is in the file named by sys.argv[1]; returns stdout.</summary>
+    internal static string RunWithInput(string script, string json)
+    {
+        using var tmp = TestPaths.NewTempDir();
+        var input = tmp.File("input.json");
+        File.WriteAllText(input, json);
+        return DebianPython.Run(script, input);
     }
 }

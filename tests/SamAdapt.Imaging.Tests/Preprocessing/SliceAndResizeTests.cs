@@ -1,5 +1,6 @@
 using System.Text.Json;
 using SamAdapt.Imaging.Preprocessing;
+using SamAdapt.Tests;
 
 namespace SamAdapt.Imaging.Tests.Preprocessing;
 
@@ -134,7 +135,7 @@ public class SliceAndResizeTests
     [Fact]
     public void Resize_matches_torch_interpolate()
     {
-        if (!PythonReference.Has("torch")) return; // Debian's python3-torch is the reference when installed
+        DebianPython.RequireModule("torch", "python3-torch"); // Debian's python3-torch is the reference
         var rng = new Random(17);
         (int, int, int, int)[] sizes = [(7, 5, 16, 11), (13, 9, 5, 4), (512, 3, 1024, 7), (6, 6, 6, 6), (5, 8, 10, 16), (31, 17, 8, 50), (3, 7, 224, 224)];
         var cases = sizes.Select(s => new
@@ -147,14 +148,14 @@ import json, sys
 import torch
 import torch.nn.functional as F
 out = []
-for c in json.load(sys.stdin):
+for c in json.load(open(sys.argv[1])):
     x = torch.tensor(c["x"], dtype=torch.float32).reshape(1, 1, c["h"], c["w"])
     b = F.interpolate(x, size=(c["oh"], c["ow"]), mode="bilinear", align_corners=False)
     n = F.interpolate(x, size=(c["oh"], c["ow"]), mode="nearest")
     out.append({"b": [float(v) for v in b.flatten().tolist()], "n": [float(v) for v in n.flatten().tolist()]})
 print(json.dumps(out))
 """;
-        var reference = JsonSerializer.Deserialize<JsonElement[]>(PythonReference.Run(script, JsonSerializer.Serialize(cases)))!;
+        var reference = JsonSerializer.Deserialize<JsonElement[]>(IntensityTransformTests.RunWithInput(script, JsonSerializer.Serialize(cases)))!;
         for (int t = 0; t < cases.Length; t++)
         {
             var c = cases[t];
