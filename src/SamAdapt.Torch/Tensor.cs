@@ -34,9 +34,13 @@ public sealed partial class Tensor : IDisposable
     /// <summary>Native tensor handles alive in the bridge (includes ones held by parameters, optimizers, ...).</summary>
     public static long NativeHandleCount => TorchNative.sa_live_tensor_handles();
 
-    internal IntPtr Handle => _handle != IntPtr.Zero
-        ? _handle
-        : throw new ObjectDisposedException(nameof(Tensor), "the tensor was disposed (explicitly or by its DisposeScope); move results out of a scope with MoveToOuterScope()");
+    internal IntPtr Handle => _handle != IntPtr.Zero ? _handle : throw DisposedError();
+
+    /// <summary>The handle, or zero once disposed (no exception).</summary>
+    internal IntPtr RawHandle => _handle;
+
+    internal static ObjectDisposedException DisposedError() =>
+        new(nameof(Tensor), "the tensor was disposed (explicitly or by its DisposeScope); move results out of a scope with MoveToOuterScope()");
 
     public bool IsDisposed => _handle == IntPtr.Zero;
 
