@@ -12,17 +12,19 @@
 
 namespace {
 
+// The dtype is set first: it is the call that can refuse (libtorch 1.13's CPU autocast accepts only bfloat16), and a
+// refusal must leave the enabled flag as it was.
 void autocast_set(c10::DeviceType dev, bool enabled, at::ScalarType dtype) {
 #if SA_TORCH_AT_LEAST(2, 4)
-    at::autocast::set_autocast_enabled(dev, enabled);
     at::autocast::set_autocast_dtype(dev, dtype);
+    at::autocast::set_autocast_enabled(dev, enabled);
 #else
     if (dev == c10::kCUDA) {
-        at::autocast::set_enabled(enabled);
         at::autocast::set_autocast_gpu_dtype(dtype);
+        at::autocast::set_enabled(enabled);
     } else {
-        at::autocast::set_cpu_enabled(enabled);
         at::autocast::set_autocast_cpu_dtype(dtype);
+        at::autocast::set_cpu_enabled(enabled);
     }
 #endif
     if (!enabled) at::autocast::clear_cache();
