@@ -94,13 +94,14 @@ public sealed partial class Tensor : IDisposable
         return m;
     }
 
-    public DType dtype => _dtype ??= (DType)Meta().DType;
+    // the cached values are only served while the tensor is alive: a disposed tensor throws like every other member
+    public DType dtype => _dtype is { } d && _handle != IntPtr.Zero ? d : (_dtype = (DType)Meta().DType).Value;
 
     public unsafe long[] shape
     {
         get
         {
-            if (_shape != null) return _shape;
+            if (_shape != null && _handle != IntPtr.Zero) return _shape;
             var n = Meta().NDim;
             var s = new long[n];
             fixed (long* p = s) TorchNative.Check(TorchNative.sa_tensor_sizes(Handle, p, null));

@@ -173,7 +173,15 @@ public class ScopeAndLeakTests
     public void UsingADisposedTensorThrowsAHelpfulObjectDisposedException()
     {
         Tensor t;
-        using (DisposeScope.Begin()) t = torch.ones(2, 2);
+        using (DisposeScope.Begin())
+        {
+            t = torch.ones(2, 2);
+            Assert.Equal(DType.Float32, t.dtype); // cached while alive ...
+            Assert.Equal(2, t.dim());
+        }
+        Assert.Throws<ObjectDisposedException>(() => t.shape); // ... but not served after disposal
+        Assert.Throws<ObjectDisposedException>(() => t.dtype);
+        Assert.Throws<ObjectDisposedException>(() => t.numel());
         var e = Assert.Throws<ObjectDisposedException>(() => t.sum());
         Assert.Contains("disposed", e.Message);
         Assert.Contains("MoveToOuterScope", e.Message);
