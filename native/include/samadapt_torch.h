@@ -20,6 +20,9 @@ typedef struct sa_tensor_s* sa_tensor;
 
 /* ---- errors ---- */
 SA_API const char* sa_last_error(void); /* NULL when the last call succeeded */
+/* Sets this thread's error message: managed callbacks (checkpoint) call it before returning failure so that the
+ * error raised by the bridge says why. */
+SA_API void sa_set_error(const char* msg);
 
 /* ---- tensors ---- */
 typedef struct {
@@ -62,7 +65,7 @@ SA_API void* sa_inference_mode_enter(void);
 SA_API void sa_inference_mode_exit(void* guard);
 
 /* Gradient checkpointing: fn computes outputs from inputs; it runs once without grad now and again (with grad,
- * same RNG state) during backward. fn returns the number of outputs written, or -1 on error. */
+ * same RNG state and the same autocast settings) during backward. fn returns the number of outputs written, or -1 on error. */
 typedef int32_t (*sa_checkpoint_fn)(void* ctx, const sa_tensor* inputs, int32_t n_in, sa_tensor* outputs, int32_t max_out);
 /* release(ctx) is called exactly once, when the autograd graph that holds the checkpoint is destroyed. */
 typedef void (*sa_release_fn)(void* ctx);
@@ -72,6 +75,7 @@ SA_API int32_t sa_checkpoint(sa_checkpoint_fn fn, sa_release_fn release, void* c
 /* ---- autocast ---- */
 SA_API int32_t sa_autocast_set(int32_t device_type, int32_t enabled, int32_t dtype);
 SA_API int32_t sa_autocast_enabled(int32_t device_type);
+SA_API int32_t sa_autocast_dtype(int32_t device_type); /* the lower-precision dtype autocast uses on that device type */
 
 /* ---- generic operator call through the c10 dispatcher ---- */
 enum {

@@ -52,11 +52,14 @@ variable_list run_callback(sa_checkpoint_fn fn, void* ctx, const variable_list& 
     in.reserve(inputs.size());
     for (auto& t : inputs) in.push_back(sa::wrap(t));
     std::vector<sa_tensor> out(64, nullptr);
+    sa::clear_error();
     int32_t n = fn(ctx, in.data(), static_cast<int32_t>(in.size()), out.data(), static_cast<int32_t>(out.size()));
     for (auto h : in) sa_tensor_free(h);
     if (n < 0) {
         for (auto h : out) sa_tensor_free(h);
-        throw std::runtime_error("checkpointed function failed in managed code");
+        std::string msg = "checkpointed function failed in managed code";
+        if (const char* why = sa::last_error_or_null()) msg += std::string(": ") + why;  // set by the callback
+        throw std::runtime_error(msg);
     }
     variable_list result;
     for (int32_t i = 0; i < n; i++) {
@@ -77,8 +80,14 @@ struct CallbackOwner : torch::CustomClassHolder {
 };
 
 struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction> {
-    static variable_list forward(AutogradContext* ctx, variable_list inputs, int64_t fn, int64_t user, int64_t release) {
+    // inputs arrive as a TensorList: that is what Function::apply recognises as differentiable inputs (a
+    // std::vector argument would be taken for a non-tensor, leaving the outputs without a grad_fn)
+    static variable_list forward(AutogradContext* ctx, at::TensorList input_list, int64_t fn, int64_t user, int64_t release) {
+        variable_list inputs = input_list.vec();
         auto rng = std::make_shared<RngSnapshot>(RngSnapshot::take());
+        auto autocast = sa::AutocastState::current();
+        ctx->saved_data["autocast"] = c10::List<int64_t>({autocast.cpu_enabled, static_cast<int64_t>(autocast.cpu_dtype),
+                                                         autocast.cuda_enabled, static_cast<int64_t>(autocast.cuda_dtype)});
         ctx->saved_data["owner"] = c10::IValue::make_capsule(c10::make_intrusive<CallbackOwner>(
             reinterpret_cast<sa_release_fn>(release), reinterpret_cast<void*>(user)));
         ctx->saved_data["fn"] = fn;
@@ -106,12 +115,29 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
         RngSnapshot then;
         then.cpu = ctx->saved_data["rng"].toTensor();
         for (const at::Tensor& t : ctx->saved_data["rng_cuda"].toTensorList()) then.cuda.push_back(t);
+        auto ac = ctx->saved_data["autocast"].toIntVector();
+        sa::AutocastState forward_autocast;
+        forward_autocast.cpu_enabled = ac[0] != 0;
+        forward_autocast.cpu_dtype = static_cast<at::ScalarType>(ac[1]);
+        forward_autocast.cuda_enabled = ac[2] != 0;
+        forward_autocast.cuda_dtype = static_cast<at::ScalarType>(ac[3]);
+        auto backward_autocast = sa::AutocastState::current();
         variable_list outputs;
         {
+            // recompute exactly as the forward ran: grad on, the forward's RNG state and autocast settings; put the
+            // caller's generator and autocast state back afterwards, also when the recomputation fails
             at::AutoGradMode enable(true);
             then.restore();
-            outputs = run_callback(fn, user, detached);
+            forward_autocast.apply();
+            try {
+                outputs = run_callback(fn, user, detached);
+            } catch (...) {
+                current.restore();
+                backward_autocast.apply();
+                throw;
+            }
             current.restore();
+            backward_autocast.apply();
         }
         variable_list outs_with_grad, grads;
         for (size_t i = 0; i < outputs.size() && i < grad_outputs.size(); i++) {
@@ -218,7 +244,7 @@ int32_t sa_checkpoint(sa_checkpoint_fn fn, sa_release_fn release, void* ctx, con
     SA_TRY(-1, {
         variable_list ins;
         for (int i = 0; i < n_in; i++) ins.push_back(sa::T(inputs[i]));
-        auto outs = CheckpointFunction::apply(ins, reinterpret_cast<int64_t>(fn), reinterpret_cast<int64_t>(ctx),
+        auto outs = CheckpointFunction::apply(at::TensorList(ins), reinterpret_cast<int64_t>(fn), reinterpret_cast<int64_t>(ctx),
                                               reinterpret_cast<int64_t>(release));
         if (static_cast<int32_t>(outs.size()) > max_out) throw std::runtime_error("checkpoint: too many outputs");
         for (size_t i = 0; i < outs.size(); i++) outputs[i] = sa::wrap(outs[i]);

@@ -16,6 +16,15 @@ namespace sa {
 
 void set_error(const char* msg);
 void clear_error();
+const char* last_error_or_null();
+
+// Autocast settings of both device types (enabled + dtype), to re-create a forward pass's precision in a recompute.
+struct AutocastState {
+    bool cpu_enabled = false, cuda_enabled = false;
+    at::ScalarType cpu_dtype = at::kBFloat16, cuda_dtype = at::kHalf;
+    static AutocastState current();
+    void apply() const;
+};
 extern std::atomic<int64_t> live_handles;
 
 inline at::Tensor& T(sa_tensor h) {

@@ -12,17 +12,19 @@
 
 namespace {
 
+// The dtype is set first: it is the call that can refuse (libtorch 1.13's CPU autocast accepts only bfloat16), and a
+// refusal must leave the enabled flag as it was.
 void autocast_set(c10::DeviceType dev, bool enabled, at::ScalarType dtype) {
 #if SA_TORCH_AT_LEAST(2, 4)
-    at::autocast::set_autocast_enabled(dev, enabled);
     at::autocast::set_autocast_dtype(dev, dtype);
+    at::autocast::set_autocast_enabled(dev, enabled);
 #else
     if (dev == c10::kCUDA) {
-        at::autocast::set_enabled(enabled);
         at::autocast::set_autocast_gpu_dtype(dtype);
+        at::autocast::set_enabled(enabled);
     } else {
-        at::autocast::set_cpu_enabled(enabled);
         at::autocast::set_autocast_cpu_dtype(dtype);
+        at::autocast::set_cpu_enabled(enabled);
     }
 #endif
     if (!enabled) at::autocast::clear_cache();
@@ -36,7 +38,30 @@ bool autocast_enabled(c10::DeviceType dev) {
 #endif
 }
 
+at::ScalarType autocast_dtype(c10::DeviceType dev) {
+#if SA_TORCH_AT_LEAST(2, 4)
+    return at::autocast::get_autocast_dtype(dev);
+#else
+    return dev == c10::kCUDA ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+#endif
+}
+
 }  // namespace
+
+namespace sa {
+AutocastState AutocastState::current() {
+    AutocastState s;
+    s.cpu_enabled = autocast_enabled(c10::kCPU);
+    s.cpu_dtype = autocast_dtype(c10::kCPU);
+    s.cuda_enabled = autocast_enabled(c10::kCUDA);
+    s.cuda_dtype = autocast_dtype(c10::kCUDA);
+    return s;
+}
+void AutocastState::apply() const {
+    autocast_set(c10::kCPU, cpu_enabled, cpu_dtype);
+    autocast_set(c10::kCUDA, cuda_enabled, cuda_dtype);
+}
+}  // namespace sa
 
 extern "C" {
 
@@ -123,6 +148,10 @@ int32_t sa_autocast_set(int32_t device_type, int32_t enabled, int32_t dtype) {
 
 int32_t sa_autocast_enabled(int32_t device_type) {
     SA_TRY(-1, { return autocast_enabled(sa::device_of(device_type, 0).type()) ? 1 : 0; })
+}
+
+int32_t sa_autocast_dtype(int32_t device_type) {
+    SA_TRY(-1, { return static_cast<int32_t>(autocast_dtype(sa::device_of(device_type, 0).type())); })
 }
 
 int32_t sa_set_tf32(int32_t matmul, int32_t cudnn) {

@@ -8,11 +8,16 @@ static thread_local bool has_error = false;
 std::atomic<int64_t> live_handles{0};
 void set_error(const char* msg) { last_error = msg ? msg : "unknown error"; has_error = true; }
 void clear_error() { has_error = false; }
+const char* last_error_or_null() { return has_error ? last_error.c_str() : nullptr; }
 }  // namespace sa
 
 extern "C" {
 
 const char* sa_last_error(void) { return sa::has_error ? sa::last_error.c_str() : nullptr; }
+
+void sa_set_error(const char* msg) {
+    try { sa::set_error(msg); } catch (...) {}
+}
 
 int64_t sa_live_tensor_handles(void) { return sa::live_handles.load(); }
 

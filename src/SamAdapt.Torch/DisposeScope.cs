@@ -75,9 +75,11 @@ public sealed class DisposeScope : IDisposable
     public void Dispose()
     {
         if (_disposed) return;
-        _disposed = true;
+        // check before marking disposed: an out-of-order Dispose must leave this scope intact so that the later,
+        // correctly ordered Dispose (e.g. from a using block) still frees its tensors and restores the outer scope
         if (!ReferenceEquals(_current, this))
             throw new InvalidOperationException("dispose scopes must be disposed in reverse order of creation, on the thread that created them");
+        _disposed = true;
         _current = _outer;
         foreach (var t in _tensors)
         {

@@ -34,9 +34,13 @@ public sealed partial class Tensor : IDisposable
     /// <summary>Native tensor handles alive in the bridge (includes ones held by parameters, optimizers, ...).</summary>
     public static long NativeHandleCount => TorchNative.sa_live_tensor_handles();
 
-    internal IntPtr Handle => _handle != IntPtr.Zero
-        ? _handle
-        : throw new ObjectDisposedException(nameof(Tensor), "the tensor was disposed (explicitly or by its DisposeScope); move results out of a scope with MoveToOuterScope()");
+    internal IntPtr Handle => _handle != IntPtr.Zero ? _handle : throw DisposedError();
+
+    /// <summary>The handle, or zero once disposed (no exception).</summary>
+    internal IntPtr RawHandle => _handle;
+
+    internal static ObjectDisposedException DisposedError() =>
+        new(nameof(Tensor), "the tensor was disposed (explicitly or by its DisposeScope); move results out of a scope with MoveToOuterScope()");
 
     public bool IsDisposed => _handle == IntPtr.Zero;
 
@@ -90,13 +94,14 @@ public sealed partial class Tensor : IDisposable
         return m;
     }
 
-    public DType dtype => _dtype ??= (DType)Meta().DType;
+    // the cached values are only served while the tensor is alive: a disposed tensor throws like every other member
+    public DType dtype => _dtype is { } d && _handle != IntPtr.Zero ? d : (_dtype = (DType)Meta().DType).Value;
 
     public unsafe long[] shape
     {
         get
         {
-            if (_shape != null) return _shape;
+            if (_shape != null && _handle != IntPtr.Zero) return _shape;
             var n = Meta().NDim;
             var s = new long[n];
             fixed (long* p = s) TorchNative.Check(TorchNative.sa_tensor_sizes(Handle, p, null));

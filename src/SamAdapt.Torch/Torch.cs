@@ -230,6 +230,10 @@ public static class torch
     public static bool is_autocast_enabled(DeviceType deviceType = DeviceType.CUDA) =>
         TorchNative.Check(TorchNative.sa_autocast_enabled((int)deviceType)) != 0;
 
+    /// <summary>The dtype autocast uses on that device type (PyTorch's defaults: bfloat16 on CPU, float16 on CUDA).</summary>
+    public static DType get_autocast_dtype(DeviceType deviceType = DeviceType.CUDA) =>
+        (DType)TorchNative.Check(TorchNative.sa_autocast_dtype((int)deviceType));
+
     /// <summary>TF32 for CUDA matmuls and cuDNN convolutions (PyTorch defaults: matmul off, cuDNN on).</summary>
     public static void set_tf32(bool matmul, bool cudnn) => TorchNative.Check(TorchNative.sa_set_tf32(matmul ? 1 : 0, cudnn ? 1 : 0));
 
@@ -266,18 +270,21 @@ public static class torch
     {
         private readonly DeviceType _device;
         private readonly bool _previous;
+        private readonly int _previousDtype;
         private bool _done;
         public AutocastGuard(DeviceType device, DType dtype, bool enabled)
         {
             _device = device;
             _previous = TorchNative.Check(TorchNative.sa_autocast_enabled((int)device)) != 0;
+            _previousDtype = TorchNative.Check(TorchNative.sa_autocast_dtype((int)device));
             TorchNative.Check(TorchNative.sa_autocast_set((int)device, enabled ? 1 : 0, (int)dtype));
         }
         public void Dispose()
         {
             if (_done) return;
             _done = true;
-            TorchNative.Check(TorchNative.sa_autocast_set((int)_device, _previous ? 1 : 0, (int)DType.BFloat16));
+            // restore both the flag and the dtype of the enclosing state (nested autocast regions may differ in dtype)
+            TorchNative.Check(TorchNative.sa_autocast_set((int)_device, _previous ? 1 : 0, _previousDtype));
         }
     }
 

@@ -21,6 +21,7 @@ public static class Checkpoint
         inputs.CopyTo(all, 0);
         all[^1] = dummy;
         var state = GCHandle.Alloc(new State(fn, inputs.Length));
+        Interlocked.Increment(ref _liveStates);
         var handles = new IntPtr[all.Length];
         for (int i = 0; i < all.Length; i++) handles[i] = all[i].Handle;
         var outs = new IntPtr[64];
@@ -57,12 +58,23 @@ public static class Checkpoint
         catch (Exception e)
         {
             LastError = e;
+            // tell the bridge why, so the TorchException raised by Run or backward() carries the managed error
+            TorchNative.sa_set_error($"{e.GetType().Name}: {e.Message}");
             return -1;
         }
     }
 
     [UnmanagedCallersOnly]
-    private static void Release(IntPtr ctx) => GCHandle.FromIntPtr(ctx).Free();
+    private static void Release(IntPtr ctx)
+    {
+        GCHandle.FromIntPtr(ctx).Free();
+        Interlocked.Decrement(ref _liveStates);
+    }
+
+    private static long _liveStates;
+
+    /// <summary>Checkpointed calls whose managed callback is still held by an autograd graph (for leak tests).</summary>
+    internal static long LiveStates => Interlocked.Read(ref _liveStates);
 
     /// <summary>The managed exception behind the last failed recomputation on this thread (the native error says only that it failed).</summary>
     [ThreadStatic] public static Exception? LastError;

@@ -95,6 +95,11 @@ internal sealed class Op(string name, string overload = "")
 
     private unsafe int Invoke(ref OpArgs a, SaValue* outs, int max)
     {
+        if (a.HasDisposedArgument)
+        {
+            a.Release();
+            throw Tensor.DisposedError();
+        }
         int n;
         fixed (SaValue* args = a.Values)
             n = TorchNative.sa_op_call(Handle, args, a.Count, outs, max);
@@ -152,11 +157,20 @@ internal unsafe ref struct OpArgs
         _keep![_keepCount++] = t;
     }
 
-    public void Add(Tensor t)
+    /// <summary>Set when a disposed tensor was added: the call then releases what was kept and throws (no slot leaks).</summary>
+    public bool HasDisposedArgument;
+
+    /// <summary>The tensor's handle, kept alive until <see cref="Release"/>; a disposed tensor is recorded instead of
+    /// throwing here, so that tensors already kept by this argument list are always released.</summary>
+    private IntPtr KeepHandle(Tensor t)
     {
+        var h = t.RawHandle;
+        if (h == IntPtr.Zero) { HasDisposedArgument = true; return IntPtr.Zero; }
         Keep(t);
-        Push(new SaValue { Kind = ValueKind.Tensor, P = t.Handle });
+        return h;
     }
+
+    public void Add(Tensor t) => Push(new SaValue { Kind = ValueKind.Tensor, P = KeepHandle(t) });
 
     public void AddOptional(Tensor? t)
     {
@@ -211,7 +225,7 @@ internal unsafe ref struct OpArgs
         var handles = new IntPtr[list.Length];
         for (int i = 0; i < list.Length; i++)
         {
-            if (list[i] is { } t) { Keep(t); handles[i] = t.Handle; }
+            if (list[i] is { } t) handles[i] = KeepHandle(t);
         }
         PushHandles(handles, ValueKind.OptTensorList);
     }
@@ -219,7 +233,7 @@ internal unsafe ref struct OpArgs
     private void AddTensorList(ReadOnlySpan<Tensor> list, ValueKind kind)
     {
         var handles = new IntPtr[list.Length];
-        for (int i = 0; i < list.Length; i++) { Keep(list[i]); handles[i] = list[i].Handle; }
+        for (int i = 0; i < list.Length; i++) handles[i] = KeepHandle(list[i]);
         PushHandles(handles, kind);
     }
 

@@ -53,6 +53,7 @@ internal static unsafe partial class TorchNative
     public static void EnsureLoaded() => NativeLibraryLoader.Load(NativeLibraryLoader.TorchBridge);
 
     [LibraryImport(Lib)] public static partial IntPtr sa_last_error();
+    [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] public static partial void sa_set_error(string msg);
     [LibraryImport(Lib)] public static partial void sa_tensor_free(IntPtr t);
     [LibraryImport(Lib)] public static partial IntPtr sa_tensor_alias(IntPtr t);
     [LibraryImport(Lib)] public static partial int sa_tensor_set_data(IntPtr t, IntPtr src);
@@ -76,6 +77,7 @@ internal static unsafe partial class TorchNative
 
     [LibraryImport(Lib)] public static partial int sa_autocast_set(int deviceType, int enabled, int dtype);
     [LibraryImport(Lib)] public static partial int sa_autocast_enabled(int deviceType);
+    [LibraryImport(Lib)] public static partial int sa_autocast_dtype(int deviceType);
 
     [LibraryImport(Lib, StringMarshalling = StringMarshalling.Utf8)] public static partial IntPtr sa_op_find(string name, string overload);
     [LibraryImport(Lib)] public static partial int sa_op_num_args(IntPtr op);

@@ -79,33 +79,51 @@ public abstract class Optimizer : IDisposable
     /// <summary>Restores state saved by <see cref="state_dict"/> (same parameter layout required; checked).</summary>
     public void load_state_dict(IReadOnlyDictionary<string, Tensor> d)
     {
+        // Build the new state completely before touching the current one: the dictionary may hold this optimizer's own
+        // state tensors (opt.load_state_dict(opt.state_dict())), and a refused dictionary must leave the state intact.
+        var state = new Dictionary<(int G, int P), Dictionary<string, Tensor>>();
+        var groupSettings = new List<Action>();
+        long? stepCount = null;
+        using var scope = DisposeScope.Begin(); // temporaries (device moves); the kept copies are detached from it
+        try
+        {
+            foreach (var (key, t) in d)
+            {
+                var parts = key.Split('.');
+                if (parts[0] == "state" && parts.Length == 4)
+                {
+                    int g = int.Parse(parts[1]), i = int.Parse(parts[2]);
+                    if (g >= Groups.Count || i >= Groups[g].Params.Count)
+                        throw new InvalidDataException($"optimizer state '{key}' refers to a parameter this optimizer does not have");
+                    var p = Groups[g].Params[i];
+                    if (t.numel() > 1 && !t.shape.SequenceEqual(p.shape))
+                        throw new InvalidDataException($"optimizer state '{key}' has shape [{string.Join(",", t.shape)}], parameter has [{string.Join(",", p.shape)}]");
+                    var copy = t.to(p.device).clone().DetachFromScope();
+                    if (!state.TryGetValue((g, i), out var st)) state[(g, i)] = st = new();
+                    st[parts[3]] = copy;
+                }
+                else if (parts[0] == "group" && parts.Length == 3)
+                {
+                    int g = int.Parse(parts[1]);
+                    if (g >= Groups.Count) throw new InvalidDataException($"optimizer state '{key}' refers to group {g}, there are {Groups.Count}");
+                    var v = t.item();
+                    if (parts[2] == "lr") groupSettings.Add(() => Groups[g].Lr = v);
+                    else if (parts[2] == "weight_decay") groupSettings.Add(() => Groups[g].WeightDecay = v);
+                }
+                else if (key == "step") stepCount = (long)t.item();
+                else throw new InvalidDataException($"unknown optimizer state key '{key}'");
+            }
+        }
+        catch
+        {
+            foreach (var st in state.Values) foreach (var t in st.Values) t.Dispose();
+            throw;
+        }
         foreach (var st in State.Values) foreach (var t in st.Values) t.Dispose();
         State.Clear();
-        foreach (var (key, t) in d)
-        {
-            var parts = key.Split('.');
-            if (parts[0] == "state" && parts.Length == 4)
-            {
-                int g = int.Parse(parts[1]), i = int.Parse(parts[2]);
-                if (g >= Groups.Count || i >= Groups[g].Params.Count)
-                    throw new InvalidDataException($"optimizer state '{key}' refers to a parameter this optimizer does not have");
-                var p = Groups[g].Params[i];
-                var copy = t.to(p.device).clone().DetachFromScope();
-                if (copy.numel() > 1 && !copy.shape.SequenceEqual(p.shape))
-                    throw new InvalidDataException($"optimizer state '{key}' has shape [{string.Join(",", copy.shape)}], parameter has [{string.Join(",", p.shape)}]");
-                if (!State.TryGetValue((g, i), out var st)) State[(g, i)] = st = new();
-                st[parts[3]] = copy;
-            }
-            else if (parts[0] == "group" && parts.Length == 3)
-            {
-                int g = int.Parse(parts[1]);
-                if (g >= Groups.Count) throw new InvalidDataException($"optimizer state '{key}' refers to group {g}, there are {Groups.Count}");
-                if (parts[2] == "lr") Groups[g].Lr = t.item();
-                else if (parts[2] == "weight_decay") Groups[g].WeightDecay = t.item();
-            }
-            else if (key == "step") StepCount = (long)t.item();
-            else throw new InvalidDataException($"unknown optimizer state key '{key}'");
-        }
+        foreach (var (k, v) in state) State[k] = v;
+        foreach (var set in groupSettings) set();
+        if (stepCount is { } n) StepCount = n;
     }
 
     public void Dispose()
