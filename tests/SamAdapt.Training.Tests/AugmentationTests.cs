@@ -99,9 +99,9 @@ public class AugmentationTests(ITestOutputHelper output)
                         Assert.Equal(NumpyRot90Flip(s.Label!.Select(x => (float)x).ToArray(), 5, 12, k, axis), r.Label!.Select(x => (float)x).ToArray());
                     }
             Assert.True(found, $"seed {seed}: output is not a rot90+flip of the input");
-            // all slices moved the same way: slice 2 of the output equals the transform of slice 2
         }
-        Assert.True(seen.Count >= 6, $"only {seen.Count} of the 8 rot90/flip combinations drawn in 40 samples");
+        // rot90(k) followed by a flip is always a reflection: the 8 (k, axis) draws give the 4 reflections of the square
+        Assert.Equal(4, seen.Count);
     }
 
     [Fact]
@@ -160,11 +160,12 @@ public class AugmentationTests(ITestOutputHelper output)
         var v = new float[] { 0, 0.25f, 0.5f, 0.9f, 1 };
         var r = (float[])v.Clone();
         RandomGamma.Apply(r, 2.5);
-        for (int i = 0; i < v.Length; i++) Assert.Equal((float)Math.Pow(v[i], 2.5), r[i]);
+        for (int i = 0; i < v.Length; i++) Assert.Equal(MathF.Pow(v[i], 2.5f), r[i]);
+        Assert.Equal(0.25f * 0.25f * 0.5f, r[1], 1e-7f);
         // in the pipeline: gamma fixed by min = max
         var s = new StackSample(1, 1, 1, 5, (float[])v.Clone(), null);
         var out1 = new AugmentationPipeline([new RandomGamma(1, 0.5, 0.5)]).Apply(s, 0, 0, 0);
-        for (int i = 0; i < v.Length; i++) Assert.Equal((float)Math.Pow(v[i], 0.5), out1.Image[i]);
+        for (int i = 0; i < v.Length; i++) Assert.Equal(MathF.Sqrt(v[i]), out1.Image[i], 1e-7f);
         // outside [0, 1]: mapped by the stack's range
         var w = new float[] { -1, 0, 1 };
         RandomGamma.Apply(w, 2);
@@ -208,7 +209,7 @@ public class AugmentationTests(ITestOutputHelper output)
         var p = AugmentationPipeline.Parse("rot90-flip:p=1;rotate:p=1;scale:p=1;gamma:p=1;brightness:p=1;contrast:p=1");
         p.Apply(s, 0, 0, 0); // warm-up (JIT)
         var times = new List<double>();
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 7; i++)
         {
             var sw = Stopwatch.StartNew();
             p.Apply(s, 0, 0, i);
@@ -216,6 +217,10 @@ public class AugmentationTests(ITestOutputHelper output)
         }
         times.Sort();
         output.WriteLine($"5×512×512 stack, all steps firing: median {times[2]:F1} ms, best {times[0]:F1} ms");
-        Assert.True(times[0] < 150, $"augmenting a 5×512×512 stack took {times[0]:F1} ms at best");
+        // CI runs Release; a Debug build (no JIT optimisation) only has to be in the same order of magnitude
+        bool optimized = typeof(AffineWarp).Assembly.GetCustomAttributes(typeof(DebuggableAttribute), false)
+            .OfType<DebuggableAttribute>().All(a => !a.IsJITOptimizerDisabled);
+        double limit = optimized ? 100 : 1000;
+        Assert.True(times[0] < limit, $"augmenting a 5×512×512 stack took {times[0]:F1} ms at best (limit {limit} ms, optimized build: {optimized})");
     }
 }

@@ -67,52 +67,71 @@ public readonly record struct Affine2D(double A, double B, double C, double D, d
 /// </summary>
 public static class AffineWarp
 {
+    /// <summary>Threads used per stack (the planes of a stack are independent).</summary>
+    public static int Threads { get; set; } = Math.Clamp(Environment.ProcessorCount, 1, 4);
+
     public static StackSample Apply(StackSample s, Affine2D map)
     {
         if (map.IsIdentity) return s;
         int h = s.Height, w = s.Width, plane = h * w;
         double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
-        var idx = new int[plane * 4];
-        var wt = new float[plane * 4];
+        // per output pixel: top-left source corner, fractional offsets, and where it falls
+        var cornerX = new int[plane];
+        var cornerY = new int[plane];
+        var fracX = new float[plane];
+        var fracY = new float[plane];
+        var kind = new byte[plane]; // 0 outside, 1 interior (all four corners inside), 2 border
         var nearest = new int[plane];
-        for (int y = 0; y < h; y++)
+        Parallel.For(0, h, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(h, Threads) }, y =>
         {
             double v = y - cy;
+            double rowX = map.B * v + map.C + cx, rowY = map.E * v + map.F + cy;
             for (int x = 0; x < w; x++)
             {
                 double u = x - cx;
-                double xs = map.A * u + map.B * v + map.C + cx;
-                double ys = map.D * u + map.E * v + map.F + cy;
+                double xs = map.A * u + rowX, ys = map.D * u + rowY;
                 int o = y * w + x;
                 // nearest: round half up; outside (beyond half a pixel past the edge centres) → -1
-                int xn = (int)Math.Floor(xs + 0.5), yn = (int)Math.Floor(ys + 0.5);
-                nearest[o] = xn >= 0 && xn < w && yn >= 0 && yn < h ? yn * w + xn : -1;
+                double xr = Math.Floor(xs + 0.5), yr = Math.Floor(ys + 0.5);
+                nearest[o] = xr >= 0 && xr < w && yr >= 0 && yr < h ? (int)yr * w + (int)xr : -1;
                 double fx = Math.Floor(xs), fy = Math.Floor(ys);
-                int x0 = (int)Math.Clamp(fx, -2, w + 1), y0 = (int)Math.Clamp(fy, -2, h + 1);
-                float lx = (float)(xs - fx), ly = (float)(ys - fy);
-                if (!double.IsFinite(xs) || !double.IsFinite(ys)) { lx = 0; ly = 0; x0 = -2; y0 = -2; }
-                int k = o * 4;
-                Corner(idx, wt, k + 0, x0, y0, (1 - lx) * (1 - ly), w, h);
-                Corner(idx, wt, k + 1, x0 + 1, y0, lx * (1 - ly), w, h);
-                Corner(idx, wt, k + 2, x0, y0 + 1, (1 - lx) * ly, w, h);
-                Corner(idx, wt, k + 3, x0 + 1, y0 + 1, lx * ly, w, h);
+                if (!(fx >= -1 && fx < w && fy >= -1 && fy < h)) continue; // kind 0 (also NaN)
+                int x0 = (int)fx, y0 = (int)fy;
+                cornerX[o] = x0;
+                cornerY[o] = y0;
+                fracX[o] = (float)(xs - fx);
+                fracY[o] = (float)(ys - fy);
+                kind[o] = (byte)(x0 >= 0 && x0 + 1 < w && y0 >= 0 && y0 + 1 < h ? 1 : 2);
             }
-        }
+        });
         int planes = s.Channels * s.Depth;
         var img = new float[s.Image.Length];
         var src = s.Image;
-        Parallel.For(0, planes, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(planes, 2) }, p =>
+        Parallel.For(0, planes, new ParallelOptions { MaxDegreeOfParallelism = Math.Min(planes, Threads) }, p =>
         {
-            int b = p * plane;
+            var a = src.AsSpan(p * plane, plane);
+            var dst = img.AsSpan(p * plane, plane);
             for (int o = 0; o < plane; o++)
             {
-                int k = o * 4;
-                // exact pass-through when a single corner carries all the weight (rot90, flips, integer shifts)
-                float r = src[b + idx[k]] * wt[k];
-                if (wt[k + 1] != 0) r += src[b + idx[k + 1]] * wt[k + 1];
-                if (wt[k + 2] != 0) r += src[b + idx[k + 2]] * wt[k + 2];
-                if (wt[k + 3] != 0) r += src[b + idx[k + 3]] * wt[k + 3];
-                img[b + o] = r;
+                byte kd = kind[o];
+                if (kd == 0) continue;
+                int x0 = cornerX[o], y0 = cornerY[o];
+                float lx = fracX[o], ly = fracY[o];
+                if (kd == 1)
+                {
+                    // a·1 + b·0 = a exactly, so pixel-centre positions (rot90, flips) reproduce the input
+                    int c = y0 * w + x0;
+                    float top = a[c] * (1 - lx) + a[c + 1] * lx;
+                    float bottom = a[c + w] * (1 - lx) + a[c + w + 1] * lx;
+                    dst[o] = top * (1 - ly) + bottom * ly;
+                    continue;
+                }
+                float r = 0;
+                if (In(x0, y0, w, h)) r += a[y0 * w + x0] * ((1 - lx) * (1 - ly));
+                if (In(x0 + 1, y0, w, h)) r += a[y0 * w + x0 + 1] * (lx * (1 - ly));
+                if (In(x0, y0 + 1, w, h)) r += a[(y0 + 1) * w + x0] * ((1 - lx) * ly);
+                if (In(x0 + 1, y0 + 1, w, h)) r += a[(y0 + 1) * w + x0 + 1] * (lx * ly);
+                dst[o] = r;
             }
         });
         int[]? lbl = null;
@@ -132,10 +151,5 @@ public static class AffineWarp
         return s.With(h, w, img, lbl);
     }
 
-    private static void Corner(int[] idx, float[] wt, int k, int x, int y, float weight, int w, int h)
-    {
-        if (x < 0 || x >= w || y < 0 || y >= h || weight == 0) { idx[k] = 0; wt[k] = 0; return; }
-        idx[k] = y * w + x;
-        wt[k] = weight;
-    }
+    private static bool In(int x, int y, int w, int h) => (uint)x < (uint)w && (uint)y < (uint)h;
 }

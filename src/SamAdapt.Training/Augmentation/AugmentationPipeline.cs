@@ -60,7 +60,9 @@ public sealed class AugmentationPipeline : IEquatable<AugmentationPipeline>
     /// <summary>Augments a copy of <paramref name="sample"/> (the input is not modified).</summary>
     public StackSample Apply(StackSample sample, Random rng)
     {
-        var s = sample.Clone();
+        // value steps work in place: copy the input before the first one unless a warp already made new arrays
+        var s = sample;
+        bool owned = false;
         var pending = Affine2D.Identity;
         foreach (var step in Steps)
         {
@@ -70,11 +72,12 @@ public sealed class AugmentationPipeline : IEquatable<AugmentationPipeline>
                 pending = pending.Then(step.DrawMap(rng, s.Height, s.Width));
                 continue;
             }
-            if (!pending.IsIdentity) { s = AffineWarp.Apply(s, pending); pending = Affine2D.Identity; }
+            if (!pending.IsIdentity) { s = AffineWarp.Apply(s, pending); pending = Affine2D.Identity; owned = true; }
+            if (!owned) { s = s.Clone(); owned = true; }
             s = step.ApplyValues(s, rng);
         }
-        if (!pending.IsIdentity) s = AffineWarp.Apply(s, pending);
-        return s;
+        if (!pending.IsIdentity) { s = AffineWarp.Apply(s, pending); owned = true; }
+        return owned ? s : s.Clone();
     }
 
     public bool Equals(AugmentationPipeline? other) => other is not null && Steps.SequenceEqual(other.Steps);

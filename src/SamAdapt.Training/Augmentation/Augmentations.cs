@@ -215,15 +215,23 @@ public sealed record RandomGamma : Augmentation
         return sample;
     }
 
-    /// <summary>The transform with a given γ, in place.</summary>
+    /// <summary>The transform with a given γ, in place (single-precision <see cref="MathF.Pow"/>).</summary>
     public static void Apply(float[] values, double gamma)
     {
         var (lo, hi) = Range(values);
         bool unit = lo >= 0 && hi <= 1;
-        double a = unit ? 0 : lo, r = unit ? 1 : hi - lo;
+        float a = unit ? 0 : lo, r = unit ? 1 : hi - lo, g = (float)gamma;
         if (!(r > 0)) return;
-        for (int i = 0; i < values.Length; i++)
-            values[i] = (float)(a + r * Math.Pow((values[i] - a) / r, gamma));
+        const int chunk = 1 << 16;
+        int chunks = (values.Length + chunk - 1) / chunk;
+        Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = AffineWarp.Threads }, c =>
+        {
+            int end = Math.Min(values.Length, (c + 1) * chunk);
+            if (unit)
+                for (int i = c * chunk; i < end; i++) values[i] = MathF.Pow(values[i], g);
+            else
+                for (int i = c * chunk; i < end; i++) values[i] = a + r * MathF.Pow((values[i] - a) / r, g);
+        });
     }
 }
 

@@ -78,7 +78,7 @@ public sealed record SampleOptions
 
     public void Validate()
     {
-        if (ImageSize < 16) throw new ArgumentException($"image size must be at least 16, got {ImageSize}");
+        if (ImageSize < 1) throw new ArgumentException($"image size must be positive, got {ImageSize}");
         if (Slices < 1 || Slices % 2 == 0) throw new ArgumentException($"slices per stack must be odd and >= 1, got {Slices}");
         if (SliceAxis is < 0 or > 2) throw new ArgumentException($"slice axis must be 0, 1 or 2, got {SliceAxis}");
         if (Channel < 0) throw new ArgumentException($"channel must be >= 0, got {Channel}");
