@@ -1,6 +1,8 @@
 using SamAdapt.Imaging;
 using SamAdapt.Imaging.Datasets;
 using SamAdapt.Tests;
+using SamAdapt.Imaging.Preprocessing;
+using SamAdapt.Training.Data;
 using SamAdapt.Training.Demo;
 using Xunit.Abstractions;
 
@@ -114,5 +116,27 @@ public class DemoDatasetTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(Volume.IntentLabel, l.IntentCode);
         }
         Assert.Contains(info.Slabs, s => s.IsTest);
+
+        // the training-sample pipeline reads it
+        var data = TrainingData.Load(ds, new SampleOptions
+        {
+            ImageSize = 64, Slices = 5, BatchSize = 2, Intensity = IntensityTransform.Parse(DemoDatasetInfo.RecommendedIntensity),
+        }, validationFraction: 0.2);
+        Assert.Equal(info.TrainSlabs.Count(), data.TrainVolumes.Count + data.ValidationVolumes.Count);
+        Assert.Single(data.ValidationVolumes);
+        Assert.Equal(9, data.Classes.NumClasses);
+        var batch = data.GetBatch(0, 0);
+        Assert.Equal([10L, 3, 64, 64], batch.ImageShape);
+        Assert.All(batch.Image, v => Assert.InRange(v, 0f, 1f));
+        Assert.All(batch.Label!, v => Assert.InRange(v, 0L, 8L));
+
+        // and the held-out labels evaluate against themselves with the class names
+        var selfReport = Path.Combine(_tmp.Path, "self.json");
+        var (code, text) = (SamAdapt.Cli.Commands.EvaluateCommand.Run(new(info.LabelsTs, info.LabelsTs, null, "dice", 2, "monai", "monai",
+            false, root, false, 2, selfReport, null, null), new StringWriter(), new StringWriter()), File.ReadAllText(selfReport));
+        Assert.Equal(0, code);
+        Assert.Contains("\"hippocampus_amygdala\"", text);
+        var mean = System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("mean_foreground").GetProperty("dice").GetDouble();
+        Assert.Equal(1.0, mean);
     }
 }

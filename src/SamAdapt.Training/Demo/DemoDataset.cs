@@ -44,8 +44,9 @@ public sealed record DemoDatasetInfo(
     public IEnumerable<DemoSlab> TestSlabs => Slabs.Where(s => s.IsTest);
     public string ImagesTs => Path.Combine(Root, "imagesTs");
     public string LabelsTs => Path.Combine(Root, "labelsTs");
-    /// <summary>Intensity transform that suits the T1 template (values → [0, 1] by the 0.5/99.5 percentiles of the non-zero voxels).</summary>
-    public const string RecommendedIntensity = "percentile-clip:0.5,99.5,nonzero,rescale";
+    /// <summary>Intensity transform for the T1 template: its uint8 range [0, 255] mapped linearly to [0, 1]. A fixed
+    /// window keeps slabs comparable (per-volume statistics would differ from slab to slab).</summary>
+    public const string RecommendedIntensity = "ct-window:0,255";
 }
 
 /// <summary>
