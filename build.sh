@@ -56,7 +56,9 @@ run_tests() {
   local log_file
   log_file="$(mktemp)"
   set +e
-  dotnet test SamAdapt.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log_file"
+  # Test assemblies and classes run in parallel on CI's two cores: one intra-op libtorch thread per process avoids
+  # OpenMP oversubscription (measured: millisecond stalls per small op when 2 threads contend).
+  SAMADAPT_NUM_THREADS="${SAMADAPT_NUM_THREADS:-1}" dotnet test SamAdapt.sln -c Release --no-build -nologo "$@" 2>&1 | tee "$log_file"
   local rc=${PIPESTATUS[0]}
   set -e
   # one closing line over all test assemblies
