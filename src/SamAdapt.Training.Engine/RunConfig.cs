@@ -70,7 +70,7 @@ public sealed class RunConfig
         };
         var sb = new StringBuilder();
         sb.Append("# SamAdapt training run configuration. `samadapt train --resume` refuses to continue when\n");
-        sb.Append("# method, trainer or task settings differ (except trainer.device and the reporting intervals).\n");
+        sb.Append("# method, trainer or task settings differ (except trainer.device, the time budget and the reporting intervals).\n");
         sb.Append(Serializer.Serialize(doc));
         return sb.ToString();
     }

@@ -275,6 +275,7 @@ public sealed class Trainer
         _bestStep = s.BestStep;
         _lastValStep = s.LastValStep;
         _nonFinite = s.ConsecutiveNonFinite;
+        if (s.LastValDice is { } lastDice && lastDice.Length == _task.ClassNames.Count) _lastVal = new ValidationResult(_task.ClassNames, lastDice);
         _skipped = s.SkippedSteps;
         return s.Step;
     }
@@ -301,7 +302,7 @@ public sealed class Trainer
             using (var scope = DisposeScope.Begin())
             {
                 _schedule.Apply(_opt, step);
-                lr = _opt.Groups[0].Lr;
+                lr = _o.Lr * _schedule.Factor(step); // the base lr of this iteration (groups may scale it)
                 _opt.zero_grad();
                 using var source = _data.GetBatch(epoch, index);
                 using var moved = source.Input.device != _device ? source.To(_device) : null;
@@ -462,6 +463,7 @@ public sealed class Trainer
             BestMetric = _best,
             BestStep = _bestStep,
             LastValStep = _lastValStep,
+            LastValDice = _lastVal?.Dice.ToArray(),
             ConsecutiveNonFinite = _nonFinite,
             SkippedSteps = _skipped,
             TrainLogRows = _logs.TrainRows.Count,

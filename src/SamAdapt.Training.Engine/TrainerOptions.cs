@@ -61,6 +61,7 @@ public sealed record TrainerOptions
     public static readonly IReadOnlySet<string> ResumeMayChange = new HashSet<string>(StringComparer.Ordinal)
     {
         "trainer.device", "trainer.val_every", "trainer.checkpoint_every", "trainer.max_non_finite", "trainer.log_every",
+        "trainer.time_budget_minutes", // a cap on wall time; a schedule length derived from it is kept in last.ckpt
     };
 
     /// <summary>Checks the values; throws <see cref="ArgumentException"/> with a message naming the option.</summary>

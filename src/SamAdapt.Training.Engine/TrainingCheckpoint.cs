@@ -23,6 +23,8 @@ public sealed record TrainerState
     public double? BestMetric { get; init; }
     public long? BestStep { get; init; }
     public long? LastValStep { get; init; }
+    /// <summary>Dice per class of the last validation (null before the first).</summary>
+    public double[]? LastValDice { get; init; }
     public int ConsecutiveNonFinite { get; init; }
     public long SkippedSteps { get; init; }
     public int TrainLogRows { get; init; }
