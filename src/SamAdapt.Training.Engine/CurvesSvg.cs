@@ -87,9 +87,14 @@ public static class CurvesSvg
             foreach (var p in mean) sb.Append(Dot(p, "#000000", 3));
             legend.Insert(0, ("#000000", 2.5, "mean"));
             var best = val.Where(r => double.IsFinite(r.MeanDice)).OrderByDescending(r => r.MeanDice).ThenBy(r => r.Step).FirstOrDefault();
-            if (best != null)
-                sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(Left + 8)}\" y=\"{F(y1 + 16)}\" fill=\"#000\">best mean {best.MeanDice.ToString("F4", CultureInfo.InvariantCulture)} at {best.Step}</text>\n");
             Legend(sb, Left + plotW + 15, y1 + 10, legend);
+            if (best != null)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{F(X(best.Step))}\" cy=\"{F(Y(best.MeanDice))}\" r=\"6\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"1.5\"/>\n");
+                double ty = y1 + 10 + 18 * legend.Count + 10 + 16;
+                sb.Append(CultureInfo.InvariantCulture, $"<circle cx=\"{F(Left + plotW + 22)}\" cy=\"{F(ty - 4)}\" r=\"5\" fill=\"none\" stroke=\"#d62728\" stroke-width=\"1.5\"/>\n");
+                sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(Left + plotW + 32)}\" y=\"{F(ty)}\">best mean {best.MeanDice.ToString("F4", CultureInfo.InvariantCulture)} at {best.Step}</text>\n");
+            }
         }
         else sb.Append(CultureInfo.InvariantCulture, $"<text x=\"{F(Left + plotW / 2)}\" y=\"{F(y1 + PanelHeight / 2)}\" text-anchor=\"middle\" fill=\"#888\">no validation yet</text>\n");
         sb.Append("</svg>\n");
