@@ -1,12 +1,10 @@
-using System.Diagnostics;
 using SamAdapt.Torch;
 using SamAdapt.Training.Augmentation;
 using SamAdapt.Training.Data;
-using Xunit.Abstractions;
 
 namespace SamAdapt.Training.Tests;
 
-public class AugmentationTests(ITestOutputHelper output)
+public class AugmentationTests
 {
     /// <summary>A (1, D, H, W) stack whose pixels are all distinct, with a label of regions 0..3.</summary>
     private static StackSample Pattern(int d, int h, int w, int seed = 1)
@@ -203,24 +201,20 @@ public class AugmentationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_512_stack_augments_fast()
+    public void A_full_size_stack_goes_through_every_step_with_labels_kept_integral()
     {
-        var s = new StackSample(1, 5, 512, 512, Enumerable.Range(0, 5 * 512 * 512).Select(i => (i % 1000) / 1000f).ToArray(), new int[5 * 512 * 512]);
+        // Speed is measured by bench/ (never a timed test); this checks the full-size path functionally.
+        const int n = 5 * 512 * 512;
+        var image = Enumerable.Range(0, n).Select(i => (i % 1000) / 1000f).ToArray();
+        var labels = Enumerable.Range(0, n).Select(i => (i / 512 % 512) > 256 ? 2 : 0).ToArray();
+        var s = new StackSample(1, 5, 512, 512, image, labels);
         var p = AugmentationPipeline.Parse("rot90-flip:p=1;rotate:p=1;scale:p=1;gamma:p=1;brightness:p=1;contrast:p=1");
-        p.Apply(s, 0, 0, 0); // warm-up (JIT)
-        var times = new List<double>();
-        for (int i = 0; i < 7; i++)
-        {
-            var sw = Stopwatch.StartNew();
-            p.Apply(s, 0, 0, i);
-            times.Add(sw.Elapsed.TotalMilliseconds);
-        }
-        times.Sort();
-        output.WriteLine($"5×512×512 stack, all steps firing: median {times[2]:F1} ms, best {times[0]:F1} ms");
-        // CI runs Release; a Debug build (no JIT optimisation) only has to be in the same order of magnitude
-        bool optimized = typeof(AffineWarp).Assembly.GetCustomAttributes(typeof(DebuggableAttribute), false)
-            .OfType<DebuggableAttribute>().All(a => !a.IsJITOptimizerDisabled);
-        double limit = optimized ? 100 : 1000;
-        Assert.True(times[0] < limit, $"augmenting a 5×512×512 stack took {times[0]:F1} ms at best (limit {limit} ms, optimized build: {optimized})");
+        var a = p.Apply(s, 0, 0, 3);
+        var b = p.Apply(s, 0, 0, 3);
+        Assert.Equal(a.Image, b.Image);
+        Assert.Equal(a.Label, b.Label);
+        Assert.NotEqual(image, a.Image);
+        Assert.All(a.Label!, v => Assert.True(v is 0 or 2, $"label {v} is not in the label set"));
+        Assert.Contains(2, a.Label!);
     }
 }
