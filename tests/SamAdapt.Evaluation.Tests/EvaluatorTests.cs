@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using SamAdapt.Imaging;
@@ -330,12 +329,8 @@ print(json.dumps(out))
             if (r2 < 68 * 68) p[i] = 1;
             if (Math.Abs(x - 200) < 20 && Math.Abs(y - 60) < 25 && z > 10 && z < 50) { g[i] = 2; if (x < 215) p[i] = 2; }
         }
-        var sw = Stopwatch.StartNew();
         var c = new SegmentationEvaluator(new EvaluationOptions { Labels = [1, 2] }).EvaluateCase("big", p, g, [nx, ny, nz], [0.8, 0.8, 2.5]);
-        sw.Stop();
         Assert.True(c[1].Dice > 0.9 && c[1].Hd95 > 0 && c[1].Hd95 < 10, $"{c[1]}");
-        // ~0.3 s in Release and ~1 s in Debug on 2 cores; the bound only catches an accidental O(N²) or similar
-        Assert.True(sw.Elapsed.TotalSeconds < 10, $"took {sw.Elapsed.TotalSeconds:F2} s");
     }
 
     /// <summary>Runs a Debian-python script whose JSON input is in the file named by sys.argv[1]; returns stdout.</summary>

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Diagnostics;
 using System.Numerics;
 using SamAdapt.Tests;
 using SamAdapt.Torch.Serialization;
@@ -111,12 +110,10 @@ public class StridedCopyAndPickleTests
         var pth = dir.File("big.pth");
         var safe = dir.File("big.safetensors");
 
-        var sw = Stopwatch.StartNew();
         PthWriter.Save(pth, sd);
         var back = PthReader.LoadStateDict(pth);
         SafeTensors.Save(safe, sd);
         var (back2, _) = SafeTensors.Load(safe);
-        sw.Stop();
 
         Assert.True(new FileInfo(pth).Length > 200_000_000);
         foreach (var (k, v) in sd)
@@ -124,6 +121,5 @@ public class StridedCopyAndPickleTests
             Assert.True(v.Data.AsSpan().SequenceEqual(back[k].Data), k);
             Assert.True(v.Data.AsSpan().SequenceEqual(back2[k].Data), k);
         }
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(20), $"took {sw.Elapsed.TotalSeconds:F1} s");
     }
 }
