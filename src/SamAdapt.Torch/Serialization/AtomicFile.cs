@@ -1,7 +1,9 @@
 namespace SamAdapt.Torch.Serialization;
 
-/// <summary>Writes a file through a temporary file in the same folder, renamed over the target only on success.</summary>
-internal static class AtomicFile
+/// <summary>Writes a file through a temporary file in the same folder (".NAME.GUID.tmp", flushed to disk), renamed over the
+/// target only on success: readers see the old file or the complete new one, never a partial one — also when the
+/// process is killed mid-write (the temporary file may then be left behind).</summary>
+public static class AtomicFile
 {
     public static void Write(string path, Action<Stream> write)
     {

@@ -1,0 +1,505 @@
+using System.Diagnostics;
+using System.Globalization;
+using SamAdapt.Torch;
+using SamAdapt.Torch.Optim;
+using SamAdapt.Torch.Serialization;
+
+namespace SamAdapt.Training.Engine;
+
+/// <summary>A problem the user can fix (bad run folder, mismatching resume, diverging training); the message says what to do.</summary>
+public class TrainingException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>Training stopped because too many consecutive iterations had a NaN/inf loss or gradient norm.</summary>
+public sealed class NonFiniteLossException(string message, long step) : TrainingException(message)
+{
+    /// <summary>Iterations completed when training stopped.</summary>
+    public long Step { get; } = step;
+}
+
+public enum TrainingStopReason { Completed, TimeBudget, Cancelled }
+
+public sealed record TrainingResult(
+    string RunDir, TrainingStopReason Reason, long Steps, long TotalSteps, double ElapsedSeconds, long SkippedSteps,
+    double? BestMeanDice, long? BestStep, ValidationResult? LastValidation);
+
+/// <summary>Parameter counts for the start-of-run report: the whole model and each group.</summary>
+public sealed record ParameterReport(long Total, long Trainable, IReadOnlyList<(string Group, long Total, long Trainable)> Groups)
+{
+    public IEnumerable<string> Lines()
+    {
+        string N(long v) => v.ToString("N0", CultureInfo.InvariantCulture);
+        double pct = Total == 0 ? 0 : 100.0 * Trainable / Total;
+        yield return string.Create(CultureInfo.InvariantCulture, $"parameters: {N(Total)} total, {N(Trainable)} trainable ({pct:F2}%)");
+        int w = Math.Max(5, Groups.Count == 0 ? 5 : Groups.Max(g => g.Group.Length));
+        if (Groups.Count > 0) yield return $"  {"group".PadRight(w)}  {"total",14}  {"trainable",14}";
+        foreach (var (g, t, tr) in Groups) yield return $"  {g.PadRight(w)}  {N(t),14}  {N(tr),14}";
+    }
+}
+
+/// <summary>
+/// The model-agnostic training loop of <c>samadapt train</c>. One <see cref="Run"/> trains <see cref="ITrainingTask"/>
+/// on an <see cref="IBatchSource"/> into a run folder:
+/// <list type="bullet">
+/// <item><c>config.yaml</c> — method, trainer options, the task's config, versions (checked on resume);</item>
+/// <item><c>train_log.csv</c> (every iteration), <c>val_log.csv</c> (every <see cref="TrainerOptions.ValEvery"/>), <c>curves.svg</c>;</item>
+/// <item><c>last.ckpt</c> (everything to resume), <c>adapter.safetensors</c> (saved tensors + metadata), <c>best.safetensors</c> (best mean validation Dice).</item>
+/// </list>
+/// AdamW with linear warm-up and polynomial decay, gradient clipping, optional bf16 autocast, non-finite steps
+/// skipped (and training stopped after <see cref="TrainerOptions.MaxNonFinite"/> in a row). Every file is replaced
+/// atomically. With a fixed seed a resumed run continues bit-identically (CPU): batches are a function of (epoch,
+/// index), and weights, optimizer state, schedule position and RNG state come back from last.ckpt.
+/// </summary>
+public sealed class Trainer
+{
+    public const string AdapterFile = "adapter.safetensors";
+    public const string BestFile = "best.safetensors";
+    public const string CurvesFile = "curves.svg";
+
+    /// <summary>Iterations a time-budget-only run measures before it fixes the schedule's length.</summary>
+    public const int CalibrationSteps = 20;
+
+    private readonly ITrainingTask _task;
+    private readonly IBatchSource _data;
+    private readonly TrainerOptions _o;
+    private readonly string _dir;
+    private readonly ITrainingProgress _progress;
+
+    public Trainer(ITrainingTask task, IBatchSource data, TrainerOptions options, string runDir, ITrainingProgress? progress = null)
+    {
+        _task = task ?? throw new ArgumentNullException(nameof(task));
+        _data = data ?? throw new ArgumentNullException(nameof(data));
+        _o = options ?? throw new ArgumentNullException(nameof(options));
+        _dir = Path.GetFullPath(runDir ?? throw new ArgumentNullException(nameof(runDir)));
+        _progress = progress ?? TrainingProgress.Create(plainEvery: options.LogEvery);
+    }
+
+    public string RunDir => _dir;
+    public string CheckpointPath => Path.Combine(_dir, TrainingCheckpoint.FileName);
+
+    /// <summary>Called after each checkpoint is written, with the iterations completed (for tests and tooling).</summary>
+    public Action<long>? CheckpointWritten { get; init; }
+
+    /// <summary>Extra string metadata stored in adapter/best files (e.g. the CLI's version).</summary>
+    public IReadOnlyDictionary<string, string>? ExtraMetadata { get; init; }
+
+    // ------------------------------------------------------------------ run state
+    private Device _device;
+    private TrainingContext _ctx = null!;
+    private Optimizer _opt = null!;
+    private List<Tensor> _trainable = null!;
+    private TrainingLogs _logs = null!;
+    private ILrSchedule _schedule = null!;
+    private long? _total;
+    private double _elapsedBase;
+    private Stopwatch _clock = new();
+    private double? _best;
+    private long? _bestStep, _lastValStep;
+    private int _nonFinite;
+    private long _skipped;
+    private ValidationResult? _lastVal;
+
+    private double Elapsed => _elapsedBase + _clock.Elapsed.TotalSeconds;
+
+    /// <summary>Parameter counts of the task's model and groups (what the run prints at start).</summary>
+    public static ParameterReport CountParameters(ITrainingTask task)
+    {
+        var all = task.Model.named_parameters().ToList();
+        long total = all.Sum(p => p.Value.numel()), trainable = all.Where(p => p.Value.requires_grad).Sum(p => p.Value.numel());
+        var groups = task.ParameterGroups.Select(g => (g.Name, g.Parameters.Sum(p => p.Value.numel()), g.Parameters.Where(p => p.Value.requires_grad).Sum(p => p.Value.numel()))).ToList();
+        var grouped = new HashSet<Tensor>(task.ParameterGroups.SelectMany(g => g.Parameters.Select(p => p.Value)), ReferenceEqualityComparer.Instance);
+        var other = all.Where(p => !grouped.Contains(p.Value)).ToList();
+        if (other.Count > 0) groups.Add(("other", other.Sum(p => p.Value.numel()), other.Where(p => p.Value.requires_grad).Sum(p => p.Value.numel())));
+        return new ParameterReport(total, trainable, groups);
+    }
+
+    /// <summary>
+    /// Trains (or, with <paramref name="resume"/>, continues from <c>RUN_DIR/last.ckpt</c>) until the length, the time
+    /// budget or cancellation ends it; then validates, checkpoints and writes the outputs.
+    /// </summary>
+    /// <exception cref="TrainingException">A folder/resume problem, or training diverged (<see cref="NonFiniteLossException"/>).</exception>
+    public TrainingResult Run(bool resume = false, CancellationToken cancellation = default)
+    {
+        try { _o.Validate(); }
+        catch (ArgumentException e) { throw new TrainingException(e.Message, e); }
+        _device = Device.Parse(_o.Device);
+        if (_device.IsCuda && !torch.cuda.is_available())
+            throw new TrainingException($"--device {_o.Device}: libtorch sees no CUDA device (or SamAdapt's bridge was built without CUDA); use --device cpu");
+        if (_device.IsCuda && _device.Index >= torch.cuda.device_count())
+            throw new TrainingException($"--device {_o.Device}: there are only {torch.cuda.device_count()} CUDA device(s)");
+        if (_o.Bf16 && !_device.IsCuda && !CpuBf16AutocastWorks())
+            throw new TrainingException("--bf16 on the CPU: this libtorch does not run bfloat16 autocast on the CPU; drop --bf16 or train with --device cuda");
+        if (_data.BatchesPerEpoch < 1) throw new TrainingException("the training data yields no batches (is the training split empty?)");
+        if (_task.ClassNames.Count < 1) throw new TrainingException("the task has no classes");
+
+        var config = new RunConfig(_task.Method, _o, _task.Config);
+        TrainingCheckpoint? ckpt = null;
+        if (resume) ckpt = OpenForResume(config);
+        else StartNewRunDir(config);
+
+        _ctx = new TrainingContext(_device, _o.Bf16, _o.GradCheckpoint, _o, resume);
+        _task.Prepare(_ctx);
+        _task.Model.train();
+        BuildOptimizer(out var report);
+        _logs = new TrainingLogs(_dir, _task.ClassNames);
+        try
+        {
+            long start = 0;
+            _total = _o.Iterations ?? (_o.Epochs.HasValue ? _o.Epochs.Value * _data.BatchesPerEpoch : null);
+            if (ckpt != null)
+            {
+                start = Restore(ckpt);
+                _logs.ResumeAt(start);
+            }
+            else
+            {
+                _logs.StartNew();
+                torch.manual_seed(_o.Seed);
+            }
+            _schedule = MakeSchedule();
+            foreach (var line in report.Lines()) _progress.Message(line);
+            _progress.Message(ckpt != null
+                ? $"resuming '{_dir}' at iteration {start}/{TotalText()} ({_o.Device}{(_o.Bf16 ? ", bf16" : "")})"
+                : $"training {_task.Method} into '{_dir}': {TotalText()} iterations, {_data.BatchesPerEpoch} batches/epoch, {_o.Device}{(_o.Bf16 ? ", bf16" : "")}");
+            _clock = Stopwatch.StartNew();
+            var reason = _progress.Run(_total ?? 0, start, () => Loop(start, cancellation));
+            return Finish(reason);
+        }
+        finally
+        {
+            _logs.Dispose();
+            _opt.Dispose();
+        }
+    }
+
+    private string TotalText() => _total?.ToString(CultureInfo.InvariantCulture) ?? $"(time budget {_o.TimeBudgetMinutes} min)";
+
+    // ------------------------------------------------------------------ setup
+
+    private void StartNewRunDir(RunConfig config)
+    {
+        if (File.Exists(Path.Combine(_dir, TrainingCheckpoint.FileName)) || File.Exists(Path.Combine(_dir, RunConfig.FileName)))
+            throw new TrainingException($"'{_dir}' already holds a training run (config.yaml / last.ckpt): continue it with --resume, or choose another --out");
+        try { Directory.CreateDirectory(_dir); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        { throw new TrainingException($"cannot create the run folder '{_dir}': {e.Message}", e); }
+        config.Save(Path.Combine(_dir, RunConfig.FileName));
+    }
+
+    private TrainingCheckpoint OpenForResume(RunConfig config)
+    {
+        if (!Directory.Exists(_dir))
+            throw new TrainingException($"cannot resume: the run folder '{_dir}' does not exist (check --out; start a new run without --resume)");
+        var cfgPath = Path.Combine(_dir, RunConfig.FileName);
+        if (!File.Exists(cfgPath))
+            throw new TrainingException($"cannot resume: '{_dir}' has no {RunConfig.FileName}, so it is not a SamAdapt run folder");
+        FileUtil.RemoveStaleTempFiles(_dir);
+        LoadedRunConfig stored;
+        try { stored = RunConfig.Load(cfgPath); }
+        catch (InvalidDataException e) { throw new TrainingException($"cannot resume: {e.Message}", e); }
+        var diffs = RunConfig.Differences(stored.Flat, config.Flatten(), TrainerOptions.ResumeMayChange);
+        if (diffs.Count > 0)
+            throw new TrainingException(
+                $"cannot resume '{_dir}': the given settings differ from the run's {RunConfig.FileName} in {diffs.Count} key(s):\n  " +
+                string.Join("\n  ", diffs) + "\nresume with the run's own settings (or start a new run in another folder)");
+        var path = Path.Combine(_dir, TrainingCheckpoint.FileName);
+        if (!File.Exists(path))
+            throw new TrainingException($"cannot resume: '{_dir}' has no {TrainingCheckpoint.FileName} (the run stopped before its first checkpoint); start it again without --resume after removing the folder");
+        try { return TrainingCheckpoint.Load(path); }
+        catch (Exception e) when (e is InvalidDataException or NotSupportedException)
+        { throw new TrainingException($"cannot resume: {e.Message}", e); }
+    }
+
+    private void BuildOptimizer(out ParameterReport report)
+    {
+        report = CountParameters(_task);
+        var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
+        var groups = new List<ParamGroup>();
+        foreach (var g in _task.ParameterGroups)
+        {
+            foreach (var (n, p) in g.Parameters)
+                if (!seen.Add(p)) throw new TrainingException($"parameter '{n}' is in more than one parameter group (group '{g.Name}')");
+            var ps = g.Parameters.Where(p => p.Value.requires_grad).Select(p => p.Value).ToList();
+            if (ps.Count > 0) groups.Add(new ParamGroup(ps, _o.Lr * g.LrScale, g.WeightDecay ?? _o.WeightDecay, g.Name));
+        }
+        var rest = _task.Model.named_parameters().Where(p => p.Value.requires_grad && !seen.Contains(p.Value)).Select(p => p.Value).ToList();
+        if (rest.Count > 0) groups.Add(new ParamGroup(rest, _o.Lr, _o.WeightDecay, "other"));
+        if (groups.Count == 0)
+            throw new TrainingException("the model has no trainable parameters (every parameter is frozen)");
+        _trainable = groups.SelectMany(g => g.Params).ToList();
+        _opt = new AdamW(groups, _o.Beta1, _o.Beta2);
+    }
+
+    private ILrSchedule MakeSchedule() =>
+        new WarmupPolyDecay(_o.Warmup, _total ?? long.MaxValue / 4, _o.PolyExponent);
+
+    private static bool CpuBf16AutocastWorks()
+    {
+        try
+        {
+            using var scope = DisposeScope.Begin();
+            using var _ = torch.autocast(DeviceType.CPU, DType.BFloat16);
+            var y = torch.ones(2, 2).matmul(torch.ones(2, 2));
+            return y.dtype == DType.BFloat16;
+        }
+        catch (TorchException) { return false; }
+    }
+
+    private long Restore(TrainingCheckpoint ckpt)
+    {
+        var s = ckpt.State;
+        if (s.Method != _task.Method)
+            throw new TrainingException($"cannot resume: last.ckpt was written by method '{s.Method}', the task is '{_task.Method}'");
+        if (s.BatchesPerEpoch != _data.BatchesPerEpoch)
+            throw new TrainingException($"cannot resume: the run had {s.BatchesPerEpoch} batches per epoch, the data now gives {_data.BatchesPerEpoch} (did the dataset or the batch size change?)");
+        var own = _task.SavedState();
+        var missing = own.Keys.Where(k => !ckpt.Model.ContainsKey(k)).ToList();
+        var unexpected = ckpt.Model.Keys.Where(k => !own.ContainsKey(k)).ToList();
+        var misshaped = own.Where(kv => ckpt.Model.TryGetValue(kv.Key, out var h) && !h.Shape.SequenceEqual(kv.Value.shape)).Select(kv => kv.Key).ToList();
+        if (missing.Count + unexpected.Count + misshaped.Count > 0)
+            throw new TrainingException("cannot resume: last.ckpt does not fit the model — " + new Torch.NN.LoadResult(missing, unexpected, misshaped).Describe());
+        using (var scope = DisposeScope.Begin())
+        using (torch.no_grad())
+        {
+            foreach (var (k, dst) in own) dst.copy_(ckpt.Model[k].ToTensor());
+            var optState = ckpt.Optimizer.ToDictionary(kv => kv.Key, kv => kv.Value.ToTensor());
+            try { _opt.load_state_dict(optState); }
+            catch (InvalidDataException e) { throw new TrainingException($"cannot resume: the optimizer state in last.ckpt does not fit: {e.Message}", e); }
+            if (ckpt.CpuRng != null) torch.set_rng_state(ckpt.CpuRng.ToTensor());
+            if (_device.IsCuda && ckpt.CudaRng != null) torch.set_rng_state(ckpt.CudaRng.ToTensor(), _device);
+        }
+        _total ??= s.TotalSteps;
+        if (s.TotalSteps.HasValue && _total != s.TotalSteps)
+            throw new TrainingException($"cannot resume: the run's schedule has {s.TotalSteps} iterations, the options give {_total}");
+        _elapsedBase = s.ElapsedSeconds;
+        _best = s.BestMetric;
+        _bestStep = s.BestStep;
+        _lastValStep = s.LastValStep;
+        _nonFinite = s.ConsecutiveNonFinite;
+        if (s.LastValDice is { } lastDice && lastDice.Length == _task.ClassNames.Count) _lastVal = new ValidationResult(_task.ClassNames, lastDice);
+        _skipped = s.SkippedSteps;
+        return s.Step;
+    }
+
+    // ------------------------------------------------------------------ the loop
+
+    private TrainingStopReason Loop(long start, CancellationToken ct)
+    {
+        long step = start;
+        double? budget = _o.TimeBudgetMinutes * 60;
+        double emaSec = double.NaN, calibSum = 0;
+        int calibN = 0;
+        var reason = TrainingStopReason.Completed;
+        while (_total is null || step < _total)
+        {
+            if (ct.IsCancellationRequested) { reason = TrainingStopReason.Cancelled; break; }
+            if (budget is { } b && Elapsed >= b) { reason = TrainingStopReason.TimeBudget; break; }
+            _ctx.Step = step;
+            long epoch = step / _data.BatchesPerEpoch;
+            int index = (int)(step % _data.BatchesPerEpoch);
+            var t0 = Stopwatch.GetTimestamp();
+            double lossV, norm = double.NaN, lr;
+            long slices;
+            using (var scope = DisposeScope.Begin())
+            {
+                _schedule.Apply(_opt, step);
+                lr = _o.Lr * _schedule.Factor(step); // the base lr of this iteration (groups may scale it)
+                _opt.zero_grad();
+                using var source = _data.GetBatch(epoch, index);
+                using var moved = source.Input.device != _device ? source.To(_device) : null;
+                var batch = moved ?? source;
+                slices = batch.Slices;
+                Tensor loss;
+                using (_o.Bf16 ? torch.autocast(_device.Type, DType.BFloat16) : null)
+                    loss = _task.Loss(batch, _ctx);
+                if (loss.numel() != 1) throw new InvalidOperationException($"the task's loss must be a scalar, got shape [{string.Join(", ", loss.shape)}]");
+                lossV = loss.item();
+                if (double.IsFinite(lossV))
+                {
+                    loss.backward();
+                    norm = GradClip.ClipGradNorm(_trainable, _o.ClipGrad > 0 ? _o.ClipGrad : double.PositiveInfinity);
+                    if (double.IsFinite(norm)) _opt.step();
+                }
+            }
+            bool skipped = !double.IsFinite(lossV) || !double.IsFinite(norm);
+            if (skipped) _opt.zero_grad();
+            if (_device.IsCuda) torch.cuda.synchronize(_device.Index);
+            double sec = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            step++;
+            double sps = sec > 0 ? slices / sec : 0;
+            _logs.Append(new TrainLogRow(step, epoch + 1, lossV, lr, norm, sps, Elapsed, skipped));
+
+            if (skipped)
+            {
+                _nonFinite++;
+                _skipped++;
+                var what = !double.IsFinite(lossV) ? $"loss is {Csv.R(lossV)}" : FormattableString.Invariant($"gradient norm is {Csv.R(norm)} (loss {lossV:G6})");
+                _progress.Warning($"iteration {step}: {what} — step skipped, weights unchanged ({_nonFinite}/{_o.MaxNonFinite} in a row)");
+                if (_nonFinite >= _o.MaxNonFinite)
+                {
+                    WriteCurves();
+                    var last = File.Exists(CheckpointPath) ? "last.ckpt holds the last checkpoint before this" : "no checkpoint was written yet";
+                    throw new NonFiniteLossException(
+                        $"training stopped at iteration {step}: {_nonFinite} iterations in a row had a non-finite loss or gradient norm (last: {what}). " +
+                        $"Skipped steps do not change the weights; {last}. Lower --lr, keep --clip-grad (e.g. 1.0), use --bf16 rather than fp16 " +
+                        "(bfloat16 has float32's range), and check the data for NaN/inf values.", step);
+                }
+            }
+            else _nonFinite = 0;
+
+            // speed: ETA and, for time-budget-only runs, the schedule's length
+            if (step - start > 1) emaSec = double.IsNaN(emaSec) ? sec : 0.9 * emaSec + 0.1 * sec;
+            if (_total is null && step - start > 1)
+            {
+                calibSum += sec; calibN++;
+                if (calibN >= CalibrationSteps || Elapsed >= budget!.Value)
+                {
+                    double per = calibSum / calibN;
+                    double remaining = Math.Max(0, budget!.Value - Elapsed);
+                    _total = Math.Max(step, step + (long)Math.Floor(remaining / Math.Max(per, 1e-9)));
+                    _schedule = MakeSchedule();
+                    _progress.Message(FormattableString.Invariant($"time budget {_o.TimeBudgetMinutes} min at {per:F3} s/iteration: {_total} iterations in all"));
+                }
+            }
+            TimeSpan? eta = double.IsNaN(emaSec) || _total is null ? null : TimeSpan.FromSeconds(emaSec * (_total.Value - step));
+            if (budget is { } bb && eta.HasValue) eta = TimeSpan.FromSeconds(Math.Min(eta.Value.TotalSeconds, Math.Max(0, bb - Elapsed)));
+            _progress.Update(new ProgressSnapshot(step, _total ?? step, lossV, lr, EmaSlices(slices, emaSec, sps), eta, _skipped));
+
+            bool end = _total.HasValue && step >= _total.Value;
+            if (_o.ValEvery > 0 && step % _o.ValEvery == 0 && !end) Validate(step);
+            if (_o.CheckpointEvery > 0 && step % _o.CheckpointEvery == 0 && !end) WriteCheckpoint(step);
+        }
+        _completed = step;
+        return reason;
+    }
+
+    private static double EmaSlices(long slices, double emaSec, double sps) => double.IsNaN(emaSec) || emaSec <= 0 ? sps : slices / emaSec;
+
+    private long _completed;
+
+    private TrainingResult Finish(TrainingStopReason reason)
+    {
+        long step = _completed;
+        if (reason != TrainingStopReason.Cancelled && step > 0 && _lastValStep != step) Validate(step);
+        WriteCheckpoint(step);
+        var msg = reason switch
+        {
+            TrainingStopReason.TimeBudget => $"time budget reached after {step} iterations",
+            TrainingStopReason.Cancelled => $"interrupted after {step} iterations; continue with --resume",
+            _ => $"finished {step} iterations",
+        };
+        _progress.Message($"{msg} in {TimeSpan.FromSeconds(Elapsed):hh\\:mm\\:ss}" +
+                          (_best.HasValue ? string.Create(CultureInfo.InvariantCulture, $"; best mean Dice {_best:F4} at iteration {_bestStep}") : "") +
+                          (_skipped > 0 ? $"; {_skipped} non-finite iteration(s) skipped" : ""));
+        return new TrainingResult(_dir, reason, step, _total ?? step, Elapsed, _skipped, _best, _bestStep, _lastVal);
+    }
+
+    // ------------------------------------------------------------------ validation and files
+
+    private void Validate(long step)
+    {
+        ValidationResult? r;
+        using (var scope = DisposeScope.Begin())
+        {
+            var cpuRng = torch.get_rng_state();
+            var cudaRng = _device.IsCuda ? torch.get_rng_state(_device) : null;
+            _task.Model.eval();
+            try
+            {
+                _ctx.Step = step;
+                using var _ = torch.no_grad();
+                using var __ = _o.Bf16 ? torch.autocast(_device.Type, DType.BFloat16) : null;
+                r = _task.Validate(_ctx);
+            }
+            finally
+            {
+                _task.Model.train();
+                torch.set_rng_state(cpuRng);
+                if (cudaRng != null) torch.set_rng_state(cudaRng, _device);
+            }
+        }
+        _lastValStep = step;
+        if (r == null) return;
+        if (r.Dice.Count != _task.ClassNames.Count)
+            throw new InvalidOperationException($"validation returned {r.Dice.Count} Dice values for {_task.ClassNames.Count} classes");
+        _lastVal = r;
+        var mean = r.Mean;
+        _logs.Append(new ValLogRow(step, r.Dice, mean));
+        bool better = double.IsFinite(mean) && (_best is null || mean > _best.Value);
+        if (better)
+        {
+            _best = mean;
+            _bestStep = step;
+            SaveWeights(Path.Combine(_dir, BestFile), step, "best", r);
+        }
+        var perClass = string.Join(", ", r.ClassNames.Zip(r.Dice, (n, d) => FormattableString.Invariant($"{n} {d:F3}")));
+        _progress.Message(FormattableString.Invariant($"validation at {step}: mean Dice {mean:F4}{(better ? " (best)" : "")}  [{perClass}]"));
+        WriteCurves();
+    }
+
+    private void SaveWeights(string path, long step, string kind, ValidationResult? val)
+    {
+        var meta = new Dictionary<string, string>(_task.AdapterMetadata)
+        {
+            ["samadapt.method"] = _task.Method,
+            ["samadapt.kind"] = kind,
+            ["samadapt.step"] = step.ToString(CultureInfo.InvariantCulture),
+        };
+        if (val != null) meta["samadapt.val_mean_dice"] = Csv.R(val.Mean);
+        if (ExtraMetadata != null) foreach (var (k, v) in ExtraMetadata) meta[k] = v;
+        var host = TrainingCheckpoint.ToHost(_task.SavedState());
+        SafeTensors.Save(path, host.OrderBy(kv => kv.Key, StringComparer.Ordinal), meta);
+    }
+
+    private void WriteCheckpoint(long step)
+    {
+        var state = new TrainerState
+        {
+            Step = step,
+            Epoch = step / _data.BatchesPerEpoch,
+            BatchIndex = step % _data.BatchesPerEpoch,
+            BatchesPerEpoch = _data.BatchesPerEpoch,
+            TotalSteps = _total,
+            ElapsedSeconds = Elapsed,
+            BestMetric = _best,
+            BestStep = _bestStep,
+            LastValStep = _lastValStep,
+            LastValDice = _lastVal?.Dice.ToArray(),
+            ConsecutiveNonFinite = _nonFinite,
+            SkippedSteps = _skipped,
+            TrainLogRows = _logs.TrainRows.Count,
+            ValLogRows = _logs.ValRows.Count,
+            Method = _task.Method,
+            Seed = _o.Seed,
+            Device = _o.Device,
+        };
+        TrainingCheckpoint ckpt;
+        using (var scope = DisposeScope.Begin())
+        {
+            var opt = _opt.state_dict();
+            try
+            {
+                ckpt = new TrainingCheckpoint
+                {
+                    State = state,
+                    Model = TrainingCheckpoint.ToHost(_task.SavedState()),
+                    Optimizer = TrainingCheckpoint.ToHost(opt),
+                    CpuRng = torch.get_rng_state().ToHost(),
+                    CudaRng = _device.IsCuda ? torch.get_rng_state(_device).ToHost() : null,
+                };
+            }
+            finally
+            {
+                // state_dict() creates the group/step scalars afresh; the per-parameter state tensors are the optimizer's own
+                foreach (var (k, t) in opt) if (!k.StartsWith("state.", StringComparison.Ordinal)) t.Dispose();
+            }
+        }
+        ckpt.Save(CheckpointPath);
+        SaveWeights(Path.Combine(_dir, AdapterFile), step, "adapter", _lastVal);
+        WriteCurves();
+        CheckpointWritten?.Invoke(step);
+    }
+
+    private void WriteCurves() =>
+        FileUtil.WriteAllTextAtomic(Path.Combine(_dir, CurvesFile),
+            CurvesSvg.Render(_logs.TrainRows, _logs.ValRows, _task.ClassNames, $"{_task.Method} — {Path.GetFileName(_dir)}"));
+}

@@ -1,0 +1,46 @@
+using System.Globalization;
+using SamAdapt.Torch;
+using SamAdapt.Training.Engine;
+using SamAdapt.Training.Engine.TestHost;
+
+// Test host: trains TinyTask on synthetic data. Used by SamAdapt.Training.Engine.Tests (launched and SIGKILLed).
+//   --run DIR --iterations N [--ckpt-every K] [--val-every K] [--resume] [--seed S] [--ballast N] [--delay-ms MS] [--lr X]
+//   [--bf16] [--device cpu|cuda] [--progress]   (--progress: the Spectre.Console bar, as on a terminal)
+var a = args.ToList();
+string? Opt(string name) { int i = a.IndexOf(name); return i >= 0 && i + 1 < a.Count ? a[i + 1] : null; }
+long L(string name, long d) => Opt(name) is { } v ? long.Parse(v, CultureInfo.InvariantCulture) : d;
+
+torch.set_num_threads(1);
+var options = new TrainerOptions
+{
+    Iterations = L("--iterations", 40),
+    BatchSize = 4,
+    Lr = Opt("--lr") is { } lr ? double.Parse(lr, CultureInfo.InvariantCulture) : 1e-2,
+    Warmup = 5,
+    CheckpointEvery = L("--ckpt-every", 10),
+    ValEvery = L("--val-every", 10),
+    Seed = (ulong)L("--seed", 1234),
+    LogEvery = 0,
+    Bf16 = a.Contains("--bf16"),
+    Device = Opt("--device") ?? "cpu",
+};
+int delay = (int)L("--delay-ms", 0);
+torch.manual_seed(options.Seed);
+using var task = new TinyTask(new TinyConfig { BallastFloats = (int)L("--ballast", 0) }, options);
+var data = new SyntheticSource(seed: 7, batchSize: options.BatchSize, size: 24, batches: 6);
+var trainer = new Trainer(task, data, options, Opt("--run") ?? throw new ArgumentException("--run DIR is required"),
+    a.Contains("--progress") ? TrainingProgress.Create(plainEvery: 10) : TrainingProgress.Create(Console.Error, interactive: false, plainEvery: 0))
+{
+    CheckpointWritten = step => { Console.Out.WriteLine($"checkpoint {step}"); Console.Out.Flush(); if (delay > 0) Thread.Sleep(delay); },
+};
+try
+{
+    var r = trainer.Run(resume: a.Contains("--resume"));
+    Console.Out.WriteLine($"done {r.Steps}");
+    return 0;
+}
+catch (TrainingException e)
+{
+    Console.Error.WriteLine("error: " + e.Message);
+    return 3;
+}

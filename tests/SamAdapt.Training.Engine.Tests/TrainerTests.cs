@@ -1,0 +1,209 @@
+using SamAdapt.Tests;
+using SamAdapt.Torch;
+using SamAdapt.Torch.Serialization;
+using SamAdapt.Training.Engine.TestHost;
+
+// The trainer seeds libtorch's global generator: tests that train in-process must not run concurrently.
+[assembly: CollectionBehavior(DisableTestParallelization = true)]
+
+namespace SamAdapt.Training.Engine.Tests;
+
+public class TrainerTests
+{
+    // one intra-op thread: the tiny model gains nothing from more, and a busy machine makes OpenMP spin-waits slow
+    public TrainerTests() => torch.set_num_threads(1);
+
+    private static TrainerOptions Options(long iterations = 12) => new()
+    {
+        Iterations = iterations, BatchSize = 2, Lr = 1e-2, Warmup = 3, ValEvery = 4, CheckpointEvery = 4, LogEvery = 0, MaxNonFinite = 3,
+    };
+
+    private sealed class Capture : ITrainingProgress
+    {
+        public readonly List<string> Messages = new(), Warnings = new();
+        public long LastStep;
+        public T Run<T>(long total, long start, Func<T> loop) => loop();
+        public void Update(in ProgressSnapshot s) => LastStep = s.Step;
+        public void Message(string text) => Messages.Add(text);
+        public void Warning(string text) => Warnings.Add(text);
+    }
+
+    private static (TrainingResult Result, Capture Log) Train(string dir, TrainerOptions o, bool resume = false, IReadOnlySet<long>? nanAt = null,
+        TinyConfig? config = null, CancellationToken ct = default, Action<long>? onCheckpoint = null)
+    {
+        torch.manual_seed(o.Seed);
+        using var task = new TinyTask(config ?? new TinyConfig(), o, nanAt);
+        var log = new Capture();
+        var trainer = new Trainer(task, new SyntheticSource(7, o.BatchSize, 24, 5), o, dir, log) { CheckpointWritten = onCheckpoint };
+        return (trainer.Run(resume, ct), log);
+    }
+
+    [Fact]
+    public void A_run_writes_every_file_of_the_run_folder()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        var dir = Path.Combine(tmp.Path, "run");
+        var (r, log) = Train(dir, Options());
+        Assert.Equal(TrainingStopReason.Completed, r.Reason);
+        Assert.Equal(12, r.Steps);
+        foreach (var f in new[] { "config.yaml", "train_log.csv", "val_log.csv", "curves.svg", "last.ckpt", "adapter.safetensors", "best.safetensors" })
+            Assert.True(File.Exists(Path.Combine(dir, f)), f);
+        Assert.Empty(Directory.GetFiles(dir, "*.tmp"));
+
+        var rows = TrainingLogs.ReadTrainLog(Path.Combine(dir, "train_log.csv"));
+        Assert.Equal(Enumerable.Range(1, 12).Select(i => (long)i), rows.Select(x => x.Step));
+        Assert.Equal(new long[] { 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 3, 3 }, rows.Select(x => x.Epoch));
+        Assert.All(rows, x => Assert.True(double.IsFinite(x.Loss) && x.GradNorm > 0 && x.SlicesPerSecond > 0 && !x.Skipped));
+        // warm-up 3 then poly decay to 0 at iteration 12 (the lr logged is the one used for that iteration)
+        Assert.Equal(1e-2 / 3, rows[0].Lr, 12);
+        Assert.Equal(1e-2, rows[2].Lr, 12);
+        Assert.Equal(1e-2 * Math.Pow(1 - 8.0 / 9, 7), rows[11].Lr, 12);
+        Assert.Equal(["step,dice_background,dice_disk,dice_square,mean_dice"], File.ReadLines(Path.Combine(dir, "val_log.csv")).Take(1));
+        Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, "val_log.csv")).Length); // header + 4, 8, 12
+
+        // adapter: only trainable tensors (not the frozen stem), with the task's metadata
+        var (tensors, meta) = SafeTensors.Load(Path.Combine(dir, "adapter.safetensors"));
+        Assert.Equal(["body.bias", "body.weight", "head.bias", "head.weight"], tensors.Keys.Order());
+        Assert.Equal("3", meta["tiny.classes"]);
+        Assert.Equal("tiny", meta["samadapt.method"]);
+        Assert.Equal("12", meta["samadapt.step"]);
+        var best = SafeTensors.Load(Path.Combine(dir, "best.safetensors"));
+        Assert.Equal(r.BestStep.ToString(), best.Metadata["samadapt.step"]);
+
+        var ckpt = TrainingCheckpoint.Load(Path.Combine(dir, "last.ckpt"));
+        Assert.Equal(12, ckpt.State.Step);
+        Assert.Equal(12, ckpt.State.TotalSteps);
+        Assert.Equal(12, ckpt.State.TrainLogRows);
+        Assert.NotNull(ckpt.CpuRng);
+        Assert.Contains("state.1.0.exp_avg", ckpt.Optimizer.Keys); // head group: index 1 (the frozen stem group has no trainable member)
+        Assert.Equal(r.BestMeanDice, ckpt.State.BestMetric);
+
+        Assert.Equal("parameters: 691 total, 611 trainable (88.42%)", log.Messages[0]);
+        Assert.Contains(log.Messages, m => m.Contains("stem (frozen)") && m.TrimEnd().EndsWith(" 0"));
+        Assert.Contains(log.Messages, m => m.StartsWith("validation at 4: mean Dice"));
+    }
+
+    [Fact]
+    public void Parameter_report_counts_groups_and_ungrouped_parameters()
+    {
+        using var task = new TinyTask(new TinyConfig { BallastFloats = 100 }, Options());
+        var rep = Trainer.CountParameters(task);
+        Assert.Equal(791, rep.Total);
+        Assert.Equal(711, rep.Trainable);
+        Assert.Equal([("stem (frozen)", 80L, 0L), ("body", 584L, 584L), ("head", 27L, 27L), ("other", 100L, 100L)], rep.Groups);
+    }
+
+    [Fact]
+    public void A_non_finite_loss_skips_the_step_and_training_goes_on()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        var (r, log) = Train(tmp.Path + "/a", Options(8), nanAt: new HashSet<long> { 2, 5 });
+        Assert.Equal(2, r.SkippedSteps);
+        var rows = TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv");
+        Assert.Equal([false, false, true, false, false, true, false, false], rows.Select(x => x.Skipped));
+        Assert.True(double.IsNaN(rows[2].Loss));
+        Assert.Contains(log.Warnings, w => w.Contains("iteration 3: loss is nan — step skipped") && w.Contains("1/3 in a row"));
+        Assert.Contains("non-finite", File.ReadAllText(tmp.Path + "/a/curves.svg"));
+    }
+
+    [Fact]
+    public void Too_many_non_finite_losses_in_a_row_stop_with_a_clear_error()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        var e = Assert.Throws<NonFiniteLossException>(() => Train(tmp.Path + "/a", Options(20), nanAt: new HashSet<long> { 5, 6, 7, 8 }));
+        Assert.Equal(8, e.Step);
+        Assert.Contains("training stopped at iteration 8: 3 iterations in a row had a non-finite loss", e.Message);
+        Assert.Contains("--lr", e.Message);
+        Assert.Contains("--bf16", e.Message);
+        Assert.Equal(4, TrainingCheckpoint.Load(tmp.Path + "/a/last.ckpt").State.Step); // the last good checkpoint is kept
+    }
+
+    [Fact]
+    public void Skipped_steps_leave_the_weights_unchanged()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        var o = Options(4) with { CheckpointEvery = 1, ValEvery = 0 };
+        var saved = new Dictionary<long, byte[]>();
+        Train(tmp.Path + "/a", o, nanAt: new HashSet<long> { 2 }, onCheckpoint: s => saved[s] = SafeTensors.Load(tmp.Path + "/a/adapter.safetensors").Tensors["head.weight"].Data);
+        Assert.Equal(saved[2], saved[3]);
+        Assert.NotEqual(saved[1], saved[2]);
+    }
+
+    [Fact]
+    public void Resume_in_process_continues_identically()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        Train(tmp.Path + "/ref", Options(10));
+        using var cts = new CancellationTokenSource();
+        var (r1, _) = Train(tmp.Path + "/cut", Options(10), ct: cts.Token, onCheckpoint: s => { if (s == 4) cts.Cancel(); });
+        Assert.Equal(TrainingStopReason.Cancelled, r1.Reason);
+        Assert.Equal(4, r1.Steps); // cancellation is seen before iteration 5 starts; the final checkpoint is at 4
+        var (r2, log) = Train(tmp.Path + "/cut", Options(10), resume: true);
+        Assert.Equal(10, r2.Steps);
+        Assert.Contains(log.Messages, m => m.StartsWith("resuming") && m.Contains("at iteration 4/10"));
+        Assert.Equal(File.ReadLines(tmp.Path + "/ref/train_log.csv").Select(l => l.Split(',')[2]),
+                     File.ReadLines(tmp.Path + "/cut/train_log.csv").Select(l => l.Split(',')[2]));
+        Assert.Equal(File.ReadAllText(tmp.Path + "/ref/val_log.csv"), File.ReadAllText(tmp.Path + "/cut/val_log.csv"));
+    }
+
+    [Fact]
+    public void Resume_errors_are_clear()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        Assert.Contains("does not exist", Assert.Throws<TrainingException>(() => Train(tmp.Path + "/missing", Options(), resume: true)).Message);
+        Directory.CreateDirectory(tmp.Path + "/empty");
+        Assert.Contains("no config.yaml", Assert.Throws<TrainingException>(() => Train(tmp.Path + "/empty", Options(), resume: true)).Message);
+
+        Train(tmp.Path + "/run", Options(4));
+        var again = Assert.Throws<TrainingException>(() => Train(tmp.Path + "/run", Options(4)));
+        Assert.Contains("already holds a training run", again.Message);
+        Assert.Contains("--resume", again.Message);
+
+        var e = Assert.Throws<TrainingException>(() => Train(tmp.Path + "/run", Options(4) with { Lr = 5e-3 }, resume: true, config: new TinyConfig { Dataset = "other" }));
+        Assert.Contains("differ from the run's config.yaml in 2 key(s)", e.Message);
+        Assert.Contains("trainer.lr: run has 0.01, now 0.005", e.Message);
+        Assert.Contains("task.dataset: run has synthetic, now other", e.Message);
+        // the allowed keys may change
+        var (r, _) = Train(tmp.Path + "/run", Options(4) with { ValEvery = 1, LogEvery = 7 }, resume: true);
+        Assert.Equal(4, r.Steps);
+
+        File.Delete(tmp.Path + "/run/last.ckpt");
+        Assert.Contains("no last.ckpt", Assert.Throws<TrainingException>(() => Train(tmp.Path + "/run", Options(4), resume: true)).Message);
+    }
+
+    [Fact]
+    public void A_time_budget_alone_sets_the_length_from_the_measured_speed()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        var o = Options() with { Iterations = null, TimeBudgetMinutes = 2.0 / 60, ValEvery = 0, CheckpointEvery = 0 };
+        var (r, log) = Train(tmp.Path + "/a", o);
+        Assert.Contains(log.Messages, m => m.StartsWith("time budget"));
+        Assert.True(r.Steps > Trainer.CalibrationSteps);
+        Assert.InRange(r.ElapsedSeconds, 1.0, 30);
+        Assert.Equal(r.TotalSteps, TrainingCheckpoint.Load(tmp.Path + "/a/last.ckpt").State.TotalSteps);
+    }
+
+    [Fact]
+    public void Epochs_set_the_length_in_batches()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        var (r, _) = Train(tmp.Path + "/a", Options() with { Iterations = null, Epochs = 2 });
+        Assert.Equal(10, r.Steps);
+    }
+
+    [Fact]
+    public void Bf16_on_the_cpu_trains_or_is_refused_clearly()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        try
+        {
+            var (r, _) = Train(tmp.Path + "/a", Options(4) with { Bf16 = true });
+            Assert.Equal(4, r.Steps);
+            Assert.All(TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv"), x => Assert.True(double.IsFinite(x.Loss)));
+        }
+        catch (TrainingException e)
+        {
+            Assert.Contains("--bf16 on the CPU", e.Message);
+        }
+    }
+}
