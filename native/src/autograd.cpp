@@ -77,7 +77,10 @@ struct CallbackOwner : torch::CustomClassHolder {
 };
 
 struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction> {
-    static variable_list forward(AutogradContext* ctx, variable_list inputs, int64_t fn, int64_t user, int64_t release) {
+    // The inputs arrive as a TensorList: autograd's argument scan (ExtractVariables) only treats Tensor, optional<Tensor> and
+    // TensorList as variables — a std::vector<Tensor> would be taken as a non-tensor, leaving the output without a grad_fn.
+    static variable_list forward(AutogradContext* ctx, at::TensorList input_list, int64_t fn, int64_t user, int64_t release) {
+        variable_list inputs = input_list.vec();
         auto rng = std::make_shared<RngSnapshot>(RngSnapshot::take());
         ctx->saved_data["owner"] = c10::IValue::make_capsule(c10::make_intrusive<CallbackOwner>(
             reinterpret_cast<sa_release_fn>(release), reinterpret_cast<void*>(user)));
@@ -218,7 +221,7 @@ int32_t sa_checkpoint(sa_checkpoint_fn fn, sa_release_fn release, void* ctx, con
     SA_TRY(-1, {
         variable_list ins;
         for (int i = 0; i < n_in; i++) ins.push_back(sa::T(inputs[i]));
-        auto outs = CheckpointFunction::apply(ins, reinterpret_cast<int64_t>(fn), reinterpret_cast<int64_t>(ctx),
+        auto outs = CheckpointFunction::apply(at::TensorList(ins), reinterpret_cast<int64_t>(fn), reinterpret_cast<int64_t>(ctx),
                                               reinterpret_cast<int64_t>(release));
         if (static_cast<int32_t>(outs.size()) > max_out) throw std::runtime_error("checkpoint: too many outputs");
         for (size_t i = 0; i < outs.size(); i++) outputs[i] = sa::wrap(outs[i]);

@@ -73,6 +73,7 @@ public sealed class AdaptedSam : Module
 
     /// <summary>The SAM architecture (pixel mean 0 / std 1).</summary>
     public SamConfig SamConfig { get; }
+    /// <summary>The adaptation settings (with <see cref="AdapterConfig.Upscaling"/> resolved).</summary>
     public AdapterConfig Config { get; }
     /// <summary>Slices per stack read by the 3D adapters; set by <see cref="forward(Tensor, int?)"/>.</summary>
     public SliceStackContext SliceContext { get; } = new();
@@ -90,7 +91,7 @@ public sealed class AdaptedSam : Module
         sam.Validate();
         config.Validate();
         SamConfig = sam with { PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f] };
-        Config = config;
+        Config = config with { Upscaling = config.EffectiveUpscaling };
         SliceContext.Depth = config.Slices;
         image_encoder = register_module("image_encoder", new ImageEncoderViT(SamConfig));
         prompt_encoder = register_module("prompt_encoder", new PromptEncoder(SamConfig));
