@@ -20,7 +20,7 @@ public sealed partial class PredictCommand : ICliCommand
     public int Order => 60;
 
     public sealed record Args(string Run, string Weights, string Input, string Out, string Device = "cpu", bool Bf16 = false, int Batch = 1,
-        bool Probabilities = false, string? Series = null);
+        bool Probabilities = false, string? Series = null, int Threads = 0);
 
     public Command Build()
     {
@@ -33,11 +33,12 @@ public sealed partial class PredictCommand : ICliCommand
         var batch = new Option<int>("--batch") { Description = "Slice stacks per forward pass", DefaultValueFactory = _ => 1 };
         var probs = new Option<bool>("--probabilities") { Description = "Also write <case>_probabilities.nii.gz: float32 (X, Y, Z, K+1), background first" };
         var series = VolumeInput.SeriesOption();
+        var threads = ThreadsOption();
         var cmd = new Command("predict",
             "Segment volumes with a trained MA-SAM / LoRA run: slice-window inference, label maps on the input's grid (NIfTI, intent label).");
-        foreach (var o in new Option[] { run, weights, input, output, device, bf16, batch, probs, series }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { run, weights, input, output, device, bf16, batch, probs, series, threads }) cmd.Options.Add(o);
         cmd.SetAction(pr => Run(new Args(pr.GetValue(run)!, pr.GetValue(weights)!, pr.GetValue(input)!, pr.GetValue(output)!, pr.GetValue(device)!,
-            pr.GetValue(bf16), pr.GetValue(batch), pr.GetValue(probs), pr.GetValue(series)), pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error));
+            pr.GetValue(bf16), pr.GetValue(batch), pr.GetValue(probs), pr.GetValue(series), pr.GetValue(threads)), pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error));
         return cmd;
     }
 
@@ -76,6 +77,7 @@ public sealed partial class PredictCommand : ICliCommand
     public static int Run(Args a, TextWriter stdout, TextWriter stderr)
     {
         if (a.Batch < 1) throw new CliException($"--batch must be at least 1, got {a.Batch}");
+        ApplyThreads(a.Threads);
         Device device;
         try { device = Torch.Device.Parse(a.Device); }
         catch (FormatException e) { throw new CliException($"--device: {e.Message}"); }
@@ -111,6 +113,19 @@ public sealed partial class PredictCommand : ICliCommand
         return 0;
     }
 
+    /// <summary>The --threads option shared by train, predict and demo.</summary>
+    public static Option<int> ThreadsOption(int defaultValue = 0) => new("--threads")
+    {
+        Description = "libtorch intra-op CPU threads (0: libtorch's default, one per core). Small models on a busy machine run faster with 1",
+        DefaultValueFactory = _ => defaultValue,
+    };
+
+    public static void ApplyThreads(int threads)
+    {
+        if (threads < 0) throw new CliException($"--threads must be ≥ 0, got {threads}");
+        if (threads > 0) torch.set_num_threads(threads);
+    }
+
     public static string ProbabilityPath(string labelPath)
     {
         var dir = Path.GetDirectoryName(labelPath) ?? "";
@@ -135,7 +150,7 @@ public sealed partial class PredictCommand : ICliCommand
     /// <summary>Input → output pairs: one volume (file or DICOM folder) or every NIfTI of a folder (channel 0 files only).</summary>
     public static List<Job> Jobs(string input, string output, string? series)
     {
-        bool folderOfVolumes = Directory.Exists(input) && !VolumeInput.IsDicom(input);
+        bool folderOfVolumes = Directory.Exists(input) && Directory.EnumerateFiles(input).Any(IsNifti);
         if (!folderOfVolumes)
         {
             var id = File.Exists(input) ? CaseId(Path.GetFileName(input)).Id : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(input)));

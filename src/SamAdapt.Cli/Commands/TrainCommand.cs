@@ -49,6 +49,8 @@ public sealed class TrainCommand : ICliCommand
         public bool Resume { get; init; }
         /// <summary>Progress lines every this many iterations when stderr is not a terminal.</summary>
         public long? LogEvery { get; init; }
+        /// <summary>libtorch intra-op threads (0 = default).</summary>
+        public int Threads { get; init; }
     }
 
     public Command Build()
@@ -80,11 +82,12 @@ public sealed class TrainCommand : ICliCommand
         var valEvery = new Option<long?>("--val-every") { Description = "Validate every N iterations (default 500; 0 = only at the end)" };
         var ckEvery = new Option<long?>("--checkpoint-every") { Description = "Write last.ckpt / adapter.safetensors every N iterations (default 500)" };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last.ckpt" };
+        var threads = PredictCommand.ThreadsOption();
         var cmd = new Command("train",
             "Train MA-SAM adapters (or SAMed LoRA) prompt-free on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
-                     batch, lr, warmup, poly, wd, clip, device, bf16, gc, seed, valEvery, ckEvery, resume }) cmd.Options.Add(o);
+                     batch, lr, warmup, poly, wd, clip, device, bf16, gc, seed, valEvery, ckEvery, resume, threads }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var a = new Args
@@ -98,6 +101,7 @@ public sealed class TrainCommand : ICliCommand
                 Bf16 = pr.GetResult(bf16) is null ? null : pr.GetValue(bf16),
                 GradCheckpoint = pr.GetResult(gc) is null ? null : pr.GetValue(gc),
                 Seed = pr.GetValue(seed), ValEvery = pr.GetValue(valEvery), CheckpointEvery = pr.GetValue(ckEvery), Resume = pr.GetValue(resume),
+                Threads = pr.GetValue(threads),
             };
             return Run(a, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
         });
@@ -114,6 +118,7 @@ public sealed class TrainCommand : ICliCommand
     public static TrainingResult? Train(Args a, TextWriter stdout, TextWriter stderr, bool? interactive = null, CancellationToken cancellation = default)
     {
         var runDir = Path.GetFullPath(a.Out);
+        PredictCommand.ApplyThreads(a.Threads);
         MaSamTaskConfig? stored = null;
         TrainerOptions? storedTrainer = null;
         if (a.Resume)
