@@ -75,9 +75,7 @@ public sealed class SliceStackSource(TrainingData data) : IBatchSource
 
     public Batch GetBatch(long epoch, int index)
     {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
         var b = data.GetBatch((int)epoch, index);
-        if (Environment.GetEnvironmentVariable("SAMADAPT_PROFILE") == "1") Console.Error.WriteLine($"batch {index}: {sw.Elapsed.TotalMilliseconds:F0} ms");
         // the batch owns its tensors (disposing twice, by the batch and an enclosing scope, is harmless)
         return new Batch(b.ImageTensor(), b.LabelTensor(), (long)b.BatchSize * b.Depth);
     }
@@ -139,11 +137,8 @@ public sealed class MaSamTask : ITrainingTask, IDisposable
 
     public Tensor Loss(Batch batch, TrainingContext context)
     {
-        var sw = System.Diagnostics.Stopwatch.StartNew();
         var output = _model.forward(batch.Input, TaskConfig.Slices);
-        var l = _loss.Forward(output.Logits, batch.Target);
-        if (Environment.GetEnvironmentVariable("SAMADAPT_PROFILE") == "1") Console.Error.WriteLine($"forward+loss: {sw.Elapsed.TotalMilliseconds:F0} ms");
-        return l;
+        return _loss.Forward(output.Logits, batch.Target);
     }
 
     public ValidationResult? Validate(TrainingContext context)
