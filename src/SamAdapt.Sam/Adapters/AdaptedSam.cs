@@ -433,7 +433,7 @@ public sealed record NamedParameterGroup(string Name, IReadOnlyList<(string Name
 /// <summary>Parameter counts of an <see cref="AdaptedSam"/>: total, trainable, and per group (<see cref="AdaptedSam.Groups"/>).</summary>
 public sealed record ParameterSummary(long Total, long Trainable, IReadOnlyDictionary<string, long> ByGroup)
 {
-    /// <summary>"total 93,735,472 · trainable 28,890,… · fact 73,728 · adapters_3d 24,818,688 · …" for logs.</summary>
+    /// <summary>"total N · trainable N (P%) · fact N · adapters_3d N · prompt_encoder N · mask_decoder N · image_encoder N" for logs.</summary>
     public string Describe() =>
         string.Create(CultureInfo.InvariantCulture, $"total {Total:N0} · trainable {Trainable:N0} ({100.0 * Trainable / Math.Max(Total, 1):F2}%) · ") +
         string.Join(" · ", ByGroup.Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:N0}")));

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
@@ -182,6 +181,4 @@ public static class SamConfigJson
         }
         return Encoding.UTF8.GetString(ms.ToArray());
     }
-
-    internal static string Invariant(double v) => v.ToString("R", CultureInfo.InvariantCulture);
 }
