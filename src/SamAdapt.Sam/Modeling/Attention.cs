@@ -7,6 +7,9 @@ namespace SamAdapt.Sam.Modeling;
 /// Multi-head self-attention of the image encoder with decomposed relative positions (docs/sam-v1.md §1.3). Input and output
 /// are channels-last (B, H, W, E). Parameters: rel_pos_h/rel_pos_w (2·S − 1, head_dim), qkv (3E, E), proj (E, E).
 /// Queries are scaled <i>before</i> the q·kᵀ product, and the relative-position terms use the unscaled queries.
+/// <para>Extension point: <see cref="AttachQkvDelta"/> adds a parameter-efficient increment (FacT, LoRA) to the fused qkv projection,
+/// <c>qkv(x) + delta(x)</c>, where the delta module sees the same (windowed) input as <c>qkv</c>. Without one the forward is SAM's,
+/// bit for bit.</para>
 /// </summary>
 public sealed class Attention : UnaryModule
 {
@@ -14,6 +17,9 @@ public sealed class Attention : UnaryModule
     public readonly Tensor? rel_pos_h, rel_pos_w;
     public readonly int num_heads;
     public readonly double scale;
+
+    /// <summary>The attached qkv increment, or null (plain SAM).</summary>
+    public QkvDelta? qkv_delta { get; private set; }
 
     /// <param name="dim">Channels E.</param>
     /// <param name="numHeads">Heads; head_dim = E / heads.</param>
@@ -33,13 +39,25 @@ public sealed class Attention : UnaryModule
         proj = register_module("proj", new Linear(dim, dim));
     }
 
+    /// <summary>
+    /// Attaches a qkv increment, registered as member <paramref name="name"/> (its state-dict keys become <c>….attn.{name}.*</c>).
+    /// At most one can be attached.
+    /// </summary>
+    public void AttachQkvDelta(string name, QkvDelta delta)
+    {
+        if (qkv_delta is not null) throw new InvalidOperationException("a qkv delta is already attached to this attention layer");
+        qkv_delta = register_module(name, delta);
+    }
+
     public override Tensor forward(Tensor x)
     {
         using var scope = DisposeScope.Begin();
         long b = x.size(0);
         int h = (int)x.size(1), w = (int)x.size(2);
         long n = (long)h * w;
-        var qkvOut = qkv.forward(x).reshape(b, n, 3, num_heads, -1).permute(2, 0, 3, 1, 4);
+        var fused = qkv.forward(x);
+        if (qkv_delta is not null) fused = fused + qkv_delta.forward(x);
+        var qkvOut = fused.reshape(b, n, 3, num_heads, -1).permute(2, 0, 3, 1, 4);
         var parts = qkvOut.reshape(3, b * num_heads, n, -1).unbind(0);
         Tensor q = parts[0], k = parts[1], v = parts[2];
         // the (B·heads, HW, HW) logits are the largest tensors of the encoder (805 MB per global block of vit_b at 1024):
@@ -58,5 +76,19 @@ public sealed class Attention : UnaryModule
     {
         old.Dispose();
         return next;
+    }
+}
+
+/// <summary>
+/// An additive increment to an encoder attention's fused qkv projection: <see cref="UnaryModule.forward"/> maps the qkv input
+/// (…, E) to a (…, 3E) tensor laid out [Δq, Δk, Δv] that is added to <c>qkv(x)</c>. Attach with <see cref="Attention.AttachQkvDelta"/>.
+/// </summary>
+public abstract class QkvDelta : UnaryModule
+{
+    /// <summary>Packs q and v increments (…, E) into a (…, 3E) delta with zeros for k.</summary>
+    protected static Tensor PackQv(Tensor dq, Tensor dv)
+    {
+        using var scope = DisposeScope.Begin();
+        return torch.cat([dq, torch.zeros_like(dq), dv], -1).MoveToOuterScope();
     }
 }

@@ -7,6 +7,9 @@ namespace SamAdapt.Sam.Modeling;
 /// Pre-norm transformer block of the image encoder (docs/sam-v1.md §1.2): windowed attention (window_size &gt; 0, zero padding
 /// after norm1, no mask) or global attention (window_size = 0), then an exact-GELU MLP. Channels-last (B, H, W, E) in and out.
 /// Members: norm1, attn, norm2, mlp (LayerNorms with eps 1e-6).
+/// <para>Extension point (MA-SAM, docs/methods.md §2.1(b)): <see cref="AttachAdapters"/> registers <c>adapter_1</c> and
+/// <c>adapter_2</c>; the forward becomes <c>x = x + adapter_1(x)</c>; <c>x = x + attn(norm1(x))</c>; <c>x = x + adapter_2(x)</c>;
+/// <c>x = x + mlp(norm2(x))</c>. Without adapters the forward is SAM's, bit for bit.</para>
 /// </summary>
 public sealed class Block : UnaryModule
 {
@@ -14,6 +17,11 @@ public sealed class Block : UnaryModule
     public readonly Attention attn;
     public readonly MlpBlock mlp;
     public readonly int window_size;
+
+    /// <summary>Adapter applied (residually) before attention, or null.</summary>
+    public UnaryModule? adapter_1 { get; private set; }
+    /// <summary>Adapter applied (residually) after attention, before the MLP, or null.</summary>
+    public UnaryModule? adapter_2 { get; private set; }
 
     public Block(int dim, int numHeads, double mlpRatio, int windowSize, (int H, int W) inputSize, double normEps = 1e-6)
     {
@@ -24,9 +32,21 @@ public sealed class Block : UnaryModule
         mlp = register_module("mlp", new MlpBlock(dim, (long)(dim * mlpRatio)));
     }
 
+    /// <summary>
+    /// Attaches the two residual adapters as members <c>adapter_1</c> (before norm1/attention) and <c>adapter_2</c> (before
+    /// norm2/MLP); each maps (B, H, W, E) to (B, H, W, E). Either may be null. Can be called once.
+    /// </summary>
+    public void AttachAdapters(UnaryModule? beforeAttention, UnaryModule? beforeMlp)
+    {
+        if (adapter_1 is not null || adapter_2 is not null) throw new InvalidOperationException("adapters are already attached to this block");
+        if (beforeAttention is not null) adapter_1 = register_module("adapter_1", beforeAttention);
+        if (beforeMlp is not null) adapter_2 = register_module("adapter_2", beforeMlp);
+    }
+
     public override Tensor forward(Tensor x)
     {
         using var scope = DisposeScope.Begin();
+        if (adapter_1 is not null) x = x + adapter_1.forward(x);
         var shortcut = x;
         var h = norm1.forward(x);
         if (window_size > 0)
@@ -39,6 +59,7 @@ public sealed class Block : UnaryModule
         else h = attn.forward(h);
         var y = shortcut + h;
         scope.DisposeEverythingBut(y);
+        if (adapter_2 is not null) y = y + adapter_2.forward(y);
         y = y + mlp.forward(norm2.forward(y));
         return y.MoveToOuterScope();
     }

@@ -8,6 +8,8 @@ namespace SamAdapt.Sam.Modeling;
 /// or global attention, and the neck (1×1 conv → LayerNorm2d → 3×3 conv → LayerNorm2d).
 /// <para><see cref="forward"/>: (B, 3, S, S) normalised, padded images → (B, out_chans, S/p, S/p) image embeddings.</para>
 /// Members: pos_embed (1, S/p, S/p, E), patch_embed, blocks.{i}, neck.{0..3}.
+/// <para>Extension points: <see cref="AttachShared"/> registers a module shared by the blocks' adapters (e.g. FacT's U/V factors,
+/// keys <c>image_encoder.{name}.*</c>); <see cref="GradientCheckpointing"/> recomputes each block's activations during backward.</para>
 /// </summary>
 public sealed class ImageEncoderViT : UnaryModule
 {
@@ -16,6 +18,15 @@ public sealed class ImageEncoderViT : UnaryModule
     public readonly ModuleList<Block> blocks;
     public readonly Sequential neck;
     public readonly int img_size;
+
+    /// <summary>
+    /// When true (and grad mode is on), each block runs under <see cref="Checkpoint.Run(Func{Tensor, Tensor}, Tensor)"/>: its
+    /// activations are recomputed in backward instead of stored (same results, less memory, about one more forward of compute).
+    /// </summary>
+    public bool GradientCheckpointing { get; set; }
+
+    /// <summary>Registers <paramref name="module"/> as member <paramref name="name"/> (not called by the forward: blocks' adapters use it).</summary>
+    public T AttachShared<T>(string name, T module) where T : Module => register_module(name, module);
 
     public ImageEncoderViT(SamConfig config)
     {
@@ -49,7 +60,7 @@ public sealed class ImageEncoderViT : UnaryModule
         patches.Dispose();
         foreach (var blk in blocks)
         {
-            var next = blk.forward(h);
+            var next = GradientCheckpointing && torch.is_grad_enabled() ? Checkpoint.Run(blk.forward, h) : blk.forward(h);
             h.Dispose(); // keep peak memory at one activation per block
             h = next;
         }

@@ -1,0 +1,184 @@
+using System.Text;
+using System.Text.Json;
+
+namespace SamAdapt.Sam.Adapters;
+
+/// <summary>How the SAM image encoder is adapted.</summary>
+public enum AdaptMethod
+{
+    /// <summary>MA-SAM (docs/methods.md §2): FacT on q/v of every block, two 3D adapters per block, progressive up-sampling decoder.</summary>
+    MaSam,
+    /// <summary>SAMed (docs/methods.md §1): LoRA on q/v of every block, SAM's 2-stage up-sampling with low-resolution logits.</summary>
+    Lora,
+}
+
+/// <summary>Output up-sampling of the multi-class mask decoder.</summary>
+public enum DecoderUpscaling
+{
+    /// <summary>MA-SAM's 4 transposed-conv stages (×16): logits at the input resolution.</summary>
+    Progressive,
+    /// <summary>SAM's 2 stages (×4): low-resolution logits (S/4), bilinearly up-sampled to S for the full-resolution output (SAMed).</summary>
+    Sam,
+}
+
+/// <summary>
+/// Adaptation hyper-parameters of an <see cref="AdaptedSam"/>. The SAM architecture (incl. the input size) lives in <see cref="SamConfig"/>;
+/// together they rebuild the model exactly. Defaults are MA-SAM's (rank 32, scale 1, dropout 0.1, bottleneck 384, 5 slices) and
+/// SAMed's (LoRA rank 4). JSON form: <see cref="ToJson"/> / <see cref="FromJson"/> (snake_case fields; method "ma-sam" | "lora";
+/// upscaling "progressive" | "sam").
+/// </summary>
+public sealed record AdapterConfig
+{
+    public AdaptMethod Method { get; init; } = AdaptMethod.MaSam;
+    /// <summary>Foreground classes K; the decoder has K + 1 mask tokens (background first) and outputs K + 1 channels.</summary>
+    public int NumClasses { get; init; } = 1;
+    /// <summary>Default slices per stack D (the 3D adapters' depth axis); <see cref="AdaptedSam.forward(SamAdapt.Torch.Tensor, int?)"/> may override it.</summary>
+    public int Slices { get; init; } = 5;
+
+    // ---- MA-SAM ----
+    /// <summary>FacT on q and v (MA-SAM only; false for the "3D adapters only" ablation).</summary>
+    public bool UseFact { get; init; } = true;
+    public int FactRank { get; init; } = 32;
+    public double FactScale { get; init; } = 1.0;
+    public double FactDropout { get; init; } = 0.1;
+    /// <summary>Two 3D adapters per block (MA-SAM only; false for the "FacT only" ablation).</summary>
+    public bool UseAdapters3D { get; init; } = true;
+    public int AdapterBottleneck { get; init; } = 384;
+
+    // ---- SAMed ----
+    public int LoraRank { get; init; } = 4;
+
+    /// <summary>Decoder up-sampling; null = the method's own (MA-SAM progressive, SAMed SAM-style).</summary>
+    public DecoderUpscaling? Upscaling { get; init; }
+
+    /// <summary>The up-sampling actually used.</summary>
+    public DecoderUpscaling EffectiveUpscaling => Upscaling ?? (Method == AdaptMethod.Lora ? DecoderUpscaling.Sam : DecoderUpscaling.Progressive);
+
+    /// <summary>"ma-sam" or "lora".</summary>
+    public string MethodName => MethodToString(Method);
+
+    public static string MethodToString(AdaptMethod m) => m == AdaptMethod.Lora ? "lora" : "ma-sam";
+
+    /// <summary>Parses "ma-sam" (also "masam", "ma_sam") or "lora" (also "samed").</summary>
+    public static AdaptMethod ParseMethod(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "ma-sam" or "masam" or "ma_sam" => AdaptMethod.MaSam,
+        "lora" or "samed" => AdaptMethod.Lora,
+        _ => throw new ArgumentException($"unknown adaptation method '{s}'; expected ma-sam or lora"),
+    };
+
+    private static string UpscalingToString(DecoderUpscaling u) => u == DecoderUpscaling.Sam ? "sam" : "progressive";
+
+    private static DecoderUpscaling ParseUpscaling(string s) => s.Trim().ToLowerInvariant() switch
+    {
+        "progressive" => DecoderUpscaling.Progressive,
+        "sam" => DecoderUpscaling.Sam,
+        _ => throw new FormatException($"unknown decoder upscaling '{s}'; expected progressive or sam"),
+    };
+
+    /// <summary>Checks ranges; throws <see cref="ArgumentException"/> naming the problem.</summary>
+    public void Validate()
+    {
+        void Check(bool ok, string msg) { if (!ok) throw new ArgumentException("invalid adapter configuration: " + msg); }
+        Check(NumClasses >= 1, $"num_classes {NumClasses} must be ≥ 1");
+        Check(Slices >= 1, $"slices {Slices} must be ≥ 1");
+        Check(FactRank >= 1, $"fact_rank {FactRank} must be ≥ 1");
+        Check(FactDropout is >= 0 and < 1, $"fact_dropout {FactDropout} must lie in [0, 1)");
+        Check(double.IsFinite(FactScale), "fact_scale must be finite");
+        Check(AdapterBottleneck >= 1, $"adapter_bottleneck {AdapterBottleneck} must be ≥ 1");
+        Check(LoraRank >= 1, $"lora_rank {LoraRank} must be ≥ 1");
+    }
+
+    /// <summary>Compact JSON with every field (stable order), e.g. for adapter.safetensors metadata and config.yaml.</summary>
+    public string ToJson()
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteString("method", MethodName);
+            w.WriteNumber("num_classes", NumClasses);
+            w.WriteNumber("slices", Slices);
+            w.WriteBoolean("use_fact", UseFact);
+            w.WriteNumber("fact_rank", FactRank);
+            w.WriteNumber("fact_scale", FactScale);
+            w.WriteNumber("fact_dropout", FactDropout);
+            w.WriteBoolean("use_adapters_3d", UseAdapters3D);
+            w.WriteNumber("adapter_bottleneck", AdapterBottleneck);
+            w.WriteNumber("lora_rank", LoraRank);
+            w.WriteString("upscaling", UpscalingToString(EffectiveUpscaling));
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    /// <summary>Reads <see cref="ToJson"/>'s form; missing fields keep their defaults, unknown fields are an error.</summary>
+    public static AdapterConfig FromJson(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var r = doc.RootElement;
+        if (r.ValueKind != JsonValueKind.Object) throw new FormatException("adapter configuration JSON must be an object");
+        var c = new AdapterConfig();
+        foreach (var p in r.EnumerateObject())
+        {
+            var v = p.Value;
+            c = p.Name switch
+            {
+                "method" => c with { Method = ParseMethod(v.GetString() ?? "") },
+                "num_classes" => c with { NumClasses = v.GetInt32() },
+                "slices" => c with { Slices = v.GetInt32() },
+                "use_fact" => c with { UseFact = v.GetBoolean() },
+                "fact_rank" => c with { FactRank = v.GetInt32() },
+                "fact_scale" => c with { FactScale = v.GetDouble() },
+                "fact_dropout" => c with { FactDropout = v.GetDouble() },
+                "use_adapters_3d" => c with { UseAdapters3D = v.GetBoolean() },
+                "adapter_bottleneck" => c with { AdapterBottleneck = v.GetInt32() },
+                "lora_rank" => c with { LoraRank = v.GetInt32() },
+                "upscaling" => c with { Upscaling = v.ValueKind == JsonValueKind.Null ? null : ParseUpscaling(v.GetString() ?? "") },
+                _ => throw new FormatException($"unknown adapter configuration field '{p.Name}'"),
+            };
+        }
+        c.Validate();
+        return c;
+    }
+}
+
+/// <summary>JSON for <see cref="SamConfig"/> in the long field names <see cref="SamConfig.FromJson"/> reads back (round-trips exactly).</summary>
+public static class SamConfigJson
+{
+    public static string ToJson(SamConfig c)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms))
+        {
+            w.WriteStartObject();
+            w.WriteNumber("image_size", c.ImageSize);
+            w.WriteNumber("vit_patch_size", c.PatchSize);
+            w.WriteNumber("encoder_embed_dim", c.EncoderEmbedDim);
+            w.WriteNumber("encoder_depth", c.EncoderDepth);
+            w.WriteNumber("encoder_num_heads", c.EncoderNumHeads);
+            w.WriteStartArray("encoder_global_attn_indexes");
+            foreach (var i in c.GlobalAttnIndexes) w.WriteNumberValue(i);
+            w.WriteEndArray();
+            w.WriteNumber("window_size", c.WindowSize);
+            w.WriteNumber("mlp_ratio", c.MlpRatio);
+            w.WriteNumber("prompt_embed_dim", c.PromptEmbedDim);
+            w.WriteNumber("mask_in_chans", c.MaskInChans);
+            w.WriteNumber("num_multimask_outputs", c.NumMultimaskOutputs);
+            w.WriteNumber("decoder_depth", c.DecoderDepth);
+            w.WriteNumber("decoder_mlp_dim", c.DecoderMlpDim);
+            w.WriteNumber("decoder_num_heads", c.DecoderNumHeads);
+            w.WriteNumber("attention_downsample_rate", c.AttentionDownsampleRate);
+            w.WriteNumber("iou_head_depth", c.IouHeadDepth);
+            w.WriteNumber("iou_head_hidden_dim", c.IouHeadHiddenDim);
+            w.WriteStartArray("pixel_mean");
+            foreach (var v in c.PixelMean) w.WriteNumberValue(v);
+            w.WriteEndArray();
+            w.WriteStartArray("pixel_std");
+            foreach (var v in c.PixelStd) w.WriteNumberValue(v);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+}

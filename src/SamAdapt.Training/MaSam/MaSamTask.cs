@@ -1,0 +1,316 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using SamAdapt.Imaging.Datasets;
+using SamAdapt.Sam;
+using SamAdapt.Sam.Adapters;
+using SamAdapt.Torch;
+using SamAdapt.Torch.NN;
+using SamAdapt.Training.Data;
+using SamAdapt.Training.Engine;
+
+namespace SamAdapt.Training.MaSam;
+
+/// <summary>
+/// The <c>task:</c> section of a MA-SAM / SAMed-LoRA run's config.yaml: everything that, with the trainer options, defines
+/// the run (model, preprocessing, dataset and split, base checkpoint and its SHA-256). <c>samadapt predict</c> reads it back.
+/// A plain mutable class so YamlDotNet can write and read it.
+/// </summary>
+public sealed class MaSamTaskConfig
+{
+    /// <summary>"ma-sam" or "lora".</summary>
+    public string Method { get; set; } = "ma-sam";
+    /// <summary>Absolute dataset folder.</summary>
+    public string Dataset { get; set; } = "";
+    public string DatasetName { get; set; } = "";
+    /// <summary>Class mapping as given to --labels (e.g. "1,2,3" or "1+2,3"), or "all".</summary>
+    public string Labels { get; set; } = "all";
+    /// <summary>Class names, background first.</summary>
+    public List<string> ClassNames { get; set; } = [];
+    /// <summary>The label value written for each class index (background 0 first).</summary>
+    public List<int> ClassValues { get; set; } = [];
+    /// <summary>The label values merged into each foreground class (class 1 first).</summary>
+    public List<List<int>> ClassGroups { get; set; } = [];
+    public List<string> ValCasesRequested { get; set; } = [];
+    public double ValFraction { get; set; }
+    public List<string> TrainCases { get; set; } = [];
+    public List<string> ValidationCases { get; set; } = [];
+    /// <summary>Base SAM checkpoint (absolute path), or "" when built from a configuration (--model / preset).</summary>
+    public string BaseCheckpoint { get; set; } = "";
+    public string BaseCheckpointSha256 { get; set; } = "";
+    /// <summary>--model CONFIG.json (absolute) or a preset name (e.g. "tiny"), when not from a checkpoint.</summary>
+    public string ModelConfig { get; set; } = "";
+    /// <summary>The SAM architecture actually built (JSON, <see cref="SamConfigJson"/>).</summary>
+    public string SamConfig { get; set; } = "";
+    /// <summary>The adaptation (JSON, <see cref="AdapterConfig.ToJson"/>).</summary>
+    public string AdapterConfig { get; set; } = "";
+    public int ImageSize { get; set; } = 512;
+    public int Slices { get; set; } = 5;
+    public int SliceAxis { get; set; } = 2;
+    public string Intensity { get; set; } = "ma-sam";
+    /// <summary>"volume" or "stack".</summary>
+    public string IntensityScope { get; set; } = "volume";
+    public double ForegroundProbability { get; set; }
+    /// <summary>Every preprocessing setting (SampleOptions.ToDictionary), for the record.</summary>
+    public Dictionary<string, string> Preprocessing { get; set; } = [];
+
+    /// <summary>The preprocessing for prediction (no augmentation, no labels).</summary>
+    public SampleOptions PredictionSampleOptions() => new()
+    {
+        ImageSize = ImageSize,
+        Slices = Slices,
+        SliceAxis = SliceAxis,
+        Intensity = Imaging.Preprocessing.IntensityTransform.Parse(Intensity),
+        Scope = IntensityScope == "stack" ? Data.IntensityScope.Stack : Data.IntensityScope.Volume,
+        Augmentation = Augmentation.AugmentationPipeline.None,
+        BatchSize = 1,
+    };
+
+    public ClassMapping ClassMapping() => new(ClassGroups.Select(g => (IReadOnlyList<int>)g).ToList(), ClassNames.Skip(1).ToList());
+}
+
+/// <summary>The training slices of <see cref="TrainingData"/> as the engine's batch source: (B·D, 3, S, S) float and (B·D, S, S) int64.</summary>
+public sealed class SliceStackSource(TrainingData data) : IBatchSource
+{
+    public int BatchesPerEpoch => data.BatchesPerEpoch;
+
+    public Batch GetBatch(long epoch, int index)
+    {
+        var b = data.GetBatch((int)epoch, index);
+        // the batch owns its tensors (disposing twice, by the batch and an enclosing scope, is harmless)
+        return new Batch(b.ImageTensor(), b.LabelTensor(), (long)b.BatchSize * b.Depth);
+    }
+}
+
+/// <summary>
+/// MA-SAM (or SAMed LoRA) as a trainer task: the <see cref="AdaptedSam"/>, loss 0.2·CE + 0.8·Dice on the full-resolution
+/// logits of every slice of each stack, validation Dice per class on the centre slices of the validation cases' stacks.
+/// </summary>
+public sealed class MaSamTask : ITrainingTask, IDisposable
+{
+    private readonly AdaptedSam _model;
+    private readonly TrainingData _data;
+    private readonly SegmentationLoss _loss;
+    private readonly bool _full;
+    private readonly int _valBatch;
+
+    public MaSamTask(MaSamTaskConfig config, AdaptedSam model, TrainingData data, TrainerOptions options)
+    {
+        TaskConfig = config;
+        _model = model;
+        _data = data;
+        _loss = SegmentationLoss.FromOptions(options);
+        _full = string.IsNullOrEmpty(config.BaseCheckpoint);
+        _valBatch = Math.Max(1, options.BatchSize);
+        ParameterGroups = model.ParameterGroups(trainableOnly: false)
+            .Select(g => new ParameterGroupSpec(g.Name == AdaptedSam.Groups.ImageEncoder ? "image_encoder (frozen)" : g.Name, g.Parameters))
+            .ToList();
+    }
+
+    public MaSamTaskConfig TaskConfig { get; }
+    public AdaptedSam Network => _model;
+    public string Method => TaskConfig.Method;
+    public Module Model => _model;
+    public IReadOnlyList<string> ClassNames => TaskConfig.ClassNames;
+    public IReadOnlyList<ParameterGroupSpec> ParameterGroups { get; }
+    public object Config => TaskConfig;
+
+    public IReadOnlyDictionary<string, string> AdapterMetadata
+    {
+        get
+        {
+            var m = _model.Metadata(_full ? AdaptedSam.ContentsFull : AdaptedSam.ContentsTrainable);
+            m["samadapt.class_names"] = string.Join("\n", TaskConfig.ClassNames);
+            m["samadapt.class_values"] = string.Join(",", TaskConfig.ClassValues.Select(v => v.ToString(CultureInfo.InvariantCulture)));
+            m["samadapt.intensity"] = TaskConfig.Intensity;
+            m["samadapt.base_checkpoint_sha256"] = TaskConfig.BaseCheckpointSha256;
+            return m;
+        }
+    }
+
+    public IReadOnlyDictionary<string, Tensor> SavedState() => _full ? _model.FullStateDict() : _model.TrainableStateDict();
+
+    public void Prepare(TrainingContext context)
+    {
+        _model.to(context.Device);
+        _model.GradientCheckpointing = context.GradCheckpoint;
+    }
+
+    public Tensor Loss(Batch batch, TrainingContext context)
+    {
+        var output = _model.forward(batch.Input, TaskConfig.Slices);
+        return _loss.Forward(output.Logits, batch.Target);
+    }
+
+    public ValidationResult? Validate(TrainingContext context)
+    {
+        if (_data.ValidationVolumes.Count == 0) return null;
+        var acc = new DiceAccumulator(ClassNames);
+        int d = TaskConfig.Slices;
+        foreach (var b in _data.ValidationBatches(_valBatch))
+        {
+            using var scope = DisposeScope.Begin();
+            var x = b.ImageTensor(context.Device);
+            var y = b.LabelTensor(context.Device);
+            using var ac = context.Bf16 ? torch.autocast(context.Device.Type, DType.BFloat16) : null;
+            var logits = _model.forward(x, d).Logits;
+            long s = logits.size(2), k = logits.size(1);
+            var centre = logits.view(b.BatchSize, d, k, s, s).select(1, d / 2);
+            var truth = y.view(b.BatchSize, d, s, s).select(1, d / 2);
+            acc.Add(centre.argmax(1), truth);
+        }
+        return acc.Result();
+    }
+
+    public void Dispose() => _model.Dispose();
+}
+
+/// <summary>Named small SAM configurations for training from scratch.</summary>
+public static class SamPresets
+{
+    /// <summary>
+    /// "tiny": the demo's CPU-sized SAM — 128² input, patch 16 (8×8 tokens), encoder embed 96, depth 2 (block 1 global,
+    /// block 0 windowed 4×4), 4 heads; prompt/decoder dim 64, decoder MLP 256, 4 heads. With MA-SAM adapters of
+    /// bottleneck 32 and FacT rank 8 (<see cref="TinyAdapters"/>).
+    /// </summary>
+    public static SamConfig Tiny { get; } = new()
+    {
+        ImageSize = 128, PatchSize = 16, EncoderEmbedDim = 96, EncoderDepth = 2, EncoderNumHeads = 4, GlobalAttnIndexes = [1],
+        WindowSize = 4, PromptEmbedDim = 64, MaskInChans = 16, DecoderDepth = 2, DecoderMlpDim = 256, DecoderNumHeads = 4,
+        IouHeadHiddenDim = 64, PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f],
+    };
+
+    /// <summary>Adapter sizes that go with <see cref="Tiny"/>: FacT rank 8, 3D-adapter bottleneck 32 (LoRA rank 4).</summary>
+    public static AdapterConfig TinyAdapters(AdaptMethod method, int classes, int slices) => new()
+    {
+        Method = method, NumClasses = classes, Slices = slices, FactRank = 8, AdapterBottleneck = 32, LoraRank = 4,
+    };
+
+    public static IReadOnlyList<string> Names { get; } = ["tiny"];
+
+    public static SamConfig? Find(string name) => name.Trim().ToLowerInvariant() switch
+    {
+        "tiny" => Tiny,
+        _ => null,
+    };
+}
+
+/// <summary>What <see cref="MaSamSetup.Build"/> needs: the train verb's options that concern the task.</summary>
+public sealed record MaSamSetupOptions
+{
+    public required string Dataset { get; init; }
+    public string Method { get; init; } = "ma-sam";
+    public string? Checkpoint { get; init; }
+    /// <summary>A SAM configuration JSON file or a preset name ("tiny").</summary>
+    public string? Model { get; init; }
+    public int? ImageSize { get; init; }
+    public int Slices { get; init; } = 5;
+    public string? Labels { get; init; }
+    public string? Intensity { get; init; }
+    public IReadOnlyList<string>? ValCases { get; init; }
+    public double ValFraction { get; init; } = 0.2;
+    public int BatchSize { get; init; } = 1;
+    public int Seed { get; init; } = 1234;
+    public double ForegroundProbability { get; init; }
+    /// <summary>Adapter sizes; null = the method's defaults (rank 32 / bottleneck 384), or the tiny ones for the tiny preset.</summary>
+    public int? FactRank { get; init; }
+    public int? Bottleneck { get; init; }
+}
+
+/// <summary>Builds the data, the model and the task of a MA-SAM / LoRA run.</summary>
+public static class MaSamSetup
+{
+    /// <summary>SHA-256 of a file, lower-case hex.</summary>
+    public static string Sha256(string path)
+    {
+        using var f = File.OpenRead(path);
+        return Convert.ToHexStringLower(SHA256.HashData(f));
+    }
+
+    /// <summary>
+    /// Loads the dataset (split, preprocessing, classes), builds the adapted model (from --checkpoint with positional
+    /// tables resized to the image size, or from --model / a preset with random weights) and returns the config and data.
+    /// Model construction draws random numbers: seed libtorch before calling.
+    /// </summary>
+    public static (MaSamTaskConfig Config, TrainingData Data, AdaptedSam Model) Build(MaSamSetupOptions o, IProgress<string>? progress = null)
+    {
+        var method = AdapterConfig.ParseMethod(o.Method);
+        if (o.Checkpoint is not null && o.Model is not null) throw new ArgumentException("give either --checkpoint or --model, not both");
+        if (o.Checkpoint is null && o.Model is null)
+            throw new ArgumentException($"give a SAM checkpoint (--checkpoint SAM.pth|.safetensors) or a configuration to train from scratch (--model CONFIG.json or a preset: {string.Join(", ", SamPresets.Names)})");
+        if (o.Checkpoint is not null && !File.Exists(o.Checkpoint)) throw new FileNotFoundException($"--checkpoint: no such file: {o.Checkpoint}");
+
+        SamConfig? scratch = null;
+        string modelConfig = "";
+        if (o.Model is not null)
+        {
+            scratch = SamPresets.Find(o.Model);
+            if (scratch is null)
+            {
+                if (!File.Exists(o.Model)) throw new FileNotFoundException($"--model: no such file and not a preset ({string.Join(", ", SamPresets.Names)}): {o.Model}");
+                scratch = SamAdapt.Sam.SamConfig.FromJsonFile(o.Model);
+                modelConfig = Path.GetFullPath(o.Model);
+            }
+            else modelConfig = o.Model.Trim().ToLowerInvariant();
+            scratch = scratch with { PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f] };
+        }
+        bool tiny = modelConfig == "tiny";
+        int imageSize = o.ImageSize ?? (scratch is not null && o.Model is not null && SamPresets.Find(o.Model) is not null ? scratch.ImageSize : 512);
+        if (scratch is not null) scratch = scratch with { ImageSize = imageSize };
+
+        var ds = SegmentationDataset.Load(o.Dataset);
+        ClassMapping classes;
+        try { classes = o.Labels is null ? ClassMapping.FromDataset(ds) : ClassMapping.Parse(o.Labels, ds); }
+        catch (Exception e) when (e is FormatException or InvalidDataException) { throw new ArgumentException($"--labels: {e.Message}", e); }
+        var declared = ds.Labels.Where(l => !l.IsRegion).SelectMany(l => l.Values).ToHashSet();
+        var unknown = classes.Groups.SelectMany(g => g).Where(v => !declared.Contains(v)).Distinct().ToList();
+        if (unknown.Count > 0)
+            throw new ArgumentException($"--labels: label value(s) {string.Join(", ", unknown)} are not in {ds.Root}/dataset.json (its labels: " +
+                string.Join(", ", ds.Labels.Where(l => !l.IsRegion).Select(l => $"{l.Name}={string.Join("+", l.Values)}")) + ")");
+
+        var intensity = Imaging.Preprocessing.IntensityTransform.Parse(o.Intensity ?? "ma-sam");
+        var sample = new SampleOptions
+        {
+            ImageSize = imageSize, Slices = o.Slices, Intensity = intensity, BatchSize = o.BatchSize, Seed = o.Seed,
+            ForegroundProbability = o.ForegroundProbability,
+        };
+        var data = TrainingData.Load(ds, sample, classes, o.ValCases, o.ValCases is { Count: > 0 } ? 0 : o.ValFraction, progress);
+
+        var ad = (tiny ? SamPresets.TinyAdapters(method, classes.NumClasses - 1, o.Slices)
+                       : new AdapterConfig { Method = method, NumClasses = classes.NumClasses - 1, Slices = o.Slices });
+        if (o.FactRank is { } r) ad = ad with { FactRank = r, LoraRank = method == AdaptMethod.Lora ? r : ad.LoraRank };
+        if (o.Bottleneck is { } bn) ad = ad with { AdapterBottleneck = bn };
+
+        AdaptedSam model = o.Checkpoint is not null
+            ? AdaptedSam.FromSamCheckpoint(o.Checkpoint, ad, imageSize)
+            : AdaptedSam.FromConfig(scratch!, ad);
+        model.train();
+
+        var cfg = new MaSamTaskConfig
+        {
+            Method = ad.MethodName,
+            Dataset = Path.GetFullPath(o.Dataset),
+            DatasetName = ds.Name,
+            Labels = o.Labels ?? "all",
+            ClassNames = [.. classes.ClassNames],
+            ClassValues = Enumerable.Range(0, classes.NumClasses).Select(classes.ValueOf).ToList(),
+            ClassGroups = classes.Groups.Select(g => g.ToList()).ToList(),
+            ValCasesRequested = o.ValCases?.ToList() ?? [],
+            ValFraction = o.ValCases is { Count: > 0 } ? 0 : o.ValFraction,
+            TrainCases = [.. data.Split.TrainCases],
+            ValidationCases = [.. data.Split.ValidationCases],
+            BaseCheckpoint = o.Checkpoint is null ? "" : Path.GetFullPath(o.Checkpoint),
+            BaseCheckpointSha256 = o.Checkpoint is null ? "" : Sha256(o.Checkpoint),
+            ModelConfig = modelConfig,
+            SamConfig = SamConfigJson.ToJson(model.SamConfig),
+            AdapterConfig = model.Config.ToJson(),
+            ImageSize = imageSize,
+            Slices = o.Slices,
+            SliceAxis = sample.SliceAxis,
+            Intensity = intensity.ToString()!,
+            IntensityScope = sample.EffectiveScope.ToString().ToLowerInvariant(),
+            ForegroundProbability = o.ForegroundProbability,
+            Preprocessing = sample.ToDictionary().ToDictionary(kv => kv.Key, kv => Convert.ToString(kv.Value, CultureInfo.InvariantCulture) ?? ""),
+        };
+        return (cfg, data, model);
+    }
+}

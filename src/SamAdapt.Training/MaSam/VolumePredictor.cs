@@ -1,0 +1,110 @@
+using SamAdapt.Imaging;
+using SamAdapt.Imaging.Preprocessing;
+using SamAdapt.Sam.Adapters;
+using SamAdapt.Torch;
+using SamAdapt.Torch.NN;
+using SamAdapt.Training.Data;
+
+namespace SamAdapt.Training.MaSam;
+
+/// <summary>A predicted volume: the label map on the input's grid and, when asked, per-class probabilities (X, Y, Z, K+1).</summary>
+public sealed record VolumePrediction(Volume Labels, Volume? Probabilities);
+
+/// <summary>
+/// Slice-window inference of an <see cref="AdaptedSam"/> over whole volumes (docs/methods.md §2.5): a D-slice stack centred
+/// on every slice (stride 1, edge slices replicated), in-plane resize to the model size, softmax, and every slice's
+/// probabilities averaged over all the stacks that contain it; then bilinear resize back to the native plane, argmax,
+/// and class indices mapped back to the dataset's label values. The output keeps the input's exact shape and affine.
+/// </summary>
+public sealed class VolumePredictor(AdaptedSam model, MaSamTaskConfig config, Device device, bool bf16 = false, int batchSize = 1)
+{
+    private readonly SamplePipeline _pipeline = new(config.PredictionSampleOptions(), null);
+    private readonly int[] _values = [.. config.ClassValues];
+
+    public int NumClasses => _values.Length;
+
+    /// <summary>Predicts one volume; <paramref name="progress"/> gets (stacks done, stacks total).</summary>
+    public VolumePrediction Predict(Volume image, string id, bool probabilities = false, IProgress<(int Done, int Total)>? progress = null)
+    {
+        var pv = _pipeline.Prepare(id, image);
+        int n = pv.SliceCount, d = config.Slices, s = config.ImageSize, k1 = _values.Length, plane = s * s;
+        var acc = new float[n][];
+        var count = new int[n];
+        int stackLen = d * 3 * plane;
+        model.eval();
+        for (int start = 0; start < n; start += batchSize)
+        {
+            int b = Math.Min(batchSize, n - start);
+            var input = new float[(long)b * stackLen];
+            Parallel.For(0, b, i => _pipeline.ModelInput(pv, start + i).CopyTo(input, (long)i * stackLen));
+            float[] probs;
+            using (DisposeScope.Begin())
+            using (torch.inference_mode())
+            {
+                var x = Tensor.FromArray<float>(input, [(long)b * d, 3, s, s], device);
+                Tensor logits;
+                using (bf16 ? torch.autocast(device.Type, DType.BFloat16) : null)
+                    logits = model.forward(x, d).Logits;
+                probs = F.softmax(logits.to(DType.Float32), 1).cpu().ToArray<float>();
+            }
+            for (int i = 0; i < b; i++)
+            {
+                var idx = SliceExtractor.StackIndices(start + i, d, n);
+                for (int j = 0; j < d; j++)
+                {
+                    int slice = idx[j];
+                    var a = acc[slice] ??= new float[k1 * plane];
+                    var src = probs.AsSpan((i * d + j) * k1 * plane, k1 * plane);
+                    for (int q = 0; q < a.Length; q++) a[q] += src[q];
+                    count[slice]++;
+                }
+            }
+            progress?.Report((start + b, n));
+        }
+
+        var shape = image.Shape.Length > 3 ? image.Shape[..3] : image.Shape;
+        long voxels = (long)pv.Shape[0] * pv.Shape[1] * pv.Shape[2];
+        bool wide = _values.Any(v => v > 255);
+        var labels8 = wide ? null : new byte[voxels];
+        var labels16 = wide ? new short[voxels] : null;
+        var prob = probabilities ? new float[voxels * k1] : null;
+        int rows = pv.Rows, cols = pv.Cols, nplane = rows * cols;
+        Parallel.For(0, n, slice =>
+        {
+            var a = acc[slice];
+            float inv = 1f / count[slice];
+            for (int q = 0; q < a.Length; q++) a[q] *= inv;
+            var native = (rows == s && cols == s) ? a : SamplePipeline.BilinearPlanes(a, k1, s, s, rows, cols);
+            var p8 = new byte[nplane];
+            var p16 = new short[nplane];
+            for (int q = 0; q < nplane; q++)
+            {
+                int best = 0;
+                float bv = native[q];
+                for (int c = 1; c < k1; c++)
+                {
+                    float v = native[c * nplane + q];
+                    if (v > bv) { bv = v; best = c; }
+                }
+                if (wide) p16[q] = (short)_values[best]; else p8[q] = (byte)_values[best];
+            }
+            if (wide) pv.InsertPlane<short>(labels16, slice, p16); else pv.InsertPlane<byte>(labels8, slice, p8);
+            if (prob is not null)
+                for (int c = 0; c < k1; c++)
+                    pv.InsertPlane<float>(prob.AsSpan((int)(c * voxels), (int)voxels), slice, native.AsSpan(c * nplane, nplane));
+            acc[slice] = null!;
+        });
+        var lv = image.With((int[])shape.Clone(), wide ? VoxelType.Int16 : VoxelType.UInt8, wide ? labels16! : labels8!, (double[])image.Affine.Clone(), keepScaling: false);
+        lv.IntentCode = Volume.IntentLabel;
+        lv.IntentName = "";
+        lv.Description = "samadapt predict";
+        Volume? pvol = null;
+        if (prob is not null)
+        {
+            pvol = image.With([.. pv.Shape, k1], VoxelType.Float32, prob, (double[])image.Affine.Clone(), keepScaling: false);
+            pvol.IntentCode = 0;
+            pvol.Description = "samadapt class probabilities (background first)";
+        }
+        return new VolumePrediction(lv, pvol);
+    }
+}
