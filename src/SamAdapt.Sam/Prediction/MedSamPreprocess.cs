@@ -106,7 +106,7 @@ public static class MedSamPreprocess
     }
 
     /// <summary>ndimage's 'mirror' extension (d c b | a b c d | c b a) of index <paramref name="i"/> into [0, n).</summary>
-    internal static int Mirror(long i, int n)
+    public static int Mirror(long i, int n)
     {
         if (n == 1) return 0;
         long period = 2L * n - 2;
@@ -116,7 +116,7 @@ public static class MedSamPreprocess
     }
 
     /// <summary>scipy <c>gaussian_filter1d</c> (order 0, truncate 4.0, mode 'mirror').</summary>
-    internal static double[] GaussianMirror(double[] line, double sigma)
+    public static double[] GaussianMirror(double[] line, double sigma)
     {
         int n = line.Length;
         int radius = (int)(4.0 * sigma + 0.5);
@@ -135,7 +135,7 @@ public static class MedSamPreprocess
     }
 
     /// <summary>Cubic B-spline prefilter (interpolating coefficients) with mirror boundary conditions, as scipy's <c>spline_filter1d</c>.</summary>
-    internal static double[] SplinePrefilterMirror(double[] line)
+    public static double[] SplinePrefilterMirror(double[] line)
     {
         int n = line.Length;
         var c = (double[])line.Clone();
