@@ -112,19 +112,21 @@ public class SamPredictorParityTests(ITestOutputHelper output)
     }
 }
 
-/// <summary>Behaviour of the predictor beyond the fixture: lifetimes, batching, validation, grey images, MedSAM preset.</summary>
-public class SamPredictorTests
-{
-    private static SamPredictor TinyPredictor(SamPreset preset = SamPreset.Sam) => new(SamTinyFixture.Load(PthPath), preset, ownsModel: true);
+/// <summary>Runs alone: <see cref="TorchTensor.LiveCount"/> is process-wide, so other tests must not create tensors meanwhile.</summary>
+[CollectionDefinition(nameof(TensorCountCollection), DisableParallelization = true)]
+public sealed class TensorCountCollection;
 
+[Collection(nameof(TensorCountCollection))]
+public class SamPredictorLifetimeTests
+{
     [Fact]
     public void Repeated_predictions_do_not_leak_tensors()
     {
-        using var predictor = TinyPredictor();
+        using var predictor = new SamPredictor(SamTinyFixture.Load(PthPath), ownsModel: true);
         var (px, h, w) = SamPredictorParityTests.FixtureImage();
         predictor.SetImage(px, h, w);
         var prompts = Cases().Select(c => (SamPredictorParityTests.CasePrompt(c.Name), c.Multimask)).ToArray();
-        predictor.Predict(prompts[0].Item1); // first call caches the dense positional encoding
+        predictor.Predict(prompts[0].Item1); // the first call caches the dense positional encoding
         long before = TorchTensor.LiveCount;
         for (int i = 0; i < 50; i++)
         {
@@ -133,9 +135,17 @@ public class SamPredictorTests
         }
         predictor.PredictBoxes([[10, 10, 50, 50], [60, 20, 120, 60]]);
         Assert.Equal(before, TorchTensor.LiveCount);
+        predictor.SetImage(px, h, w); // a new image replaces the embedding
+        Assert.Equal(before, TorchTensor.LiveCount);
         predictor.ResetImage();
         Assert.Equal(before - 1, TorchTensor.LiveCount); // the embedding was the only per-image tensor
     }
+}
+
+/// <summary>Behaviour of the predictor beyond the fixture: lifetimes, batching, validation, grey images, MedSAM preset.</summary>
+public class SamPredictorTests
+{
+    private static SamPredictor TinyPredictor(SamPreset preset = SamPreset.Sam) => new(SamTinyFixture.Load(PthPath), preset, ownsModel: true);
 
     [Fact]
     public void Batched_boxes_match_one_at_a_time()
