@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # CPU benchmarks: C# through the bridge vs Debian's python3-torch (same libtorch 1.13), same thread count.
 #   bench/run.sh [dispatch|matmul|all] [threads]
+#   bench/run.sh sam [threads] [warmup] [repeats]   SAM vit_b at 1024 (random weights written to bench/.work as a .pth), one image +
+#                                                   10 prompts: encoder and decoder time separately, min of repeats (default 1 + 3).
+#                                                   Python runs bench/python/sam_reference.py and first checks it agrees with C#.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -10,8 +13,14 @@ THREADS="${2:-$(nproc)}"
 ./build.sh native >/dev/null 2>&1
 dotnet build bench/SamAdapt.Bench -c Release -nologo -v quiet >/dev/null
 OUT="$(mktemp)"
-dotnet bench/SamAdapt.Bench/bin/Release/net10.0/SamAdapt.Bench.dll "$WHICH" "$THREADS" >>"$OUT"
-/usr/bin/python3 bench/python/dispatch.py "$WHICH" "$THREADS" >>"$OUT"
+if [ "$WHICH" = sam ]; then
+  WORK="$ROOT/bench/.work"
+  dotnet bench/SamAdapt.Bench/bin/Release/net10.0/SamAdapt.Bench.dll sam "$THREADS" "$WORK" "${3:-1}" "${4:-3}" >>"$OUT"
+  /usr/bin/python3 bench/python/sam_bench.py "$THREADS" "$WORK" "${3:-1}" "${4:-3}" >>"$OUT"
+else
+  dotnet bench/SamAdapt.Bench/bin/Release/net10.0/SamAdapt.Bench.dll "$WHICH" "$THREADS" >>"$OUT"
+  /usr/bin/python3 bench/python/dispatch.py "$WHICH" "$THREADS" >>"$OUT"
+fi
 /usr/bin/python3 - "$OUT" "$THREADS" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
@@ -26,7 +35,7 @@ for name, d in by.items():
     ratio = ""
     if c and p:
         # for times lower is better (ratio = C#/Python); for throughput higher is better (ratio = Python/C#)
-        ratio = f"{c['value'] / p['value']:.2f}" if unit.startswith("us") else f"{p['value'] / c['value']:.2f}"
+        ratio = f"{c['value'] / p['value']:.2f}" if unit.startswith(("us", "ms")) else f"{p['value'] / c['value']:.2f}"
     fmt = lambda r: f"{r['value']:.3f}" if r else "-"
     print(f"{name:<22}{fmt(c):>12}{fmt(p):>12}{ratio:>12}  {unit}")
 PY
