@@ -11,6 +11,9 @@ torch.set_num_threads(threads);
 if (which is "dispatch" or "all") DispatchBench.Run();
 if (which is "matmul" or "all") MatmulBench.Run();
 if (which is "detail") DispatchBench.Detail();
+// sam [threads] [workdir] [warmup] [repeats]: vit_b encoder + decoder (bench/run.sh sam; compared with bench/python/sam_bench.py)
+if (which is "sam")
+    SamBench.Run(args.Length > 2 ? args[2] : Path.Combine("bench", ".work"), args.Length > 3 ? int.Parse(args[3]) : 1, args.Length > 4 ? int.Parse(args[4]) : 3);
 
 namespace SamAdapt.Bench
 {
@@ -33,6 +36,10 @@ namespace SamAdapt.Bench
 
         public static void Report(string name, double value, string unit) =>
             Console.WriteLine($"{{\"lang\":\"csharp\",\"bench\":\"{name}\",\"value\":{value:G6},\"unit\":\"{unit}\"}}");
+
+        public static void ReportUnit(string name, double value, string unit) =>
+            Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{{\"lang\":\"csharp\",\"bench\":\"{name}\",\"value\":{value:G6},\"unit\":\"{unit}\"}}"));
     }
 
     internal static partial class DispatchBench
