@@ -140,7 +140,16 @@ public class KillResumeTests(ITestOutputHelper output)
         {
             using var c = new Child(["--run", run, .. common, .. (attempt == 0 ? Array.Empty<string>() : ["--resume"])]);
             c.WaitForCheckpoints(1);
-            Thread.Sleep(rng.Next(0, 150));
+            if (attempt % 2 == 1)
+            {
+                // targeted: kill the moment a write of last.ckpt is in progress (its temporary file exists), so the
+                // mid-write case is exercised deterministically, not by timing luck
+                var deadline = DateTime.UtcNow.AddSeconds(20);
+                while (!c.HasExited && DateTime.UtcNow < deadline
+                       && Directory.GetFiles(run, ".last.ckpt.*.tmp").Length == 0)
+                    Thread.SpinWait(2000);
+            }
+            else Thread.Sleep(rng.Next(0, 150));
             if (c.HasExited) { finished = true; break; } // the run ended before the kill
             c.Kill();
             AfterKill();
