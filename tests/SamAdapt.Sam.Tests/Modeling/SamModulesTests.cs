@@ -20,8 +20,8 @@ public class SamModulesTests
         Assert.Equal((hp, wp), padded);
         Assert.Equal(new long[] { 2L * (hp / ws) * (wp / ws), ws, ws, 5 }, windows.shape);
         Assert.True(torch.equal(x, Block.WindowUnpartition(windows, ws, padded, (h, w))));
-        // total mass preserved: padding is zeros (summed in float64: float32 sums of the two layouts round differently)
-        Assert.Equal(x.to(DType.Float64).abs().sum().item(), windows.to(DType.Float64).abs().sum().item(), 3);
+        // total mass preserved: padding is zeros (summed in float64: a float32 sum of ~10⁵ values depends on the reduction order)
+        Assert.Equal(x.abs().to(DType.Float64).sum().item(), windows.abs().to(DType.Float64).sum().item(), 6);
     }
 
     [Fact]
