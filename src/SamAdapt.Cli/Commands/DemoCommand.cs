@@ -95,7 +95,7 @@ public sealed class DemoCommand : ICliCommand
             Dataset = datasetDir, Method = "ma-sam", Out = runDir,
             Checkpoint = a.Checkpoint, Model = a.Checkpoint is null ? "tiny" : null, ImageSize = a.ImageSize,
             Slices = 5, Intensity = DemoDatasetInfo.RecommendedIntensity, ValFraction = 0.15,
-            Iterations = a.Iterations, Batch = a.Batch, Lr = a.Checkpoint is null ? 2e-3 : 8e-4, Warmup = Math.Min(50, a.Iterations / 10),
+            Iterations = a.Iterations, Batch = a.Batch, Lr = a.Checkpoint is null ? 1e-3 : 8e-4, Warmup = Math.Min(50, a.Iterations / 10),
             PolyExp = 1.0, WeightDecay = 0.01, Device = a.Device, Bf16 = a.Bf16, Seed = a.Seed, Threads = a.Threads,
             ValEvery = Math.Max(1, a.Iterations / 4), CheckpointEvery = Math.Max(1, a.Iterations / 4), LogEvery = 50,
         };
