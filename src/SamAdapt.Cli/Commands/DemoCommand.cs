@@ -81,7 +81,7 @@ public sealed class DemoCommand : ICliCommand
         stdout.WriteLine("SamAdapt demo: MA-SAM on the Colin27 T1 brain MRI with AAL atlas classes (Debian package mricron-data)");
         if (a.Checkpoint is null)
             stdout.WriteLine("No pretrained SAM weights ship with Debian, so the demo trains a small SAM configuration (preset 'tiny': 128² input, " +
-                "2 encoder blocks of width 96) from scratch together with the MA-SAM adapters. Pass --checkpoint SAM.pth to adapt a real SAM instead.");
+                "2 encoder blocks of width 96) from scratch: its random encoder stays frozen and the MA-SAM adapters and decoder are trained. Pass --checkpoint SAM.pth to adapt a real SAM instead.");
         stdout.WriteLine();
 
         stdout.WriteLine($"[1/4] building the dataset in {datasetDir}");
