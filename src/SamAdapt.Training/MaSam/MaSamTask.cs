@@ -219,6 +219,8 @@ public sealed record MaSamSetupOptions
     public int? Bottleneck { get; init; }
     /// <summary>Also train the base image encoder (from-scratch models only: a frozen random encoder carries little information).</summary>
     public bool TrainBase { get; init; }
+    /// <summary>Augmentation pipeline (<see cref="Augmentation.AugmentationPipeline.Parse"/>: "ma-sam", "none", ...).</summary>
+    public string Augmentation { get; init; } = "ma-sam";
 }
 
 /// <summary>Builds the data, the model and the task of a MA-SAM / LoRA run.</summary>
@@ -276,7 +278,7 @@ public static class MaSamSetup
         var sample = new SampleOptions
         {
             ImageSize = imageSize, Slices = o.Slices, Intensity = intensity, BatchSize = o.BatchSize, Seed = o.Seed,
-            ForegroundProbability = o.ForegroundProbability,
+            ForegroundProbability = o.ForegroundProbability, Augmentation = Augmentation.AugmentationPipeline.Parse(o.Augmentation),
         };
         var data = TrainingData.Load(ds, sample, classes, o.ValCases, o.ValCases is { Count: > 0 } ? 0 : o.ValFraction, progress);
 
