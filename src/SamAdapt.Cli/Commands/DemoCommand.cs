@@ -107,7 +107,7 @@ public sealed class DemoCommand : ICliCommand
                 $"      {result.Steps} iterations in {result.ElapsedSeconds:F0} s; best validation mean Dice {(result.BestMeanDice ?? double.NaN) * 100:F1}%"));
 
         stdout.WriteLine($"[3/4] predicting the held-out slabs into {predDir}");
-        PredictCommand.Run(new PredictCommand.Args(runDir, "best", info.ImagesTs, predDir + Path.DirectorySeparatorChar, a.Device, a.Bf16, 4), stdout, stderr);
+        PredictCommand.Run(new PredictCommand.Args(runDir, "last", info.ImagesTs, predDir + Path.DirectorySeparatorChar, a.Device, a.Bf16, 4), stdout, stderr);
 
         stdout.WriteLine("[4/4] evaluating against the atlas labels of the held-out slabs");
         var report = Path.Combine(root, "evaluation.json");
