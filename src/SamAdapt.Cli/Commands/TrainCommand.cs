@@ -225,7 +225,9 @@ public sealed class TrainCommand : ICliCommand
             $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), " +
             $"{cfg.TrainCases.Count} training / {cfg.ValidationCases.Count} validation case(s), {data.SamplesPerEpoch} training slices, " +
             $"{cfg.ImageSize}² input, {cfg.Slices}-slice stacks, base: {(cfg.BaseCheckpoint != "" ? cfg.BaseCheckpoint : $"{cfg.ModelConfig} (from scratch)")}"));
-        var progress = TrainingProgress.Create(stderr, interactive ?? (ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected ? null : false), trainer.LogEvery);
+        // a live progress bar on a terminal; plain lines every --log-every iterations when stderr is a file, a pipe or a test's writer
+        bool tty = interactive ?? (stderr is not StringWriter && !Console.IsErrorRedirected);
+        var progress = TrainingProgress.Create(stderr, tty, trainer.LogEvery);
         var t = new Trainer(task, new SliceStackSource(data), trainer, runDir, progress);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
