@@ -146,6 +146,33 @@ public class TrainPredictCommandTests : IDisposable
         Assert.Contains("lr", e.Message);
     }
 
+    [Theory]
+    [InlineData("ma-sam")]
+    [InlineData("lora")]
+    public void Train_on_a_sam_checkpoint_records_it_and_predict_rebuilds_from_it(string method)
+    {
+        var ckpt = TestPaths.Fixture("sam-tiny", "checkpoint.pth");
+        Assert.True(File.Exists(ckpt), ckpt);
+        var ds = SyntheticDataset();
+        var run = Path.Combine(_tmp.Path, "run-" + method);
+        var (code, output, err) = Invoke("train", "--dataset", ds, "--method", method, "--out", run, "--checkpoint", ckpt, "--img-size", "64",
+            "--slices", "3", "--intensity", "ct-window:-500,300", "--iterations", "2", "--val-every", "0", "--checkpoint-every", "0", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Contains("base: " + Path.GetFullPath(ckpt), output);
+        var yaml = File.ReadAllText(Path.Combine(run, "config.yaml"));
+        Assert.Contains("base_checkpoint_sha256: " + Training.MaSam.MaSamSetup.Sha256(ckpt), yaml);
+        // only the trained tensors are stored: the frozen encoder comes back from the checkpoint
+        var (tensors, meta) = SamAdapt.Torch.Serialization.SafeTensors.Load(Path.Combine(run, "adapter.safetensors"));
+        Assert.Equal("trainable", meta["contents"]);
+        Assert.DoesNotContain(tensors.Keys, k => k == "image_encoder.patch_embed.proj.weight");
+
+        var input = Path.Combine(ds, "imagesTr", "synth_001_0000.nii.gz");
+        var outFile = Path.Combine(_tmp.Path, method + ".nii.gz");
+        (code, _, err) = Invoke("predict", "--run", run, "--input", input, "--out", outFile, "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Equal(VolumeIO.Read(input).Shape, VolumeIO.Read(outFile).Shape);
+    }
+
     [Fact]
     public void Bad_inputs_give_clear_errors()
     {

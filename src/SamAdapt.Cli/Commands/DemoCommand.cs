@@ -32,6 +32,7 @@ public sealed class DemoCommand : ICliCommand
         public int Batch { get; init; } = 2;
         public int? ImageSize { get; init; }
         public int Threads { get; init; } = 1;
+        public string Augment { get; init; } = "ma-sam";
     }
 
     public Command Build()
@@ -47,11 +48,12 @@ public sealed class DemoCommand : ICliCommand
         var templates = new Option<string>("--templates") { Description = "Folder with ch2.nii.gz, aal.nii.gz, aal.nii.txt (Debian: mricron-data)", DefaultValueFactory = _ => DemoDataset.DefaultTemplatesDir };
         var self = new Option<bool>("--self-check") { Description = "Only run the quick stack self-check (tensors, autograd, a small training run, checkpoint round trip)" };
         var threads = PredictCommand.ThreadsOption(1);
+        var augment = new Option<string>("--augment") { Description = "Training augmentations: ma-sam or none", DefaultValueFactory = _ => "ma-sam" };
         var steps = new Option<int>("--steps") { Description = "Training steps of the self-check", DefaultValueFactory = _ => 300 };
         var cmd = new Command("demo",
             "End-to-end MA-SAM demo on the Colin27 brain MRI with AAL atlas classes (Debian mricron-data): builds the dataset, trains adapters " +
             "on a tiny SAM from scratch, predicts held-out slabs, prints Dice/HD95 per class, writes NIfTI predictions and PNG overlays. Under 10 minutes on 2 CPU cores.");
-        foreach (var o in new Option[] { output, ckpt, size, device, bf16, iters, batch, seed, templates, self, steps, threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { output, ckpt, size, device, bf16, iters, batch, seed, templates, self, steps, threads, augment }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             if (pr.GetValue(self)) return SelfCheck.Run(pr.GetValue(steps), pr.GetValue(seed));
@@ -59,7 +61,7 @@ public sealed class DemoCommand : ICliCommand
             {
                 Out = pr.GetValue(output)!, Checkpoint = pr.GetValue(ckpt), Device = pr.GetValue(device)!, Bf16 = pr.GetValue(bf16),
                 Iterations = pr.GetValue(iters), Seed = pr.GetValue(seed), TemplatesDir = pr.GetValue(templates)!, Batch = pr.GetValue(batch),
-                ImageSize = pr.GetValue(size), Threads = pr.GetValue(threads),
+                ImageSize = pr.GetValue(size), Threads = pr.GetValue(threads), Augment = pr.GetValue(augment)!,
             }, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
         });
         return cmd;
@@ -81,7 +83,7 @@ public sealed class DemoCommand : ICliCommand
         stdout.WriteLine("SamAdapt demo: MA-SAM on the Colin27 T1 brain MRI with AAL atlas classes (Debian package mricron-data)");
         if (a.Checkpoint is null)
             stdout.WriteLine("No pretrained SAM weights ship with Debian, so the demo trains a small SAM configuration (preset 'tiny': 128² input, " +
-                "2 encoder blocks of width 96) from scratch together with the MA-SAM adapters. Pass --checkpoint SAM.pth to adapt a real SAM instead.");
+                "2 encoder blocks of width 96) from scratch: its random encoder stays frozen and the MA-SAM adapters and decoder are trained. Pass --checkpoint SAM.pth to adapt a real SAM instead.");
         stdout.WriteLine();
 
         stdout.WriteLine($"[1/4] building the dataset in {datasetDir}");
@@ -95,8 +97,8 @@ public sealed class DemoCommand : ICliCommand
             Dataset = datasetDir, Method = "ma-sam", Out = runDir,
             Checkpoint = a.Checkpoint, Model = a.Checkpoint is null ? "tiny" : null, ImageSize = a.ImageSize,
             Slices = 5, Intensity = DemoDatasetInfo.RecommendedIntensity, ValFraction = 0.15,
-            Iterations = a.Iterations, Batch = a.Batch, Lr = a.Checkpoint is null ? 2e-3 : 8e-4, Warmup = Math.Min(50, a.Iterations / 10),
-            PolyExp = 1.0, WeightDecay = 0.01, Device = a.Device, Bf16 = a.Bf16, Seed = a.Seed, Threads = a.Threads,
+            Iterations = a.Iterations, Batch = a.Batch, Lr = a.Checkpoint is null ? 1e-3 : 8e-4, Warmup = Math.Min(50, a.Iterations / 10),
+            PolyExp = 1.0, WeightDecay = 0.01, Device = a.Device, Bf16 = a.Bf16, Seed = a.Seed, Threads = a.Threads, Augment = a.Augment,
             ValEvery = Math.Max(1, a.Iterations / 4), CheckpointEvery = Math.Max(1, a.Iterations / 4), LogEvery = 50,
         };
         var result = TrainCommand.Train(train, stdout, stderr, interactive);
@@ -105,7 +107,7 @@ public sealed class DemoCommand : ICliCommand
                 $"      {result.Steps} iterations in {result.ElapsedSeconds:F0} s; best validation mean Dice {(result.BestMeanDice ?? double.NaN) * 100:F1}%"));
 
         stdout.WriteLine($"[3/4] predicting the held-out slabs into {predDir}");
-        PredictCommand.Run(new PredictCommand.Args(runDir, "best", info.ImagesTs, predDir + Path.DirectorySeparatorChar, a.Device, a.Bf16, 4), stdout, stderr);
+        PredictCommand.Run(new PredictCommand.Args(runDir, "last", info.ImagesTs, predDir + Path.DirectorySeparatorChar, a.Device, a.Bf16, 4), stdout, stderr);
 
         stdout.WriteLine("[4/4] evaluating against the atlas labels of the held-out slabs");
         var report = Path.Combine(root, "evaluation.json");

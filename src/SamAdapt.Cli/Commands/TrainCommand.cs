@@ -51,6 +51,8 @@ public sealed class TrainCommand : ICliCommand
         public long? LogEvery { get; init; }
         /// <summary>libtorch intra-op threads (0 = default).</summary>
         public int Threads { get; init; }
+        public bool? TrainBase { get; init; }
+        public string? Augment { get; init; }
     }
 
     public Command Build()
@@ -83,11 +85,13 @@ public sealed class TrainCommand : ICliCommand
         var ckEvery = new Option<long?>("--checkpoint-every") { Description = "Write last.ckpt / adapter.safetensors every N iterations (default 500)" };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last.ckpt" };
         var threads = PredictCommand.ThreadsOption();
+        var augment = new Option<string?>("--augment") { Description = "Augmentations: ma-sam (default: rot90/flip, rotation, scale, gamma, intensity) or none" };
+        var trainBase = new Option<bool>("--train-base") { Description = "With --model (from scratch): train the base image encoder too, not only the adapters (its random weights carry little information when frozen)" };
         var cmd = new Command("train",
             "Train MA-SAM adapters (or SAMed LoRA) prompt-free on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
-                     batch, lr, warmup, poly, wd, clip, device, bf16, gc, seed, valEvery, ckEvery, resume, threads }) cmd.Options.Add(o);
+                     batch, lr, warmup, poly, wd, clip, device, bf16, gc, seed, valEvery, ckEvery, resume, threads, trainBase, augment }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var a = new Args
@@ -101,7 +105,8 @@ public sealed class TrainCommand : ICliCommand
                 Bf16 = pr.GetResult(bf16) is null ? null : pr.GetValue(bf16),
                 GradCheckpoint = pr.GetResult(gc) is null ? null : pr.GetValue(gc),
                 Seed = pr.GetValue(seed), ValEvery = pr.GetValue(valEvery), CheckpointEvery = pr.GetValue(ckEvery), Resume = pr.GetValue(resume),
-                Threads = pr.GetValue(threads),
+                Threads = pr.GetValue(threads), TrainBase = pr.GetResult(trainBase) is null ? null : pr.GetValue(trainBase),
+                Augment = pr.GetValue(augment),
             };
             return Run(a, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
         });
@@ -198,6 +203,8 @@ public sealed class TrainCommand : ICliCommand
             ValFraction = a.ValFraction ?? stored?.ValFraction ?? 0.2,
             BatchSize = trainer.BatchSize,
             Seed = (int)trainer.Seed,
+            TrainBase = a.TrainBase ?? stored?.TrainBase ?? false,
+            Augmentation = a.Augment ?? (stored?.Preprocessing.TryGetValue("augmentation", out var aug) == true ? aug : "ma-sam"),
         };
         if (setup.ValFraction is < 0 or >= 1) throw new CliException($"--val-fraction must lie in [0, 1), got {setup.ValFraction}");
 
@@ -218,7 +225,9 @@ public sealed class TrainCommand : ICliCommand
             $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), " +
             $"{cfg.TrainCases.Count} training / {cfg.ValidationCases.Count} validation case(s), {data.SamplesPerEpoch} training slices, " +
             $"{cfg.ImageSize}² input, {cfg.Slices}-slice stacks, base: {(cfg.BaseCheckpoint != "" ? cfg.BaseCheckpoint : $"{cfg.ModelConfig} (from scratch)")}"));
-        var progress = TrainingProgress.Create(stderr, interactive ?? (ReferenceEquals(stderr, Console.Error) && !Console.IsErrorRedirected ? null : false), trainer.LogEvery);
+        // a live progress bar on a terminal; plain lines every --log-every iterations when stderr is a file, a pipe or a test's writer
+        bool tty = interactive ?? (stderr is not StringWriter && !Console.IsErrorRedirected);
+        var progress = TrainingProgress.Create(stderr, tty, trainer.LogEvery);
         var t = new Trainer(task, new SliceStackSource(data), trainer, runDir, progress);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };

@@ -50,6 +50,8 @@ public sealed class MaSamTaskConfig
     /// <summary>"volume" or "stack".</summary>
     public string IntensityScope { get; set; } = "volume";
     public double ForegroundProbability { get; set; }
+    /// <summary>The base image encoder is trained too (only for models built from a configuration, whose base is random).</summary>
+    public bool TrainBase { get; set; }
     /// <summary>Every preprocessing setting (SampleOptions.ToDictionary), for the record.</summary>
     public Dictionary<string, string> Preprocessing { get; set; } = [];
 
@@ -101,9 +103,6 @@ public sealed class MaSamTask : ITrainingTask, IDisposable
         _loss = SegmentationLoss.FromOptions(options);
         _full = string.IsNullOrEmpty(config.BaseCheckpoint);
         _valBatch = Math.Max(1, options.BatchSize);
-        ParameterGroups = model.ParameterGroups(trainableOnly: false)
-            .Select(g => new ParameterGroupSpec(g.Name == AdaptedSam.Groups.ImageEncoder ? "image_encoder (frozen)" : g.Name, g.Parameters))
-            .ToList();
     }
 
     public MaSamTaskConfig TaskConfig { get; }
@@ -111,7 +110,11 @@ public sealed class MaSamTask : ITrainingTask, IDisposable
     public string Method => TaskConfig.Method;
     public Module Model => _model;
     public IReadOnlyList<string> ClassNames => TaskConfig.ClassNames;
-    public IReadOnlyList<ParameterGroupSpec> ParameterGroups { get; }
+    /// <summary>Read from the model each time (after <see cref="Prepare"/> moved it), so the optimizer gets the live tensors.</summary>
+    public IReadOnlyList<ParameterGroupSpec> ParameterGroups =>
+        _model.ParameterGroups(trainableOnly: false)
+            .Select(g => new ParameterGroupSpec(g.Name == AdaptedSam.Groups.ImageEncoder && !TaskConfig.TrainBase ? "image_encoder (frozen)" : g.Name, g.Parameters))
+            .ToList();
     public object Config => TaskConfig;
 
     public IReadOnlyDictionary<string, string> AdapterMetadata
@@ -175,7 +178,7 @@ public static class SamPresets
     public static SamConfig Tiny { get; } = new()
     {
         ImageSize = 128, PatchSize = 16, EncoderEmbedDim = 96, EncoderDepth = 2, EncoderNumHeads = 4, GlobalAttnIndexes = [1],
-        WindowSize = 4, PromptEmbedDim = 64, MaskInChans = 16, DecoderDepth = 2, DecoderMlpDim = 256, DecoderNumHeads = 4,
+        WindowSize = 4, PromptEmbedDim = 256, MaskInChans = 16, DecoderDepth = 2, DecoderMlpDim = 512, DecoderNumHeads = 8,
         IouHeadHiddenDim = 64, PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f],
     };
 
@@ -214,6 +217,10 @@ public sealed record MaSamSetupOptions
     /// <summary>Adapter sizes; null = the method's defaults (rank 32 / bottleneck 384), or the tiny ones for the tiny preset.</summary>
     public int? FactRank { get; init; }
     public int? Bottleneck { get; init; }
+    /// <summary>Also train the base image encoder (from-scratch models only: a frozen random encoder carries little information).</summary>
+    public bool TrainBase { get; init; }
+    /// <summary>Augmentation pipeline (<see cref="Augmentation.AugmentationPipeline.Parse"/>: "ma-sam", "none", ...).</summary>
+    public string Augmentation { get; init; } = "ma-sam";
 }
 
 /// <summary>Builds the data, the model and the task of a MA-SAM / LoRA run.</summary>
@@ -271,7 +278,7 @@ public static class MaSamSetup
         var sample = new SampleOptions
         {
             ImageSize = imageSize, Slices = o.Slices, Intensity = intensity, BatchSize = o.BatchSize, Seed = o.Seed,
-            ForegroundProbability = o.ForegroundProbability,
+            ForegroundProbability = o.ForegroundProbability, Augmentation = Augmentation.AugmentationPipeline.Parse(o.Augmentation),
         };
         var data = TrainingData.Load(ds, sample, classes, o.ValCases, o.ValCases is { Count: > 0 } ? 0 : o.ValFraction, progress);
 
@@ -283,6 +290,11 @@ public static class MaSamSetup
         AdaptedSam model = o.Checkpoint is not null
             ? AdaptedSam.FromSamCheckpoint(o.Checkpoint, ad, imageSize)
             : AdaptedSam.FromConfig(scratch!, ad);
+        if (o.TrainBase)
+        {
+            if (o.Checkpoint is not null) throw new ArgumentException("--train-base is for models trained from scratch (--model); with a SAM checkpoint the base stays frozen");
+            foreach (var (_, p) in model.named_parameters()) p.requires_grad_(true);
+        }
         model.train();
 
         var cfg = new MaSamTaskConfig
@@ -309,6 +321,7 @@ public static class MaSamSetup
             Intensity = intensity.ToString()!,
             IntensityScope = sample.EffectiveScope.ToString().ToLowerInvariant(),
             ForegroundProbability = o.ForegroundProbability,
+            TrainBase = o.TrainBase,
             Preprocessing = sample.ToDictionary().ToDictionary(kv => kv.Key, kv => Convert.ToString(kv.Value, CultureInfo.InvariantCulture) ?? ""),
         };
         return (cfg, data, model);
