@@ -1,3 +1,4 @@
+using SamAdapt.Torch.Serialization;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -196,26 +197,6 @@ public static class ReportWriter
     }
 
     /// <summary>Writes UTF-8 text (no BOM) to a temporary file beside <paramref name="path"/>, then renames it over the target.</summary>
-    public static void WriteAtomic(string path, string text)
-    {
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full) ?? ".";
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"output folder does not exist: {dir}");
-        var tmp = Path.Combine(dir, "." + Path.GetFileName(full) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
-            {
-                var bytes = new UTF8Encoding(false).GetBytes(text);
-                fs.Write(bytes);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { }
-            throw;
-        }
-    }
+    public static void WriteAtomic(string path, string text) =>
+        AtomicFile.Write(path, fs => fs.Write(new UTF8Encoding(false).GetBytes(text)));
 }

@@ -1,3 +1,4 @@
+using SamAdapt.Torch.Serialization;
 using SamAdapt.Imaging.Dicom;
 using SamAdapt.Imaging.Images2D;
 using SamAdapt.Imaging.Nifti;

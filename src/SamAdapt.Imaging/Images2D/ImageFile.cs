@@ -1,3 +1,4 @@
+using SamAdapt.Torch.Serialization;
 namespace SamAdapt.Imaging.Images2D;
 
 /// <summary>
@@ -131,7 +132,7 @@ public static unsafe class ImageFile
     public static void WritePng(string path, Volume v)
     {
         var bytes = EncodePng(v, path);
-        Nifti.AtomicFile.Write(path, s => s.Write(bytes));
+        AtomicFile.Write(path, s => s.Write(bytes));
     }
 
     /// <summary>PNG bytes of a 2-D volume (rules of <see cref="WritePng(string, Volume)"/>); <paramref name="name"/> names it in errors.</summary>

@@ -1,4 +1,5 @@
 using System.IO.Compression;
+using SamAdapt.Torch.Serialization;
 
 namespace SamAdapt.Imaging.Nifti;
 
@@ -113,63 +114,5 @@ public static class NiftiWriter
             for (int i = 0; i < 3; i++) h.PixDim[i + 1] = z[i] > 0 ? z[i] : 1;
         }
         return h;
-    }
-}
-
-/// <summary>Write-to-temporary-then-rename, so readers never see a partial file and failures leave nothing behind.</summary>
-public static class AtomicFile
-{
-    public static void Write(string path, Action<Stream> write)
-    {
-        string tmp = TempName(path);
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                write(fs);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(tmp);
-            throw;
-        }
-    }
-
-    /// <summary>Two files that belong together (.hdr/.img): both are completed before either is renamed.</summary>
-    public static void WritePair(string path1, Action<Stream> write1, string path2, Action<Stream> write2)
-    {
-        string t1 = TempName(path1), t2 = TempName(path2);
-        try
-        {
-            foreach (var (t, w) in new[] { (t1, write1), (t2, write2) })
-            {
-                using var fs = new FileStream(t, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16);
-                w(fs);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(t2, path2, overwrite: true);
-            File.Move(t1, path1, overwrite: true);
-        }
-        catch
-        {
-            TryDelete(t1); TryDelete(t2);
-            throw;
-        }
-    }
-
-    private static string TempName(string path)
-    {
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full) ?? ".";
-        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"{path}: output folder {dir} does not exist");
-        return Path.Combine(dir, "." + Path.GetFileName(full) + ".tmp-" + Guid.NewGuid().ToString("N")[..8]);
-    }
-
-    private static void TryDelete(string p)
-    {
-        try { if (File.Exists(p)) File.Delete(p); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

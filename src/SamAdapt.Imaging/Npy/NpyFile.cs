@@ -1,3 +1,4 @@
+using SamAdapt.Torch.Serialization;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
@@ -102,23 +103,7 @@ public static class NpyFile
     public static void Write(string path, NpyArray array)
     {
         ArgumentNullException.ThrowIfNull(array);
-        var full = Path.GetFullPath(path);
-        var dir = Path.GetDirectoryName(full) ?? ".";
-        var tmp = Path.Combine(dir, "." + Path.GetFileName(full) + ".tmp-" + Guid.NewGuid().ToString("N")[..12]);
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Write(fs, array);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        AtomicFile.Write(path, fs => Write(fs, array));
     }
 
     /// <summary>Writes typed elements with the given shape (dtype inferred from <typeparamref name="T"/>).</summary>

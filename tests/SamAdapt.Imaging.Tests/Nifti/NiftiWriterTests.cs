@@ -1,3 +1,4 @@
+using SamAdapt.Torch.Serialization;
 using System.Buffers.Binary;
 using SamAdapt.Imaging.Nifti;
 using SamAdapt.Tests;

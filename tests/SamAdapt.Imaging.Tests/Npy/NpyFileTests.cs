@@ -110,7 +110,7 @@ public class NpyFileTests
             Assert.Equal(a.Shape, b.Shape);
             Assert.Equal(a.Data, b.Data);
         }
-        Assert.Empty(Directory.GetFiles(tmp.Path, "*.tmp-*", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetFiles(tmp.Path, "*.tmp", SearchOption.AllDirectories));
     }
 
     [Fact]
