@@ -65,12 +65,16 @@ public sealed record ParameterGroupSpec(string Name, IReadOnlyList<(string Name,
 /// <summary>Validation outcome: Dice per class (NaN where a class is absent from the validation data).</summary>
 public sealed record ValidationResult(IReadOnlyList<string> ClassNames, IReadOnlyList<double> Dice)
 {
-    /// <summary>Mean over the classes that have a value (NaN ones left out); the best-checkpoint criterion.</summary>
+    /// <summary>
+    /// Mean over the foreground classes that have a value (index 0 is background and NaN ones are left out; with a single
+    /// class it is that class): the best-checkpoint criterion. Background is excluded because it dominates every volume:
+    /// with it, an early all-background model scores highest and "best" weights predict nothing.
+    /// </summary>
     public double Mean
     {
         get
         {
-            var v = Dice.Where(d => !double.IsNaN(d)).ToList();
+            var v = (Dice.Count > 1 ? Dice.Skip(1) : Dice).Where(d => !double.IsNaN(d)).ToList();
             return v.Count == 0 ? double.NaN : v.Average();
         }
     }
