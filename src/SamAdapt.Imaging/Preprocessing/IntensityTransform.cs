@@ -209,14 +209,10 @@ public sealed record NoIntensityTransform : IntensityTransform
     public override void ApplyInPlace(Span<float> values) { }
 }
 
-/// <summary>
-/// <c>ct-window:LO,HI</c>: clip to [LO, HI], then map linearly to [0, 1]: y = (clip(x, LO, HI) − LO) / (HI − LO).
-/// Equal to MONAI's <c>ScaleIntensityRange(a_min=LO, a_max=HI, b_min=0, b_max=1, clip=True)</c> and to
-/// TransUNet/SAMed's Synapse preprocessing. Level/width: LO = L − W/2, HI = L + W/2.
-/// </summary>
-public sealed record CtWindow : IntensityTransform
+/// <summary>The CT window transforms' shared part: a finite window LO &lt; HI, written as "LO,HI".</summary>
+public abstract record CtWindowTransform : IntensityTransform
 {
-    public CtWindow(double Lower, double Upper)
+    protected CtWindowTransform(double Lower, double Upper)
     {
         if (!double.IsFinite(Lower) || !double.IsFinite(Upper) || !(Upper > Lower))
             throw new ArgumentException($"CT window needs finite LO < HI, got [{Lower}, {Upper}]");
@@ -226,10 +222,21 @@ public sealed record CtWindow : IntensityTransform
 
     public double Lower { get; }
     public double Upper { get; }
+    public override string Parameters => F(Lower) + "," + F(Upper);
+}
+
+/// <summary>
+/// <c>ct-window:LO,HI</c>: clip to [LO, HI], then map linearly to [0, 1]: y = (clip(x, LO, HI) − LO) / (HI − LO).
+/// Equal to MONAI's <c>ScaleIntensityRange(a_min=LO, a_max=HI, b_min=0, b_max=1, clip=True)</c> and to
+/// TransUNet/SAMed's Synapse preprocessing. Level/width: LO = L − W/2, HI = L + W/2.
+/// </summary>
+public sealed record CtWindow : CtWindowTransform
+{
+    public CtWindow(double Lower, double Upper) : base(Lower, Upper) { }
+
     public double Level => (Lower + Upper) / 2;
     public double Width => Upper - Lower;
     public override string Name => "ct-window";
-    public override string Parameters => F(Lower) + "," + F(Upper);
 
     public override void ApplyInPlace(Span<float> values)
     {
@@ -246,20 +253,11 @@ public sealed record CtWindow : IntensityTransform
 /// min-max is increasing and affine. MA-SAM applies it per training sample (one 5-slice stack), so apply it to the
 /// stack, not to the whole volume, to reproduce it.
 /// </summary>
-public sealed record CtWindowMinMax : IntensityTransform
+public sealed record CtWindowMinMax : CtWindowTransform
 {
-    public CtWindowMinMax(double Lower, double Upper)
-    {
-        if (!double.IsFinite(Lower) || !double.IsFinite(Upper) || !(Upper > Lower))
-            throw new ArgumentException($"CT window needs finite LO < HI, got [{Lower}, {Upper}]");
-        this.Lower = Lower;
-        this.Upper = Upper;
-    }
+    public CtWindowMinMax(double Lower, double Upper) : base(Lower, Upper) { }
 
-    public double Lower { get; }
-    public double Upper { get; }
     public override string Name => "ct-window-minmax";
-    public override string Parameters => F(Lower) + "," + F(Upper);
 
     public override void ApplyInPlace(Span<float> values)
     {
@@ -278,20 +276,11 @@ public sealed record CtWindowMinMax : IntensityTransform
 /// (MedSAM later min-max scales each resized slice again; that belongs to the model-input stage.)
 /// A constant volume gives 0.
 /// </summary>
-public sealed record CtWindowUInt8 : IntensityTransform
+public sealed record CtWindowUInt8 : CtWindowTransform
 {
-    public CtWindowUInt8(double Lower, double Upper)
-    {
-        if (!double.IsFinite(Lower) || !double.IsFinite(Upper) || !(Upper > Lower))
-            throw new ArgumentException($"CT window needs finite LO < HI, got [{Lower}, {Upper}]");
-        this.Lower = Lower;
-        this.Upper = Upper;
-    }
+    public CtWindowUInt8(double Lower, double Upper) : base(Lower, Upper) { }
 
-    public double Lower { get; }
-    public double Upper { get; }
     public override string Name => "ct-window-uint8";
-    public override string Parameters => F(Lower) + "," + F(Upper);
 
     public override void ApplyInPlace(Span<float> values)
     {

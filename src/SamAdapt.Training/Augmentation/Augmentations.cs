@@ -109,6 +109,21 @@ public abstract record Augmentation
     }
 
     /// <summary>Min and max of the image values.</summary>
+    /// <summary>
+    /// PIL-style enhancement, in place: y = centre + f·(x − centre) (a blend with a constant image), clipped to [0, 1]
+    /// when the input lies in [0, 1]. Brightness blends with black (centre 0), contrast with the mean grey.
+    /// </summary>
+    protected static void Blend(float[] v, double f, double centre)
+    {
+        var (lo, hi) = Range(v);
+        bool unit = lo >= 0 && hi <= 1;
+        for (int i = 0; i < v.Length; i++)
+        {
+            double y = centre + f * (v[i] - centre);
+            v[i] = (float)(unit ? Math.Clamp(y, 0, 1) : y);
+        }
+    }
+
     internal static (float Min, float Max) Range(float[] values)
     {
         float lo = float.PositiveInfinity, hi = float.NegativeInfinity;
@@ -254,15 +269,7 @@ public sealed record RandomBrightness : Augmentation
     public override StackSample ApplyValues(StackSample sample, Random rng)
     {
         if (!Fires(rng)) return sample;
-        double f = Uniform(rng, Min, Max);
-        var v = sample.Image;
-        var (lo, hi) = Range(v);
-        bool unit = lo >= 0 && hi <= 1;
-        for (int i = 0; i < v.Length; i++)
-        {
-            double y = f * v[i];
-            v[i] = (float)(unit ? Math.Clamp(y, 0, 1) : y);
-        }
+        Blend(sample.Image, Uniform(rng, Min, Max), centre: 0);
         return sample;
     }
 }
@@ -288,16 +295,9 @@ public sealed record RandomContrast : Augmentation
         if (!Fires(rng)) return sample;
         double f = Uniform(rng, Min, Max);
         var v = sample.Image;
-        var (lo, hi) = Range(v);
-        bool unit = lo >= 0 && hi <= 1;
         double sum = 0;
         foreach (var x in v) sum += x;
-        double m = sum / v.Length;
-        for (int i = 0; i < v.Length; i++)
-        {
-            double y = m + f * (v[i] - m);
-            v[i] = (float)(unit ? Math.Clamp(y, 0, 1) : y);
-        }
+        Blend(v, f, centre: sum / v.Length);
         return sample;
     }
 }
