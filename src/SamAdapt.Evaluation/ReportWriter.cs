@@ -1,4 +1,4 @@
-using SamAdapt.Torch.Serialization;
+using SamAdapt.Common;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;

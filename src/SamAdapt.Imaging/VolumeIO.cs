@@ -1,4 +1,4 @@
-using SamAdapt.Torch.Serialization;
+using SamAdapt.Common;
 using SamAdapt.Imaging.Dicom;
 using SamAdapt.Imaging.Images2D;
 using SamAdapt.Imaging.Nifti;

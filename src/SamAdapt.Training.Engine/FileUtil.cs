@@ -1,3 +1,4 @@
+using SamAdapt.Common;
 using System.Text;
 using SamAdapt.Torch.Serialization;
 

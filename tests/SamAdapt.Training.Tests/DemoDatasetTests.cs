@@ -132,9 +132,15 @@ public class DemoDatasetTests(ITestOutputHelper output) : IDisposable
 
         // and the held-out labels evaluate against themselves with the class names
         var selfReport = Path.Combine(_tmp.Path, "self.json");
-        var (code, text) = (SamAdapt.Cli.Commands.EvaluateCommand.Run(new(info.LabelsTs, info.LabelsTs, null, "dice", 2, "monai", "monai",
-            false, root, false, 2, selfReport, null, null), new StringWriter(), new StringWriter()), File.ReadAllText(selfReport));
-        Assert.Equal(0, code);
+        var evaluator = new SamAdapt.Evaluation.SegmentationEvaluator(new SamAdapt.Evaluation.EvaluationOptions
+        {
+            Labels = info.Classes.Select(c => c.Index).ToList(),
+            LabelNames = info.Classes.ToDictionary(c => c.Index, c => c.Name),
+            Metrics = SamAdapt.Evaluation.MetricKind.Dice,
+        });
+        var selfEval = evaluator.EvaluateFiles(SamAdapt.Evaluation.CaseMatcher.Match(info.LabelsTs, info.LabelsTs), VolumeIO.Read);
+        SamAdapt.Evaluation.ReportWriter.WriteJson(selfEval, selfReport);
+        var text = File.ReadAllText(selfReport);
         Assert.Contains("\"hippocampus_amygdala\"", text);
         var mean = System.Text.Json.JsonDocument.Parse(text).RootElement.GetProperty("mean_foreground").GetProperty("dice").GetDouble();
         Assert.Equal(1.0, mean);

@@ -6,7 +6,8 @@ using SamAdapt.Imaging;
 using SamAdapt.Sam.Adapters;
 using SamAdapt.Torch;
 using SamAdapt.Training.Engine;
-using SamAdapt.Training.MaSam;
+using SamAdapt.Inference;
+using SamAdapt.Methods.Semantic;
 
 namespace SamAdapt.Cli.Commands;
 

@@ -3,7 +3,8 @@ using System.Globalization;
 using SamAdapt.Imaging.Datasets;
 using SamAdapt.Torch;
 using SamAdapt.Training.Engine;
-using SamAdapt.Training.MaSam;
+using SamAdapt.Inference;
+using SamAdapt.Methods.Semantic;
 
 namespace SamAdapt.Cli.Commands;
 

@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
+using SamAdapt.Common;
 
 namespace SamAdapt.Imaging.Dicom;
 
@@ -56,16 +57,7 @@ internal static class GdcmRuntime
         {
             if (!string.IsNullOrEmpty(dir)) candidates.Add(Path.Combine(dir, file));
         }
-        var errors = new List<string>();
-        foreach (var c in candidates.Distinct())
-        {
-            if (!File.Exists(c)) { errors.Add($"  {c}: not found"); continue; }
-            if (NativeLibrary.TryLoad(c, out var h)) return h;
-            try { NativeLibrary.Load(c); }
-            catch (Exception e) { errors.Add($"  {c}: {e.Message}"); }
-        }
-        throw new DllNotFoundException(
-            $"GDCM's native glue {file} could not be loaded (install Debian's libgdcm-cil and libgdcm3.0). Tried:\n" +
-            string.Join('\n', errors));
+        return NativeLibraryLoader.LoadFirst(candidates, errors => new DllNotFoundException(
+            $"GDCM's native glue {file} could not be loaded (install Debian's libgdcm-cil and libgdcm3.0). Tried:\n" + errors));
     }
 }

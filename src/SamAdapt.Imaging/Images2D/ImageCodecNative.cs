@@ -1,5 +1,5 @@
+using SamAdapt.Common;
 using System.Runtime.InteropServices;
-using SamAdapt.Torch.Native;
 
 namespace SamAdapt.Imaging.Images2D;
 

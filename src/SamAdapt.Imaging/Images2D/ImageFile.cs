@@ -1,4 +1,4 @@
-using SamAdapt.Torch.Serialization;
+using SamAdapt.Common;
 namespace SamAdapt.Imaging.Images2D;
 
 /// <summary>

@@ -1,5 +1,5 @@
+using SamAdapt.Common;
 using System.IO.Compression;
-using SamAdapt.Torch.Serialization;
 
 namespace SamAdapt.Imaging.Nifti;
 

@@ -1,4 +1,4 @@
-using SamAdapt.Torch.Serialization;
+using SamAdapt.Common;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;

@@ -1,3 +1,4 @@
+using SamAdapt.Common;
 using System.Runtime.InteropServices;
 
 namespace SamAdapt.Torch.Native;
@@ -33,7 +34,7 @@ internal static unsafe partial class TorchNative
 
     static TorchNative()
     {
-        NativeLibraryLoader.EnsureRegistered();
+        NativeLibraryLoader.EnsureRegistered(typeof(TorchNative).Assembly);
         ConfigureThreads();
     }
 

@@ -1,3 +1,5 @@
+using SamAdapt.Common;
+
 namespace SamAdapt.Torch.Serialization;
 
 /// <summary>

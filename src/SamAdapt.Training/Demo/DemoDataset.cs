@@ -1,3 +1,4 @@
+using SamAdapt.Common;
 using SamAdapt.Torch.Serialization;
 using System.Globalization;
 using System.Text.Json;

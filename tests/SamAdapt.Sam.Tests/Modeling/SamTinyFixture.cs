@@ -1,6 +1,7 @@
 using System.Text.Json;
 using SamAdapt.Imaging.Npy;
 using SamAdapt.Sam.Modeling;
+using SamAdapt.Sam.Prediction;
 using SamAdapt.Tests;
 using SamAdapt.Torch;
 
@@ -17,6 +18,29 @@ internal static class SamTinyFixture
     public static SamConfig Config => SamConfig.FromJsonFile(Path("config.json"));
 
     public static SamModel Load(string checkpoint) => SamCheckpoint.Load(checkpoint, Config);
+
+    public static (byte[] Pixels, int H, int W) FixtureImage()
+    {
+        var a = Npy("image.npy");
+        return (a.ToArray<byte>(), (int)a.Shape[0], (int)a.Shape[1]);
+    }
+
+    /// <summary>The prompt of a fixture case, as the reference's predict() receives it (float32 .npy values widened to float64).</summary>
+    public static SamPrompt CasePrompt(string name)
+    {
+        string dir = Path(name);
+        double[]? coords = null, box = null;
+        int[]? labels = null;
+        float[]? mask = null;
+        if (File.Exists(System.IO.Path.Combine(dir, "point_coords.npy")))
+        {
+            coords = Npy(name, "point_coords.npy").AsFloat64();
+            labels = Npy(name, "point_labels.npy").AsInt64().Select(l => (int)l).ToArray();
+        }
+        if (File.Exists(System.IO.Path.Combine(dir, "box.npy"))) box = Npy(name, "box.npy").AsFloat64();
+        if (File.Exists(System.IO.Path.Combine(dir, "mask_input.npy"))) mask = Npy(name, "mask_input.npy").AsFloat32();
+        return new SamPrompt { PointCoords = coords, PointLabels = labels, Box = box, MaskInput = mask };
+    }
 
     public static NpyArray Npy(params string[] parts) => NpyFile.Read(Path(parts));
 

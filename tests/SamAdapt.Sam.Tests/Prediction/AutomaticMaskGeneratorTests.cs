@@ -51,7 +51,7 @@ public class AutomaticMaskGeneratorTests(ITestOutputHelper output)
     public void Generated_masks_respect_thresholds_and_nms_and_lower_thresholds_give_more()
     {
         using var predictor = new SamPredictor(SamTinyFixture.Load(PthPath), ownsModel: true);
-        var (px, h, w) = SamPredictorParityTests.FixtureImage();
+        var (px, h, w) = SamTinyFixture.FixtureImage();
         var defaults = new AutomaticMaskGeneratorOptions();
         Assert.Equal((32, 64, 0.88, 0.95, 1.0, 0.7, 0), (defaults.PointsPerSide!.Value, defaults.PointsPerBatch, defaults.PredIouThresh,
             defaults.StabilityScoreThresh, defaults.StabilityScoreOffset, defaults.BoxNmsThresh, defaults.CropNLayers));
@@ -82,7 +82,7 @@ public class AutomaticMaskGeneratorTests(ITestOutputHelper output)
     public void Rle_output_and_small_region_removal_keep_the_structure()
     {
         using var predictor = new SamPredictor(SamTinyFixture.Load(PthPath), ownsModel: true);
-        var (px, h, w) = SamPredictorParityTests.FixtureImage();
+        var (px, h, w) = SamTinyFixture.FixtureImage();
         var o = new AutomaticMaskGeneratorOptions
         {
             PointsPerSide = 8, PredIouThresh = 0, StabilityScoreThresh = 0, OutputMode = AmgOutputMode.UncompressedRle, MinMaskRegionArea = 30,

@@ -19,29 +19,6 @@ public class SamPredictorParityTests(ITestOutputHelper output)
 
     public static TheoryData<string> Checkpoints => new() { "checkpoint.pth", "checkpoint.safetensors" };
 
-    internal static (byte[] Pixels, int H, int W) FixtureImage()
-    {
-        var a = Npy("image.npy");
-        return (a.ToArray<byte>(), (int)a.Shape[0], (int)a.Shape[1]);
-    }
-
-    /// <summary>The prompt of a fixture case, as the reference's predict() receives it (float32 .npy values widened to float64).</summary>
-    internal static SamPrompt CasePrompt(string name)
-    {
-        string dir = Path(name);
-        double[]? coords = null, box = null;
-        int[]? labels = null;
-        float[]? mask = null;
-        if (File.Exists(System.IO.Path.Combine(dir, "point_coords.npy")))
-        {
-            coords = Npy(name, "point_coords.npy").AsFloat64();
-            labels = Npy(name, "point_labels.npy").AsInt64().Select(l => (int)l).ToArray();
-        }
-        if (File.Exists(System.IO.Path.Combine(dir, "box.npy"))) box = Npy(name, "box.npy").AsFloat64();
-        if (File.Exists(System.IO.Path.Combine(dir, "mask_input.npy"))) mask = Npy(name, "mask_input.npy").AsFloat32();
-        return new SamPrompt { PointCoords = coords, PointLabels = labels, Box = box, MaskInput = mask };
-    }
-
     private double Check(string what, float[] actual, NpyArray expected, long[] actualShape)
     {
         Assert.Equal(expected.Shape, actualShape);
@@ -123,9 +100,9 @@ public class SamPredictorLifetimeTests
     public void Repeated_predictions_do_not_leak_tensors()
     {
         using var predictor = new SamPredictor(SamTinyFixture.Load(PthPath), ownsModel: true);
-        var (px, h, w) = SamPredictorParityTests.FixtureImage();
+        var (px, h, w) = FixtureImage();
         predictor.SetImage(px, h, w);
-        var prompts = Cases().Select(c => (SamPredictorParityTests.CasePrompt(c.Name), c.Multimask)).ToArray();
+        var prompts = Cases().Select(c => (CasePrompt(c.Name), c.Multimask)).ToArray();
         predictor.Predict(prompts[0].Item1); // the first call caches the dense positional encoding
         long before = TorchTensor.LiveCount;
         for (int i = 0; i < 50; i++)
@@ -151,7 +128,7 @@ public class SamPredictorTests
     public void Batched_boxes_match_one_at_a_time()
     {
         using var predictor = TinyPredictor();
-        var (px, h, w) = SamPredictorParityTests.FixtureImage();
+        var (px, h, w) = FixtureImage();
         predictor.SetImage(px, h, w);
         double[][] boxes = [[60, 20, 120, 60], [0, 0, 150, 100], [10, 30, 40, 90]];
         var batch = predictor.PredictBoxes(boxes, multimaskOutput: true, returnLogits: true);
@@ -173,7 +150,7 @@ public class SamPredictorTests
     public void Bad_prompts_are_rejected_with_clear_messages()
     {
         using var predictor = TinyPredictor();
-        var (px, h, w) = SamPredictorParityTests.FixtureImage();
+        var (px, h, w) = FixtureImage();
         Assert.Throws<InvalidOperationException>(() => predictor.Predict(SamPrompt.Point(1, 1)));
         predictor.SetImage(px, h, w);
         Assert.Contains("outside the 150x100 image", Assert.Throws<ArgumentException>(() => predictor.Predict(SamPrompt.Point(151, 10))).Message);
@@ -194,7 +171,7 @@ public class SamPredictorTests
     public void Grey_images_are_replicated_to_rgb()
     {
         using var predictor = TinyPredictor();
-        var (px, h, w) = SamPredictorParityTests.FixtureImage();
+        var (px, h, w) = FixtureImage();
         var grey = Enumerable.Range(0, h * w).Select(i => px[3 * i + 1]).ToArray();
         var rgb = grey.SelectMany(g => new[] { g, g, g }).ToArray();
         predictor.SetImage(grey, h, w, 1);
@@ -242,7 +219,7 @@ public class SamPredictorTests
         Assert.Equal(0.5f, pred.Threshold);
 
         // a non-square original: prompts scale by (S/W, S/H), masks come back at H×W
-        var (px, h, w) = SamPredictorParityTests.FixtureImage();
+        var (px, h, w) = FixtureImage();
         predictor.SetImage(px, h, w);
         Assert.Equal((s, s), predictor.InputSize);
         Assert.Equal([(float)(60.0 / w * s), (float)(20.0 / h * s), (float)(120.0 / w * s), (float)(60.0 / h * s)], predictor.TransformCoords([60, 20, 120, 60]));

@@ -1,3 +1,4 @@
+using SamAdapt.Common;
 using SamAdapt.Tests;
 using SamAdapt.Torch.Native;
 

@@ -6,12 +6,12 @@ using SamAdapt.Imaging;
 using SamAdapt.Imaging.Images2D;
 using SamAdapt.Imaging.Nifti;
 using SamAdapt.Imaging.Npy;
-using SamAdapt.Sam.Tests.Prediction;
+using SamAdapt.Sam.Tests.Modeling;
 using SamAdapt.Tests;
 using Xunit.Abstractions;
 using static SamAdapt.Sam.Tests.Modeling.SamTinyFixture;
 
-namespace SamAdapt.Sam.Tests.Cli;
+namespace SamAdapt.Cli.Tests;
 
 /// <summary>
 /// `samadapt segment` end to end on the sam-tiny fixture: the same parity as the library (npy in, npy out) for every case and both
@@ -44,7 +44,7 @@ public class SegmentCliTests(ITestOutputHelper output) : IDisposable
 
     private static string[] PromptArgs(string name)
     {
-        var p = SamPredictorParityTests.CasePrompt(name);
+        var p = SamTinyFixture.CasePrompt(name);
         var args = new List<string>();
         for (int i = 0; i < p.PointCount; i++)
             args.AddRange(["--point", $"{p.PointCoords![2 * i]:R},{p.PointCoords[2 * i + 1]:R},{p.PointLabels![i]}"]);
@@ -100,7 +100,7 @@ public class SegmentCliTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Png_and_nifti_slice_inputs_give_the_npy_result()
     {
-        var (px, h, w) = SamPredictorParityTests.FixtureImage();
+        var (px, h, w) = SamTinyFixture.FixtureImage();
         string[] common = ["--checkpoint", Path("checkpoint.pth"), "--point", "90,40", "--point", "15,90,0", "--box", "60,20,120,60", "--multimask"];
 
         // PNG: the same RGB bytes → identical outputs
@@ -197,7 +197,7 @@ public class SegmentCliTests(ITestOutputHelper output) : IDisposable
         var areas = recs.Select(r => r.GetProperty("area").GetInt64()).ToList();
         Assert.Equal(areas.OrderByDescending(a => a), areas);
         var png = ImageFile.Read(_tmp.File("labels.png"));
-        var (_, h, w) = SamPredictorParityTests.FixtureImage();
+        var (_, h, w) = SamTinyFixture.FixtureImage();
         Assert.Equal((w, h), (png.Width, png.Height));
         for (int id = 1; id <= recs.Count; id++)
             Assert.InRange(png.Pixels8!.Count(v => v == id), 0, areas[id - 1]);

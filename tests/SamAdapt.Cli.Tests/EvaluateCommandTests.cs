@@ -5,7 +5,7 @@ using SamAdapt.Imaging;
 using SamAdapt.Imaging.Nifti;
 using SamAdapt.Tests;
 
-namespace SamAdapt.Training.Tests;
+namespace SamAdapt.Cli.Tests;
 
 public class EvaluateCommandTests : IDisposable
 {

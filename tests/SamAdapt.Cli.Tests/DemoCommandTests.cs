@@ -4,7 +4,7 @@ using SamAdapt.Imaging;
 using SamAdapt.Tests;
 using SamAdapt.Training.Demo;
 
-namespace SamAdapt.Training.Tests;
+namespace SamAdapt.Cli.Tests;
 
 /// <summary>`samadapt demo` end to end with a couple of iterations: every step runs and writes its files.</summary>
 public class DemoCommandTests : IDisposable

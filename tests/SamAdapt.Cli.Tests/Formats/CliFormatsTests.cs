@@ -1,4 +1,5 @@
 using System.Text.Json;
+using SamAdapt.Imaging;
 using SamAdapt.Cli.Commands;
 using SamAdapt.Imaging.Datasets;
 using SamAdapt.Imaging.Dicom;
@@ -8,9 +9,9 @@ using SamAdapt.Imaging.Tests.Datasets;
 using SamAdapt.Imaging.Tests.Dicom;
 using SamAdapt.Imaging.Tests.Nifti;
 using SamAdapt.Tests;
-using static SamAdapt.Imaging.Tests.Cli.CliRunner;
+using static SamAdapt.Cli.Tests.CliRunner;
 
-namespace SamAdapt.Imaging.Tests.Cli;
+namespace SamAdapt.Cli.Tests;
 
 /// <summary>
 /// `samadapt info` / `convert` / `dataset check` on every input kind the issue names — NIfTI, DICOM folders (pydicom's

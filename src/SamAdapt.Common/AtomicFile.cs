@@ -1,4 +1,4 @@
-namespace SamAdapt.Torch.Serialization;
+namespace SamAdapt.Common;
 
 /// <summary>Writes a file through a temporary file in the same folder (".NAME.GUID.tmp", flushed to disk), renamed over the
 /// target only on success: readers see the old file or the complete new one, never a partial one — also when the

@@ -3,9 +3,10 @@ using SamAdapt.Imaging.Preprocessing;
 using SamAdapt.Sam.Adapters;
 using SamAdapt.Torch;
 using SamAdapt.Torch.NN;
+using SamAdapt.Methods.Semantic;
 using SamAdapt.Training.Data;
 
-namespace SamAdapt.Training.MaSam;
+namespace SamAdapt.Inference;
 
 /// <summary>A predicted volume: the label map on the input's grid and, when asked, per-class probabilities (X, Y, Z, K+1).</summary>
 public sealed record VolumePrediction(Volume Labels, Volume? Probabilities);

@@ -1,7 +1,7 @@
 using System.Reflection;
 using System.Runtime.InteropServices;
 
-namespace SamAdapt.Torch.Native;
+namespace SamAdapt.Common;
 
 /// <summary>
 /// The one place that finds and loads SamAdapt's native libraries (the libtorch bridge and the image codec).
@@ -16,14 +16,17 @@ public static class NativeLibraryLoader
 
     private static readonly object Gate = new();
     private static readonly Dictionary<string, IntPtr> Loaded = new();
-    private static int _registered;
+    private static readonly HashSet<Assembly> Registered = [];
 
-    /// <summary>Installs the resolver for this assembly (idempotent). Other assemblies that P/Invoke into our
-    /// libraries call <see cref="RegisterResolver(Assembly)"/> for themselves.</summary>
-    public static void EnsureRegistered()
+    /// <summary>Installs the resolver for <paramref name="assembly"/> (once per assembly): its P/Invokes of
+    /// <see cref="TorchBridge"/> and <see cref="ImageCodec"/> load through <see cref="Load"/>.</summary>
+    public static void EnsureRegistered(Assembly assembly)
     {
-        if (Interlocked.Exchange(ref _registered, 1) == 0)
-            RegisterResolver(typeof(NativeLibraryLoader).Assembly);
+        lock (Gate)
+        {
+            if (!Registered.Add(assembly)) return;
+        }
+        RegisterResolver(assembly);
     }
 
     public static void RegisterResolver(Assembly assembly)
@@ -57,18 +60,30 @@ public static class NativeLibraryLoader
         lock (Gate)
         {
             if (Loaded.TryGetValue(name, out var h)) return h;
-            var errors = new List<string>();
-            foreach (var path in Candidates(name))
-            {
-                if (!File.Exists(path)) { errors.Add($"  {path}: not found"); continue; }
-                if (NativeLibrary.TryLoad(path, out h)) { Loaded[name] = h; return h; }
-                try { NativeLibrary.Load(path); }
-                catch (Exception e) { errors.Add($"  {path}: {e.Message}"); }
-            }
-            throw new DllNotFoundException(
-                $"SamAdapt's native library lib{name}.so could not be loaded. Tried:\n{string.Join('\n', errors)}\n" +
+            h = LoadFirst(Candidates(name), errors => new DllNotFoundException(
+                $"SamAdapt's native library lib{name}.so could not be loaded. Tried:\n{errors}\n" +
                 $"Build it with `./build.sh native` from the repository root (needs Debian's libtorch-dev, cmake, g++), " +
-                $"or point {EnvVar} at the folder that holds it.");
+                $"or point {EnvVar} at the folder that holds it."));
+            Loaded[name] = h;
+            return h;
         }
+    }
+
+    /// <summary>
+    /// Loads the first of <paramref name="candidates"/> (file paths, duplicates skipped) that exists and loads; otherwise throws
+    /// the exception <paramref name="fail"/> makes from the per-candidate reasons (one "  path: reason" line each). Every
+    /// native-library probe of the project (this loader, the GDCM glue) goes through here.
+    /// </summary>
+    public static IntPtr LoadFirst(IEnumerable<string> candidates, Func<string, Exception> fail)
+    {
+        var errors = new List<string>();
+        foreach (var path in candidates.Distinct())
+        {
+            if (!File.Exists(path)) { errors.Add($"  {path}: not found"); continue; }
+            if (NativeLibrary.TryLoad(path, out var h)) return h;
+            try { NativeLibrary.Load(path); }
+            catch (Exception e) { errors.Add($"  {path}: {e.Message}"); }
+        }
+        throw fail(string.Join('\n', errors));
     }
 }

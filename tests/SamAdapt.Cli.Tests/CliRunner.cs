@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using SamAdapt.Tests;
 
-namespace SamAdapt.Imaging.Tests.Cli;
+namespace SamAdapt.Cli.Tests;
 
 /// <summary>Runs `samadapt` verbs in-process (fast; exceptions propagate as they would to Program.cs) or end to end
 /// through the built samadapt.dll (exit codes and stderr exactly as users see them).</summary>

@@ -4,9 +4,10 @@ using SamAdapt.Cli;
 using SamAdapt.Cli.Commands;
 using SamAdapt.Imaging;
 using SamAdapt.Imaging.Nifti;
+using SamAdapt.Methods.Semantic;
 using SamAdapt.Tests;
 
-namespace SamAdapt.Training.Tests;
+namespace SamAdapt.Cli.Tests;
 
 /// <summary>
 /// `samadapt train` / `predict` end to end on a synthetic nnU-Net dataset with a tiny from-scratch SAM (32² input,
@@ -160,7 +161,7 @@ public class TrainPredictCommandTests : IDisposable
         Assert.True(code == 0, err);
         Assert.Contains("base: " + Path.GetFullPath(ckpt), output);
         var yaml = File.ReadAllText(Path.Combine(run, "config.yaml"));
-        Assert.Contains("base_checkpoint_sha256: " + Training.MaSam.MaSamSetup.Sha256(ckpt), yaml);
+        Assert.Contains("base_checkpoint_sha256: " + MaSamSetup.Sha256(ckpt), yaml);
         // only the trained tensors are stored: the frozen encoder comes back from the checkpoint
         var (tensors, meta) = SamAdapt.Torch.Serialization.SafeTensors.Load(Path.Combine(run, "adapter.safetensors"));
         Assert.Equal("trainable", meta["contents"]);

@@ -8,7 +8,7 @@ using SamAdapt.Torch.NN;
 using SamAdapt.Training.Data;
 using SamAdapt.Training.Engine;
 
-namespace SamAdapt.Training.MaSam;
+namespace SamAdapt.Methods.Semantic;
 
 /// <summary>
 /// The <c>task:</c> section of a MA-SAM / SAMed-LoRA run's config.yaml: everything that, with the trainer options, defines
@@ -62,8 +62,8 @@ public sealed class MaSamTaskConfig
         Slices = Slices,
         SliceAxis = SliceAxis,
         Intensity = Imaging.Preprocessing.IntensityTransform.Parse(Intensity),
-        Scope = IntensityScope == "stack" ? Data.IntensityScope.Stack : Data.IntensityScope.Volume,
-        Augmentation = Augmentation.AugmentationPipeline.None,
+        Scope = IntensityScope == "stack" ? Training.Data.IntensityScope.Stack : Training.Data.IntensityScope.Volume,
+        Augmentation = Training.Augmentation.AugmentationPipeline.None,
         BatchSize = 1,
     };
 
@@ -278,7 +278,7 @@ public static class MaSamSetup
         var sample = new SampleOptions
         {
             ImageSize = imageSize, Slices = o.Slices, Intensity = intensity, BatchSize = o.BatchSize, Seed = o.Seed,
-            ForegroundProbability = o.ForegroundProbability, Augmentation = Augmentation.AugmentationPipeline.Parse(o.Augmentation),
+            ForegroundProbability = o.ForegroundProbability, Augmentation = Training.Augmentation.AugmentationPipeline.Parse(o.Augmentation),
         };
         var data = TrainingData.Load(ds, sample, classes, o.ValCases, o.ValCases is { Count: > 0 } ? 0 : o.ValFraction, progress);
 

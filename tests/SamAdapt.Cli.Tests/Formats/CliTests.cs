@@ -1,11 +1,12 @@
 using System.Text.Json;
+using SamAdapt.Imaging;
 using SamAdapt.Cli.Commands;
 using SamAdapt.Imaging.Nifti;
 using SamAdapt.Imaging.Tests.Nifti;
 using SamAdapt.Tests;
-using static SamAdapt.Imaging.Tests.Cli.CliRunner;
+using static SamAdapt.Cli.Tests.CliRunner;
 
-namespace SamAdapt.Imaging.Tests.Cli;
+namespace SamAdapt.Cli.Tests;
 
 public class CliTests : IDisposable
 {
