@@ -1,9 +1,9 @@
 using SamAdapt.Imaging;
 using SamAdapt.Imaging.Preprocessing;
-using SamAdapt.Sam.Adapters;
+using SamAdapt.Methods;
+using SamAdapt.Sam.Contracts;
 using SamAdapt.Torch;
 using SamAdapt.Torch.NN;
-using SamAdapt.Methods.Semantic;
 using SamAdapt.Training.Data;
 
 namespace SamAdapt.Inference;
@@ -12,15 +12,20 @@ namespace SamAdapt.Inference;
 public sealed record VolumePrediction(Volume Labels, Volume? Probabilities);
 
 /// <summary>
-/// Slice-window inference of an <see cref="AdaptedSam"/> over whole volumes (docs/methods.md §2.5): a D-slice stack centred
+/// Slice-window inference of any semantic model (<see cref="ISemanticSegmenter"/>) over whole volumes (docs/methods.md, "Prediction"): a D-slice stack centred
 /// on every slice (stride 1, edge slices replicated), in-plane resize to the model size, softmax, and every slice's
 /// probabilities averaged over all the stacks that contain it; then bilinear resize back to the native plane, argmax,
 /// and class indices mapped back to the dataset's label values. The output keeps the input's exact shape and affine.
 /// </summary>
-public sealed class VolumePredictor(AdaptedSam model, MaSamTaskConfig config, Device device, bool bf16 = false, int batchSize = 1)
+public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions preprocessing, IReadOnlyList<int> classValues, Device device, bool bf16 = false, int batchSize = 1)
 {
-    private readonly SamplePipeline _pipeline = new(config.PredictionSampleOptions(), null);
-    private readonly int[] _values = [.. config.ClassValues];
+    private readonly SamplePipeline _pipeline = new(preprocessing, null);
+    private readonly int[] _values = [.. classValues];
+
+    /// <summary>A predictor for a run's trained semantic model (<see cref="RunLoader"/>).</summary>
+    public VolumePredictor(TrainedModel trained, Device device, bool bf16 = false, int batchSize = 1)
+        : this(trained.Semantic ?? throw new ArgumentException($"method {trained.Method} has no semantic output; use a prompted predictor"),
+            trained.Preprocessing ?? throw new ArgumentException($"method {trained.Method} recorded no preprocessing"), trained.ClassValues, device, bf16, batchSize) { }
 
     public int NumClasses => _values.Length;
 
@@ -28,11 +33,11 @@ public sealed class VolumePredictor(AdaptedSam model, MaSamTaskConfig config, De
     public VolumePrediction Predict(Volume image, string id, bool probabilities = false, IProgress<(int Done, int Total)>? progress = null)
     {
         var pv = _pipeline.Prepare(id, image);
-        int n = pv.SliceCount, d = config.Slices, s = config.ImageSize, k1 = _values.Length, plane = s * s;
+        int n = pv.SliceCount, d = preprocessing.Slices, s = preprocessing.ImageSize, k1 = _values.Length, plane = s * s;
         var acc = new float[n][];
         var count = new int[n];
         int stackLen = d * 3 * plane;
-        model.eval();
+        model.PrepareForInference();
         for (int start = 0; start < n; start += batchSize)
         {
             int b = Math.Min(batchSize, n - start);
@@ -45,7 +50,7 @@ public sealed class VolumePredictor(AdaptedSam model, MaSamTaskConfig config, De
                 var x = Tensor.FromArray<float>(input, [(long)b * d, 3, s, s], device);
                 Tensor logits;
                 using (bf16 ? torch.autocast(device.Type, DType.BFloat16) : null)
-                    logits = model.forward(x, d).Logits;
+                    logits = model.ClassLogits(x, d);
                 probs = F.softmax(logits.to(DType.Float32), 1).cpu().ToArray<float>();
             }
             for (int i = 0; i < b; i++)

@@ -121,11 +121,8 @@ public sealed class Trainer
     {
         try { _o.Validate(); }
         catch (ArgumentException e) { throw new TrainingException(e.Message, e); }
-        _device = Device.Parse(_o.Device);
-        if (_device.IsCuda && !torch.cuda.is_available())
-            throw new TrainingException($"--device {_o.Device}: libtorch sees no CUDA device (or SamAdapt's bridge was built without CUDA); use --device cpu");
-        if (_device.IsCuda && _device.Index >= torch.cuda.device_count())
-            throw new TrainingException($"--device {_o.Device}: there are only {torch.cuda.device_count()} CUDA device(s)");
+        try { _device = DeviceCheck.Resolve(_o.Device); }
+        catch (ArgumentException e) { throw new TrainingException(e.Message, e); }
         if (_o.Bf16 && !_device.IsCuda && !CpuBf16AutocastWorks())
             throw new TrainingException("--bf16 on the CPU: this libtorch does not run bfloat16 autocast on the CPU; drop --bf16 or train with --device cuda");
         if (_data.BatchesPerEpoch < 1) throw new TrainingException("the training data yields no batches (is the training split empty?)");

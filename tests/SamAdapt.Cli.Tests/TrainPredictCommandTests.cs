@@ -4,6 +4,7 @@ using SamAdapt.Cli;
 using SamAdapt.Cli.Commands;
 using SamAdapt.Imaging;
 using SamAdapt.Imaging.Nifti;
+using SamAdapt.Methods;
 using SamAdapt.Methods.Semantic;
 using SamAdapt.Tests;
 
@@ -123,10 +124,10 @@ public class TrainPredictCommandTests : IDisposable
         // stop the first session after iteration 2's progress line (as Ctrl+C would): it checkpoints and exits
         using var cts = new CancellationTokenSource();
         var err = new CancelAfter("step 2/6", cts);
-        var a = new TrainCommand.Args
+        var a = new TrainSettings
         {
             Dataset = ds, Method = "ma-sam", Out = run, Model = "tiny", ImageSize = 32, Slices = 3, Intensity = "ct-window:-500,300", ValFraction = 0.25,
-            Iterations = 6, Batch = 2, Warmup = 1, ValEvery = 2, CheckpointEvery = 2, Seed = 7, Threads = 1, LogEvery = 1,
+            Iterations = 6, Batch = 2, Warmup = 1, ValEvery = 2, CheckpointEvery = 2, Seed = 7, LogEvery = 1, Runtime = new() { Threads = 1 },
         };
         var first = TrainCommand.Train(a, TextWriter.Null, err, interactive: false, cancellation: cts.Token);
         Assert.NotNull(first);
@@ -134,7 +135,7 @@ public class TrainPredictCommandTests : IDisposable
         Assert.InRange(first.Steps, 2, 5);
 
         var err2 = new StringWriter();
-        var second = TrainCommand.Train(new TrainCommand.Args { Out = run, Resume = true, LogEvery = 1 }, TextWriter.Null, err2, interactive: false);
+        var second = TrainCommand.Train(new TrainSettings { Out = run, Resume = true, LogEvery = 1 }, TextWriter.Null, err2, interactive: false);
         Assert.NotNull(second);
         Assert.Equal(Training.Engine.TrainingStopReason.Completed, second!.Reason);
         Assert.Equal(6, second.Steps);
@@ -143,7 +144,7 @@ public class TrainPredictCommandTests : IDisposable
         Assert.Equal([1, 2, 3, 4, 5, 6], steps);
 
         // options that contradict the run are refused
-        var e = Assert.Throws<CliException>(() => TrainCommand.Train(new TrainCommand.Args { Out = run, Resume = true, Lr = 0.5 }, TextWriter.Null, TextWriter.Null, false));
+        var e = Assert.Throws<CliException>(() => TrainCommand.Train(new TrainSettings { Out = run, Resume = true, Lr = 0.5 }, TextWriter.Null, TextWriter.Null, false));
         Assert.Contains("lr", e.Message);
     }
 
@@ -209,6 +210,22 @@ public class TrainPredictCommandTests : IDisposable
         p.WaitForExit();
         Assert.Equal(2, p.ExitCode);
         Assert.Contains("samadapt: error: --run: no such folder", stderr);
+    }
+
+    [Fact]
+    public void Train_with_an_unknown_method_exits_2_naming_the_known_methods()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "samadapt.dll");
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var s in new[] { dll, "train", "--dataset", _tmp.Path, "--method", "nope", "--out", _tmp.File("run-nope") }) psi.ArgumentList.Add(s);
+        using var p = Process.Start(psi)!;
+        string stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.Equal(2, p.ExitCode);
+        Assert.Contains("unknown method 'nope'", stderr);
+        foreach (var name in new[] { "ma-sam", "lora", "full" }) Assert.Contains(name, stderr);
+        Assert.DoesNotContain("   at ", stderr); // no stack trace
+        Assert.False(Directory.Exists(_tmp.File("run-nope")));
     }
 
     /// <summary>A writer that cancels when a given text is written (the trainer's plain progress lines).</summary>

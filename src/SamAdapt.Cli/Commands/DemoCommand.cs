@@ -2,7 +2,11 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using SamAdapt.Imaging;
+using SamAdapt.Imaging.Datasets;
 using SamAdapt.Imaging.Images2D;
+using SamAdapt.Evaluation;
+using SamAdapt.Inference;
+using SamAdapt.Methods;
 using SamAdapt.Training.Demo;
 
 namespace SamAdapt.Cli.Commands;
@@ -40,28 +44,28 @@ public sealed class DemoCommand : ICliCommand
         var output = new Option<string>("--out") { Description = "Folder for the dataset, run, predictions, report and overlays", DefaultValueFactory = _ => "samadapt-demo" };
         var ckpt = new Option<string?>("--checkpoint") { Description = "A real SAM checkpoint (.pth / .safetensors) to adapt instead of the tiny from-scratch model (use --img-size, e.g. 512, and a GPU)" };
         var size = new Option<int?>("--img-size") { Description = "Model input size (default: 128 for the tiny preset, 512 with --checkpoint)" };
-        var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
-        var bf16 = new Option<bool>("--bf16") { Description = "bfloat16 autocast (CUDA)" };
         var iters = new Option<int>("--iterations") { Description = "Training iterations", DefaultValueFactory = _ => DefaultIterations };
         var batch = new Option<int>("--batch") { Description = "Stacks per batch", DefaultValueFactory = _ => 2 };
         var seed = new Option<int>("--seed") { Description = "Random seed", DefaultValueFactory = _ => 1234 };
         var templates = new Option<string>("--templates") { Description = "Folder with ch2.nii.gz, aal.nii.gz, aal.nii.txt (Debian: mricron-data)", DefaultValueFactory = _ => DemoDataset.DefaultTemplatesDir };
         var self = new Option<bool>("--self-check") { Description = "Only run the quick stack self-check (tensors, autograd, a small training run, checkpoint round trip)" };
-        var threads = PredictCommand.ThreadsOption(1);
+        var runtime = new RuntimeOptions(defaultThreads: 1);
         var augment = new Option<string>("--augment") { Description = "Training augmentations: ma-sam or none", DefaultValueFactory = _ => "ma-sam" };
         var steps = new Option<int>("--steps") { Description = "Training steps of the self-check", DefaultValueFactory = _ => 300 };
         var cmd = new Command("demo",
             "End-to-end MA-SAM demo on the Colin27 brain MRI with AAL atlas classes (Debian mricron-data): builds the dataset, trains adapters " +
             "on a tiny SAM from scratch, predicts held-out slabs, prints Dice/HD95 per class, writes NIfTI predictions and PNG overlays. Under 10 minutes on 2 CPU cores.");
-        foreach (var o in new Option[] { output, ckpt, size, device, bf16, iters, batch, seed, templates, self, steps, threads, augment }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { output, ckpt, size, iters, batch, seed, templates, self, steps, augment }) cmd.Options.Add(o);
+        runtime.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             if (pr.GetValue(self)) return SelfCheck.Run(pr.GetValue(steps), pr.GetValue(seed));
+            var rt = runtime.Bind(pr);
             return Run(new Args
             {
-                Out = pr.GetValue(output)!, Checkpoint = pr.GetValue(ckpt), Device = pr.GetValue(device)!, Bf16 = pr.GetValue(bf16),
+                Out = pr.GetValue(output)!, Checkpoint = pr.GetValue(ckpt), Device = rt.Device ?? "cpu", Bf16 = rt.Bf16 ?? false,
                 Iterations = pr.GetValue(iters), Seed = pr.GetValue(seed), TemplatesDir = pr.GetValue(templates)!, Batch = pr.GetValue(batch),
-                ImageSize = pr.GetValue(size), Threads = pr.GetValue(threads), Augment = pr.GetValue(augment)!,
+                ImageSize = pr.GetValue(size), Threads = rt.Threads, Augment = pr.GetValue(augment)!,
             }, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
         });
         return cmd;
@@ -92,28 +96,43 @@ public sealed class DemoCommand : ICliCommand
             $"classes: {string.Join(", ", info.Classes.Select(c => c.Name))}");
 
         stdout.WriteLine($"[2/4] training MA-SAM ({a.Iterations} iterations, {a.Device}) into {runDir}");
-        var train = new TrainCommand.Args
+        var train = new TrainSettings
         {
             Dataset = datasetDir, Method = "ma-sam", Out = runDir,
             Checkpoint = a.Checkpoint, Model = a.Checkpoint is null ? "tiny" : null, ImageSize = a.ImageSize,
             Slices = 5, Intensity = DemoDatasetInfo.RecommendedIntensity, ValFraction = 0.15,
             Iterations = a.Iterations, Batch = a.Batch, Lr = a.Checkpoint is null ? 1e-3 : 8e-4, Warmup = Math.Min(50, a.Iterations / 10),
-            PolyExp = 1.0, WeightDecay = 0.01, Device = a.Device, Bf16 = a.Bf16, Seed = a.Seed, Threads = a.Threads, Augment = a.Augment,
+            PolyExp = 1.0, WeightDecay = 0.01, Seed = a.Seed, Augment = a.Augment,
             ValEvery = Math.Max(1, a.Iterations / 4), CheckpointEvery = Math.Max(1, a.Iterations / 4), LogEvery = 50,
+            Runtime = new RuntimeSettings { Device = a.Device, Bf16 = a.Bf16, Threads = a.Threads },
         };
         var result = TrainCommand.Train(train, stdout, stderr, interactive);
-        if (result is not null)
-            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"      {result.Steps} iterations in {result.ElapsedSeconds:F0} s; best validation mean Dice {(result.BestMeanDice ?? double.NaN) * 100:F1}%"));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"      {result.Steps} iterations in {result.ElapsedSeconds:F0} s; best validation mean Dice {(result.BestMeanDice ?? double.NaN) * 100:F1}%"));
 
         stdout.WriteLine($"[3/4] predicting the held-out slabs into {predDir}");
-        PredictCommand.Run(new PredictCommand.Args(runDir, "last", info.ImagesTs, predDir + Path.DirectorySeparatorChar, a.Device, a.Bf16, 4), stdout, stderr);
+        PredictCommand.Run(new PredictSettings
+        {
+            Run = runDir, Weights = RunWeights.Last, Input = info.ImagesTs, Out = predDir + Path.DirectorySeparatorChar,
+            Device = a.Device, Bf16 = a.Bf16, Batch = 4,
+        }, null, stdout, stderr);
 
         stdout.WriteLine("[4/4] evaluating against the atlas labels of the held-out slabs");
-        var report = Path.Combine(root, "evaluation.json");
-        int rc = EvaluateCommand.Run(new EvaluateCommand.Args(predDir, info.LabelsTs, string.Join(",", info.Classes.Select(c => c.Index)), "dice,hd95", 2.0,
-            "monai", "monai", false, datasetDir, false, 2, report, Path.Combine(root, "evaluation.csv"), Path.Combine(root, "evaluation.md")), stdout, stderr);
-        if (rc != 0) return rc;
+        var evaluator = new SegmentationEvaluator(new EvaluationOptions
+        {
+            Labels = info.Classes.Select(c => c.Index).ToList(),
+            LabelNames = info.Classes.ToDictionary(c => c.Index, c => c.Name),
+            Metrics = MetricKind.Dice | MetricKind.Hd95,
+            NsdTolerance = 2.0,
+            HausdorffMode = EvaluationOptions.ParseHausdorffMode("monai"),
+            EmptyPolicy = EmptyPolicy.Monai,
+            MaxDegreeOfParallelism = 2,
+        });
+        var report = evaluator.EvaluateFiles(CaseMatcher.Match(predDir, info.LabelsTs), VolumeIO.Read);
+        ReportWriter.WriteJson(report, Path.Combine(root, "evaluation.json"));
+        ReportWriter.WriteCsv(report, Path.Combine(root, "evaluation.csv"));
+        ReportWriter.WriteMarkdown(report, Path.Combine(root, "evaluation.md"));
+        EvaluateCommand.RenderTable(report, stdout);
 
         Directory.CreateDirectory(overlayDir);
         var written = WriteOverlays(info, predDir, overlayDir);
@@ -135,7 +154,7 @@ public sealed class DemoCommand : ICliCommand
         var written = new List<string>();
         foreach (var slab in info.TestSlabs)
         {
-            var img = VolumeIO.Read(Path.Combine(info.ImagesTs, slab.CaseId + "_0000.nii.gz"));
+            var img = VolumeIO.Read(Path.Combine(info.ImagesTs, CaseIds.ImageFileName(slab.CaseId, 0)));
             var gt = VolumeIO.Read(Path.Combine(info.LabelsTs, slab.CaseId + ".nii.gz"));
             var predPath = Path.Combine(predDir, slab.CaseId + ".nii.gz");
             if (!File.Exists(predPath)) continue;

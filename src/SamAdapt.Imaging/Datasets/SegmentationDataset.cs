@@ -93,8 +93,6 @@ public sealed class SegmentationDataset
 
     // ---------------------------------------------------------------- nnU-Net v2
 
-    private static readonly Regex ChannelFile = new(@"^(?<case>.+)_(?<ch>\d{4})$", RegexOptions.CultureInvariant);
-
     private static SegmentationDataset LoadNnUNet(string root, string jsonPath, JsonElement j)
     {
         var channels = ReadIndexedNames(j, "channel_names", jsonPath);
@@ -159,15 +157,14 @@ public sealed class SegmentationDataset
                         $"{imagesDir}/{name}: does not end with file_ending '{ending}'"));
                     continue;
                 }
-                var m = ChannelFile.Match(name[..^ending.Length]);
-                if (!m.Success)
+                var split = CaseIds.SplitChannel(name[..^ending.Length]);
+                if (split is not { } m)
                 {
                     problems.Add(new DatasetProblem(null, DatasetProblemKind.UnexpectedFile,
                         $"{imagesDir}/{name}: image names must be {{CASE}}_{{XXXX}}{ending} (4-digit channel suffix, even for one channel)"));
                     continue;
                 }
-                var id = m.Groups["case"].Value;
-                int ch = int.Parse(m.Groups["ch"].Value, CultureInfo.InvariantCulture);
+                var (id, ch) = m;
                 if (ch >= channelCount)
                     problems.Add(new DatasetProblem(id, DatasetProblemKind.UnexpectedFile,
                         $"{imagesDir}/{name}: channel {ch} but dataset.json declares {channelCount} channel(s)"));
@@ -193,7 +190,7 @@ public sealed class SegmentationDataset
         }
         return ids.Select(id => new DatasetCase(
             id,
-            Enumerable.Range(0, channelCount).Select(c => Path.Combine(imgFolder, $"{id}_{c:0000}{ending}")).ToList(),
+            Enumerable.Range(0, channelCount).Select(c => Path.Combine(imgFolder, CaseIds.ImageFileName(id, c, ending))).ToList(),
             labelsDir is null ? null : Path.Combine(root, labelsDir, id + ending),
             IsTest: labelsDir is null)).ToList();
     }

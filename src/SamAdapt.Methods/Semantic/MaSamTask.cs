@@ -17,7 +17,7 @@ namespace SamAdapt.Methods.Semantic;
 /// </summary>
 public sealed class MaSamTaskConfig
 {
-    /// <summary>"ma-sam" or "lora".</summary>
+    /// <summary>The method's registry name ("ma-sam", "lora", "full").</summary>
     public string Method { get; set; } = "ma-sam";
     /// <summary>Absolute dataset folder.</summary>
     public string Dataset { get; set; } = "";
@@ -101,7 +101,8 @@ public sealed class MaSamTask : ITrainingTask, IDisposable
         _model = model;
         _data = data;
         _loss = SegmentationLoss.FromOptions(options);
-        _full = string.IsNullOrEmpty(config.BaseCheckpoint);
+        // from scratch (random base) or full fine-tuning (every weight changes): store every tensor
+        _full = string.IsNullOrEmpty(config.BaseCheckpoint) || model.Config.Method == AdaptMethod.Full;
         _valBatch = Math.Max(1, options.BatchSize);
     }
 
@@ -113,7 +114,7 @@ public sealed class MaSamTask : ITrainingTask, IDisposable
     /// <summary>Read from the model each time (after <see cref="Prepare"/> moved it), so the optimizer gets the live tensors.</summary>
     public IReadOnlyList<ParameterGroupSpec> ParameterGroups =>
         _model.ParameterGroups(trainableOnly: false)
-            .Select(g => new ParameterGroupSpec(g.Name == AdaptedSam.Groups.ImageEncoder && !TaskConfig.TrainBase ? "image_encoder (frozen)" : g.Name, g.Parameters))
+            .Select(g => new ParameterGroupSpec(g.Name == AdaptedSam.Groups.ImageEncoder && !g.Parameters.Any(p => p.Parameter.requires_grad) ? "image_encoder (frozen)" : g.Name, g.Parameters))
             .ToList();
     public object Config => TaskConfig;
 
@@ -201,7 +202,6 @@ public static class SamPresets
 public sealed record MaSamSetupOptions
 {
     public required string Dataset { get; init; }
-    public string Method { get; init; } = "ma-sam";
     public string? Checkpoint { get; init; }
     /// <summary>A SAM configuration JSON file or a preset name ("tiny").</summary>
     public string? Model { get; init; }
@@ -238,9 +238,8 @@ public static class MaSamSetup
     /// tables resized to the image size, or from --model / a preset with random weights) and returns the config and data.
     /// Model construction draws random numbers: seed libtorch before calling.
     /// </summary>
-    public static (MaSamTaskConfig Config, TrainingData Data, AdaptedSam Model) Build(MaSamSetupOptions o, IProgress<string>? progress = null)
+    public static (MaSamTaskConfig Config, TrainingData Data, AdaptedSam Model) Build(MaSamSetupOptions o, SemanticSamMethod method, IProgress<string>? progress = null)
     {
-        var method = AdapterConfig.ParseMethod(o.Method);
         if (o.Checkpoint is not null && o.Model is not null) throw new ArgumentException("give either --checkpoint or --model, not both");
         if (o.Checkpoint is null && o.Model is null)
             throw new ArgumentException($"give a SAM checkpoint (--checkpoint SAM.pth|.safetensors) or a configuration to train from scratch (--model CONFIG.json or a preset: {string.Join(", ", SamPresets.Names)})");
@@ -282,10 +281,7 @@ public static class MaSamSetup
         };
         var data = TrainingData.Load(ds, sample, classes, o.ValCases, o.ValCases is { Count: > 0 } ? 0 : o.ValFraction, progress);
 
-        var ad = (tiny ? SamPresets.TinyAdapters(method, classes.NumClasses - 1, o.Slices)
-                       : new AdapterConfig { Method = method, NumClasses = classes.NumClasses - 1, Slices = o.Slices });
-        if (o.FactRank is { } r) ad = ad with { FactRank = r, LoraRank = method == AdaptMethod.Lora ? r : ad.LoraRank };
-        if (o.Bottleneck is { } bn) ad = ad with { AdapterBottleneck = bn };
+        var ad = method.Adapters(classes.NumClasses - 1, o.Slices, tiny, o.FactRank, o.Bottleneck);
 
         AdaptedSam model = o.Checkpoint is not null
             ? AdaptedSam.FromSamCheckpoint(o.Checkpoint, ad, imageSize)
@@ -299,7 +295,7 @@ public static class MaSamSetup
 
         var cfg = new MaSamTaskConfig
         {
-            Method = ad.MethodName,
+            Method = method.Name,
             Dataset = Path.GetFullPath(o.Dataset),
             DatasetName = ds.Name,
             Labels = o.Labels ?? "all",

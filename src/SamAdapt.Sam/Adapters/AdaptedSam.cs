@@ -1,4 +1,5 @@
 using System.Globalization;
+using SamAdapt.Sam.Contracts;
 using SamAdapt.Sam.Modeling;
 using SamAdapt.Torch;
 using SamAdapt.Torch.NN;
@@ -36,7 +37,7 @@ public sealed record AdaptedSamOutput(Tensor Logits, Tensor LowResLogits, Tensor
 /// built from a configuration (random base, nothing to rebuild the frozen weights from).</para>
 /// The model is in eval mode after construction (call <c>train()</c> for FacT's dropout).
 /// </summary>
-public sealed class AdaptedSam : Module
+public sealed class AdaptedSam : Module, ISemanticSegmenter
 {
     /// <summary>Metadata value of <see cref="MetadataKeys.Format"/>.</summary>
     public const string FormatName = "samadapt.adapted-sam/1";
@@ -107,10 +108,11 @@ public sealed class AdaptedSam : Module
                     blk.AttachAdapters(new Adapter3D(e, config.AdapterBottleneck, SliceContext), new Adapter3D(e, config.AdapterBottleneck, SliceContext));
             }
         }
-        else
+        else if (config.Method == AdaptMethod.Lora)
         {
             foreach (var blk in image_encoder.blocks) blk.attn.AttachQkvDelta("lora", new LoraQkvDelta(e, config.LoraRank));
         }
+        // AdaptMethod.Full attaches nothing: SAM's encoder as is, every weight trained
         ApplyFreezing();
         eval();
     }
@@ -236,6 +238,11 @@ public sealed class AdaptedSam : Module
         return new AdaptedSamOutput(logits.MoveToOuterScope(), ReferenceEquals(logits, masks) ? logits : masks.MoveToOuterScope(), iou.MoveToOuterScope());
     }
 
+    int ISemanticSegmenter.ImageSize => SamConfig.ImageSize;
+    int ISemanticSegmenter.NumOutputClasses => Config.NumClasses + 1;
+    Tensor ISemanticSegmenter.ClassLogits(Tensor images, int depth) => forward(images, depth).Logits;
+    void ISemanticSegmenter.PrepareForInference() => eval();
+
     // ------------------------------------------------------------------ freezing and parameter groups
 
     /// <summary>Group names of <see cref="GroupOf"/>.</summary>
@@ -261,15 +268,19 @@ public sealed class AdaptedSam : Module
         return Groups.ImageEncoder;
     }
 
-    /// <summary>True for the parameters the method trains (everything but the base image encoder).</summary>
+    /// <summary>True for the parameters a parameter-efficient method trains (everything but the base image encoder).</summary>
     public static bool IsTrainableByMethod(string name) => GroupOf(name) != Groups.ImageEncoder;
 
-    /// <summary>Freezes the base image encoder and makes FacT/LoRA, the adapters, the prompt encoder and the mask decoder trainable.</summary>
+    /// <summary>True for the parameters this model's method trains: every one for <see cref="AdaptMethod.Full"/>, else <see cref="IsTrainableByMethod"/>.</summary>
+    public bool Trains(string name) => Config.Method == AdaptMethod.Full || IsTrainableByMethod(name);
+
+    /// <summary>Freezes the base image encoder and makes FacT/LoRA, the adapters, the prompt encoder and the mask decoder trainable
+    /// (full fine-tuning: everything trainable).</summary>
     public void ApplyFreezing()
     {
         foreach (var (name, p) in named_parameters())
         {
-            bool on = IsTrainableByMethod(name);
+            bool on = Trains(name);
             if (p.requires_grad != on) p.requires_grad_(on);
         }
     }
@@ -343,7 +354,7 @@ public sealed class AdaptedSam : Module
             [MetadataKeys.Contents] = contents,
             [MetadataKeys.AdapterConfig] = c.ToJson(),
             [MetadataKeys.SamConfig] = SamConfigJson.ToJson(SamConfig),
-            [MetadataKeys.Rank] = (c.Method == AdaptMethod.Lora ? c.LoraRank : c.FactRank).ToString(CultureInfo.InvariantCulture),
+            [MetadataKeys.Rank] = (c.Method switch { AdaptMethod.Lora => c.LoraRank, AdaptMethod.MaSam => c.FactRank, _ => 0 }).ToString(CultureInfo.InvariantCulture),
             [MetadataKeys.Bottleneck] = (c.Method == AdaptMethod.MaSam && c.UseAdapters3D ? c.AdapterBottleneck : 0).ToString(CultureInfo.InvariantCulture),
             [MetadataKeys.NumClasses] = c.NumClasses.ToString(CultureInfo.InvariantCulture),
             [MetadataKeys.ImageSize] = SamConfig.ImageSize.ToString(CultureInfo.InvariantCulture),

@@ -10,6 +10,8 @@ public enum AdaptMethod
     MaSam,
     /// <summary>SAMed (docs/methods.md §1): LoRA on q/v of every block, SAM's 2-stage up-sampling with low-resolution logits.</summary>
     Lora,
+    /// <summary>Full fine-tuning (docs/methods.md, "full"): nothing attached, every weight trained, SAM-style ×4 multi-class decoder.</summary>
+    Full,
 }
 
 /// <summary>Output up-sampling of the multi-class mask decoder.</summary>
@@ -52,19 +54,26 @@ public sealed record AdapterConfig
     public DecoderUpscaling? Upscaling { get; init; }
 
     /// <summary>The up-sampling actually used.</summary>
-    public DecoderUpscaling EffectiveUpscaling => Upscaling ?? (Method == AdaptMethod.Lora ? DecoderUpscaling.Sam : DecoderUpscaling.Progressive);
+    public DecoderUpscaling EffectiveUpscaling => Upscaling ?? (Method == AdaptMethod.MaSam ? DecoderUpscaling.Progressive : DecoderUpscaling.Sam);
 
-    /// <summary>"ma-sam" or "lora".</summary>
+    /// <summary>"ma-sam", "lora" or "full".</summary>
     public string MethodName => MethodToString(Method);
 
-    public static string MethodToString(AdaptMethod m) => m == AdaptMethod.Lora ? "lora" : "ma-sam";
+    public static string MethodToString(AdaptMethod m) => m switch
+    {
+        AdaptMethod.Lora => "lora",
+        AdaptMethod.Full => "full",
+        _ => "ma-sam",
+    };
 
-    /// <summary>Parses "ma-sam" (also "masam", "ma_sam") or "lora" (also "samed").</summary>
+    /// <summary>Parses the structure stored in checkpoint metadata: "ma-sam" (also "masam", "ma_sam"), "lora" (also "samed") or "full".
+    /// (Users choose methods by name through the method registry, SamAdapt.Methods.MethodRegistry.)</summary>
     public static AdaptMethod ParseMethod(string s) => s.Trim().ToLowerInvariant() switch
     {
         "ma-sam" or "masam" or "ma_sam" => AdaptMethod.MaSam,
         "lora" or "samed" => AdaptMethod.Lora,
-        _ => throw new ArgumentException($"unknown adaptation method '{s}'; expected ma-sam or lora"),
+        "full" => AdaptMethod.Full,
+        _ => throw new ArgumentException($"unknown adapted-SAM structure '{s}'; expected ma-sam, lora or full"),
     };
 
     private static string UpscalingToString(DecoderUpscaling u) => u == DecoderUpscaling.Sam ? "sam" : "progressive";

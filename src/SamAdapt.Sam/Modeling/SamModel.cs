@@ -1,3 +1,4 @@
+using SamAdapt.Sam.Contracts;
 using SamAdapt.Torch;
 using SamAdapt.Torch.NN;
 
@@ -8,7 +9,7 @@ namespace SamAdapt.Sam.Modeling;
 /// pixel_mean / pixel_std (3, 1, 1). Built from a <see cref="SamConfig"/> with PyTorch-style random initialisation; load weights
 /// with <see cref="SamCheckpoint"/>. The model is in eval mode after construction (SAM has no dropout).
 /// </summary>
-public sealed class SamModel : Module
+public sealed class SamModel : Module, IPromptableSegmenter
 {
     public readonly ImageEncoderViT image_encoder;
     public readonly PromptEncoder prompt_encoder;
@@ -48,5 +49,19 @@ public sealed class SamModel : Module
         var y = (x - pixel_mean) / pixel_std;
         y = F.pad(y, [0, ImageSize - w, 0, ImageSize - h]);
         return y.MoveToOuterScope();
+    }
+
+    /// <summary>Image embeddings (B, C, S/16, S/16) of preprocessed images (B, 3, S, S) (<see cref="Preprocess"/>).</summary>
+    public Tensor EmbedImage(Tensor image) => image_encoder.forward(image);
+
+    /// <summary>The promptable contract: prompt encoder and mask decoder for a typed prompt batch against one image embedding.</summary>
+    public PromptedMasks PredictMasks(Tensor imageEmbedding, PromptBatch prompts, bool multimask)
+    {
+        prompts.Validate();
+        using var scope = DisposeScope.Begin();
+        (Tensor, Tensor)? points = prompts.PointCoords is { } c ? (c, prompts.PointLabels!) : null;
+        var (sparse, dense) = prompt_encoder.forward(points, prompts.Boxes, prompts.MaskInputs);
+        var (masks, iou) = mask_decoder.forward(imageEmbedding, prompt_encoder.get_dense_pe(), sparse, dense, multimask);
+        return new PromptedMasks(masks.MoveToOuterScope(), iou.MoveToOuterScope());
     }
 }

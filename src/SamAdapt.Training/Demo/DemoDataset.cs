@@ -4,6 +4,7 @@ using System.Globalization;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using SamAdapt.Imaging;
+using SamAdapt.Imaging.Datasets;
 using SamAdapt.Imaging.Nifti;
 
 namespace SamAdapt.Training.Demo;
@@ -220,7 +221,7 @@ public static class DemoDataset
         foreach (var slab in slabs)
         {
             string imgDir = slab.IsTest ? "imagesTs" : "imagesTr", lblDir = slab.IsTest ? "labelsTs" : "labelsTr";
-            NiftiWriter.Write(Crop(img, axis, slab.FirstSlice, slab.SliceCount), Path.Combine(outDir, imgDir, slab.CaseId + "_0000.nii.gz"));
+            NiftiWriter.Write(Crop(img, axis, slab.FirstSlice, slab.SliceCount), Path.Combine(outDir, imgDir, CaseIds.ImageFileName(slab.CaseId, 0)));
             var l = Crop(label, axis, slab.FirstSlice, slab.SliceCount);
             l.IntentCode = Volume.IntentLabel;
             NiftiWriter.Write(l, Path.Combine(outDir, lblDir, slab.CaseId + ".nii.gz"));

@@ -1,0 +1,81 @@
+using SamAdapt.Imaging.Datasets;
+using SamAdapt.Torch;
+using SamAdapt.Training.Engine;
+
+namespace SamAdapt.Methods;
+
+/// <summary>Where a training run reports: results on <see cref="Out"/>, progress on <see cref="Log"/>.</summary>
+/// <param name="Interactive">Live progress bar (a terminal); null = decide from <see cref="Log"/>.</param>
+public sealed record TrainOutput(TextWriter Out, TextWriter Log, bool? Interactive = null);
+
+/// <summary>
+/// The train API (what <c>samadapt train</c>, the demo and tests call): looks the method up in <see cref="MethodRegistry"/>,
+/// merges a resume with the run folder (<see cref="TrainSettings.Over"/>), checks the dataset, lets the method build its run
+/// and drives it with the engine's <see cref="Trainer"/>. Bad settings are <see cref="ArgumentException"/>s (or file/data
+/// exceptions) whose message names the option, what was expected and what was found.
+/// </summary>
+public static class TrainRunner
+{
+    /// <summary>Runs training; returns the trainer's result.</summary>
+    public static TrainingResult Run(TrainSettings settings, TrainOutput output, CancellationToken cancellation = default)
+    {
+        if (string.IsNullOrWhiteSpace(settings.Out)) throw new ArgumentException("--out is required (the run folder)");
+        var runDir = Path.GetFullPath(settings.Out);
+        settings.Runtime.ApplyThreads();
+
+        LoadedRunConfig? stored = null;
+        if (settings.Resume)
+        {
+            var cfgPath = Path.Combine(runDir, RunConfig.FileName);
+            if (!File.Exists(cfgPath))
+                throw new ArgumentException($"--resume: '{runDir}' has no {RunConfig.FileName}; it is not a run folder (start a new run without --resume)");
+            try { stored = RunConfig.Load(cfgPath); }
+            catch (Exception e) when (e is InvalidDataException or YamlDotNet.Core.YamlException)
+            { throw new InvalidDataException($"--resume: cannot read {cfgPath}: {e.Message}", e); }
+            if (settings.Method is { } m && !MethodRegistry.Get(m).Name.Equals(stored.Method, StringComparison.Ordinal))
+                throw new ArgumentException($"--method {m}: the run in '{runDir}' was trained with '{stored.Method}'");
+        }
+        else if (settings.Method is null) throw new ArgumentException($"--method is required: one of {MethodRegistry.Known}");
+
+        var method = MethodRegistry.Get(settings.Method ?? stored!.Method);
+        if (stored is not null) settings = settings.Over(method.StoredSettings(stored));
+        if (settings.Dataset is null) throw new ArgumentException("--dataset is required (the dataset folder to train on)");
+        var dataset = LoadDataset(settings.Dataset, check: !settings.Resume, output.Log);
+
+        TrainerOptions trainer;
+        try { trainer = settings.TrainerOptions(stored?.Trainer); }
+        catch (ArgumentException e) { throw new ArgumentException(e.Message, e); }
+        if (settings.ValFraction is < 0 or >= 1) throw new ArgumentException($"--val-fraction must lie in [0, 1), got {settings.ValFraction}");
+
+        torch.manual_seed(trainer.Seed); // the same initialisation in fresh and resumed runs
+        using var run = method.CreateRun(new MethodContext(settings, dataset, trainer, output.Log));
+        output.Out.WriteLine(run.Summary);
+        // a live progress bar on a terminal; plain lines every LogEvery iterations when the log is a file, a pipe or a test's writer
+        bool tty = output.Interactive ?? (output.Log is not StringWriter && !Console.IsErrorRedirected);
+        var progress = TrainingProgress.Create(output.Log, tty, trainer.LogEvery);
+        var t = new Trainer(run.Task, run.Batches, trainer, runDir, progress);
+        var result = t.Run(settings.Resume, cancellation);
+        output.Out.WriteLine($"run folder: {runDir}");
+        return result;
+    }
+
+    /// <summary>Loads the dataset; a fresh run also validates it and refuses one with problems (listing them).</summary>
+    private static SegmentationDataset LoadDataset(string dir, bool check, TextWriter log)
+    {
+        if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"--dataset: no such folder: {dir}");
+        SegmentationDataset ds;
+        try { ds = SegmentationDataset.Load(dir); }
+        catch (Exception e) when (e is InvalidDataException or FileNotFoundException or System.Text.Json.JsonException)
+        { throw new InvalidDataException($"--dataset: {e.Message}", e); }
+        if (!check) return ds;
+        log.WriteLine($"checking dataset {ds.Name} ({ds.TrainingCases.Count} training case(s))...");
+        var report = new DatasetValidator().Validate(ds);
+        if (report.HasProblems)
+        {
+            var problems = report.AllProblems.Select(p => "  " + p).ToList();
+            throw new InvalidDataException($"the dataset {dir} has {problems.Count} problem(s); fix them (see `samadapt dataset check {dir}`):\n" +
+                string.Join("\n", problems.Take(30)) + (problems.Count > 30 ? $"\n  … and {problems.Count - 30} more" : ""));
+        }
+        return ds;
+    }
+}

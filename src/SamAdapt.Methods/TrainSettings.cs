@@ -1,0 +1,142 @@
+using SamAdapt.Training.Engine;
+
+namespace SamAdapt.Methods;
+
+/// <summary>
+/// Everything a training run is started with (the <c>train</c> verb binds its options here; the demo and tests fill it in
+/// code). Null means "the default", or with <see cref="Resume"/> "the run's stored value": <see cref="Over"/> is the one place
+/// where a resume merges the command line with the run folder. Each property names the option it binds.
+/// </summary>
+public sealed record TrainSettings
+{
+    /// <summary>--out: the run folder to create (or, with --resume, to continue).</summary>
+    public string Out { get; init; } = "";
+    /// <summary>--resume: continue the run in <see cref="Out"/> from its last.ckpt.</summary>
+    public bool Resume { get; init; }
+
+    // ---- task (what the method builds) ----
+    /// <summary>--method: a name of <see cref="MethodRegistry"/>.</summary>
+    public string? Method { get; init; }
+    /// <summary>--dataset: nnU-Net v2 raw / MSD dataset folder.</summary>
+    public string? Dataset { get; init; }
+    /// <summary>--checkpoint: SAM checkpoint (.pth / .safetensors) forming the base.</summary>
+    public string? Checkpoint { get; init; }
+    /// <summary>--model: a SAM configuration JSON or a preset name ("tiny"), to train from scratch.</summary>
+    public string? Model { get; init; }
+    /// <summary>--img-size: model input size.</summary>
+    public int? ImageSize { get; init; }
+    /// <summary>--slices: slices per stack D.</summary>
+    public int? Slices { get; init; }
+    /// <summary>--labels: label values to learn (e.g. "1,2+3"); null = every label.</summary>
+    public string? Labels { get; init; }
+    /// <summary>--intensity: intensity transform.</summary>
+    public string? Intensity { get; init; }
+    /// <summary>--val-cases: validation case ids.</summary>
+    public IReadOnlyList<string>? ValCases { get; init; }
+    /// <summary>--val-fraction: fraction of cases held out.</summary>
+    public double? ValFraction { get; init; }
+    /// <summary>--train-base: also train the base image encoder (from-scratch models).</summary>
+    public bool? TrainBase { get; init; }
+    /// <summary>--augment: augmentation pipeline.</summary>
+    public string? Augment { get; init; }
+    /// <summary>Adapter rank (FacT / LoRA); null = the method's default.</summary>
+    public int? Rank { get; init; }
+    /// <summary>3D-adapter bottleneck; null = the method's default.</summary>
+    public int? Bottleneck { get; init; }
+
+    // ---- trainer ----
+    public long? Iterations { get; init; }
+    public long? Epochs { get; init; }
+    /// <summary>--time-budget in minutes.</summary>
+    public double? TimeBudget { get; init; }
+    /// <summary>--batch: stacks per batch.</summary>
+    public int? Batch { get; init; }
+    public double? Lr { get; init; }
+    public long? Warmup { get; init; }
+    public double? PolyExp { get; init; }
+    public double? WeightDecay { get; init; }
+    public double? ClipGrad { get; init; }
+    public int? Seed { get; init; }
+    public long? ValEvery { get; init; }
+    public long? CheckpointEvery { get; init; }
+    /// <summary>Progress lines every this many iterations when the log is not a terminal.</summary>
+    public long? LogEvery { get; init; }
+    public bool? GradCheckpoint { get; init; }
+
+    // ---- runtime (shared by every verb: --device, --threads, --bf16) ----
+    public RuntimeSettings Runtime { get; init; } = new();
+
+    /// <summary>
+    /// These settings with every unset task value taken from <paramref name="stored"/> (a run folder's, see
+    /// <see cref="ISegmentationMethod.StoredSettings"/>). Trainer values merge in <see cref="TrainerOptions(TrainerOptions?)"/>.
+    /// </summary>
+    public TrainSettings Over(TrainSettings stored) => this with
+    {
+        Method = Method ?? stored.Method,
+        Dataset = Dataset ?? stored.Dataset,
+        Checkpoint = Checkpoint ?? stored.Checkpoint,
+        Model = Model ?? stored.Model,
+        ImageSize = ImageSize ?? stored.ImageSize,
+        Slices = Slices ?? stored.Slices,
+        Labels = Labels ?? stored.Labels,
+        Intensity = Intensity ?? stored.Intensity,
+        ValCases = ValCases ?? stored.ValCases,
+        ValFraction = ValFraction ?? stored.ValFraction,
+        TrainBase = TrainBase ?? stored.TrainBase,
+        Augment = Augment ?? stored.Augment,
+        Rank = Rank ?? stored.Rank,
+        Bottleneck = Bottleneck ?? stored.Bottleneck,
+    };
+
+    /// <summary>
+    /// The trainer options: given values, else <paramref name="stored"/>'s (a resumed run's), else the engine's defaults.
+    /// A resumed run keeps its length unless the other length option is given.
+    /// </summary>
+    public TrainerOptions TrainerOptions(TrainerOptions? stored)
+    {
+        var d = stored ?? new TrainerOptions();
+        bool resume = stored is not null;
+        var o = new TrainerOptions
+        {
+            Iterations = Iterations ?? (Epochs is null && resume ? d.Iterations : null),
+            Epochs = Epochs ?? (Iterations is null && resume ? d.Epochs : null),
+            TimeBudgetMinutes = TimeBudget ?? (resume ? d.TimeBudgetMinutes : null),
+            BatchSize = Batch ?? d.BatchSize,
+            Lr = Lr ?? d.Lr,
+            Warmup = Warmup ?? d.Warmup,
+            PolyExponent = PolyExp ?? d.PolyExponent,
+            WeightDecay = WeightDecay ?? d.WeightDecay,
+            ClipGrad = ClipGrad ?? d.ClipGrad,
+            Device = Runtime.Device ?? d.Device,
+            Bf16 = Runtime.Bf16 ?? d.Bf16,
+            GradCheckpoint = GradCheckpoint ?? d.GradCheckpoint,
+            Seed = Seed is { } s ? (ulong)s : d.Seed,
+            ValEvery = ValEvery ?? d.ValEvery,
+            CheckpointEvery = CheckpointEvery ?? d.CheckpointEvery,
+            LogEvery = LogEvery ?? d.LogEvery,
+        };
+        o.Validate();
+        return o;
+    }
+}
+
+/// <summary>The runtime options every verb shares: --device, --threads, --bf16 (null = the verb's default).</summary>
+public sealed record RuntimeSettings
+{
+    /// <summary>"cpu" or "cuda[:N]".</summary>
+    public string? Device { get; init; }
+    /// <summary>libtorch intra-op threads (0 = libtorch's default).</summary>
+    public int Threads { get; init; }
+    /// <summary>bfloat16 autocast.</summary>
+    public bool? Bf16 { get; init; }
+
+    /// <summary>Applies <see cref="Threads"/> to libtorch (0 leaves the default); negative is an <see cref="ArgumentException"/>.</summary>
+    public void ApplyThreads()
+    {
+        if (Threads < 0) throw new ArgumentException($"--threads must be ≥ 0, got {Threads}");
+        if (Threads > 0) SamAdapt.Torch.torch.set_num_threads(Threads);
+    }
+
+    /// <summary>The device to run on (<see cref="SamAdapt.Torch.DeviceCheck.Resolve"/>): parsed and checked to exist.</summary>
+    public SamAdapt.Torch.Device ResolveDevice(string fallback = "cpu") => SamAdapt.Torch.DeviceCheck.Resolve(Device ?? fallback);
+}
