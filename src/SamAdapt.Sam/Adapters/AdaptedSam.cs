@@ -76,9 +76,6 @@ public sealed class AdaptedSam : Module, ISemanticSegmenter
     public SamConfig SamConfig { get; }
     /// <summary>The adaptation settings (with <see cref="AdapterConfig.Upscaling"/> resolved).</summary>
     public AdapterConfig Config { get; }
-    /// <summary>Slices per stack read by the 3D adapters; set by <see cref="forward(Tensor, int?)"/>.</summary>
-    public SliceStackContext SliceContext { get; } = new();
-
     /// <summary>Recompute each encoder block in backward (<see cref="Checkpoint.Run(Func{Tensor, Tensor}, Tensor)"/>) to save memory.</summary>
     public bool GradientCheckpointing
     {
@@ -93,7 +90,6 @@ public sealed class AdaptedSam : Module, ISemanticSegmenter
         config.Validate();
         SamConfig = sam with { PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f] };
         Config = config with { Upscaling = config.EffectiveUpscaling };
-        SliceContext.Depth = config.Slices;
         image_encoder = register_module("image_encoder", new ImageEncoderViT(SamConfig));
         prompt_encoder = register_module("prompt_encoder", new PromptEncoder(SamConfig));
         mask_decoder = register_module("mask_decoder", new MultiClassMaskDecoder(SamConfig, config.NumClasses, config.EffectiveUpscaling));
@@ -105,7 +101,7 @@ public sealed class AdaptedSam : Module, ISemanticSegmenter
             {
                 if (fact is not null) blk.attn.AttachQkvDelta("fact", new FactQkvDelta(fact, config.FactScale, config.FactDropout));
                 if (config.UseAdapters3D)
-                    blk.AttachAdapters(new Adapter3D(e, config.AdapterBottleneck, SliceContext), new Adapter3D(e, config.AdapterBottleneck, SliceContext));
+                    blk.AttachAdapters(new Adapter3D(e, config.AdapterBottleneck), new Adapter3D(e, config.AdapterBottleneck));
             }
         }
         else if (config.Method == AdaptMethod.Lora)
@@ -223,10 +219,10 @@ public sealed class AdaptedSam : Module, ISemanticSegmenter
             throw new ArgumentException($"the adapted SAM takes (B·D, 3, {s}, {s}) images, got [{string.Join(", ", images.shape)}]");
         if (images.size(1) == 1) images = images.expand(-1, 3, -1, -1);
         long n = images.size(0);
-        SliceContext.Depth = depth ?? Config.Slices;
-        SliceContext.StacksIn(n);
+        var context = new EncoderContext(depth ?? Config.Slices); // per call: concurrent forwards on one model do not share it
+        context.StacksIn(n);
 
-        var emb = image_encoder.forward(images);
+        var emb = image_encoder.forward(images, context);
         long h = emb.size(2), w = emb.size(3);
         var pe = prompt_encoder.get_dense_pe();
         var sparse = torch.empty([n, 0, prompt_encoder.embed_dim], emb.dtype, emb.device);

@@ -4,12 +4,13 @@ using SamAdapt.Torch.NN;
 namespace SamAdapt.Sam.Modeling;
 
 /// <summary>
-/// Pre-norm transformer block of the image encoder (docs/sam-v1.md §1.2): windowed attention (window_size &gt; 0, zero padding
-/// after norm1, no mask) or global attention (window_size = 0), then an exact-GELU MLP. Channels-last (B, H, W, E) in and out.
-/// Members: norm1, attn, norm2, mlp (LayerNorms with eps 1e-6).
-/// <para>Extension point (MA-SAM, docs/methods.md §2.1(b)): <see cref="AttachAdapters"/> registers <c>adapter_1</c> and
-/// <c>adapter_2</c>; the forward becomes <c>x = x + adapter_1(x)</c>; <c>x = x + attn(norm1(x))</c>; <c>x = x + adapter_2(x)</c>;
-/// <c>x = x + mlp(norm2(x))</c>. Without adapters the forward is SAM's, bit for bit.</para>
+/// Pre-norm transformer block of the image encoder (docs/sam.md, "Image encoder"): windowed attention (window_size &gt; 0, zero
+/// padding after norm1, no mask) or global attention (window_size = 0), then an exact-GELU MLP. Channels-last (B, H, W, E) in and
+/// out. Members: norm1, attn, norm2, mlp (LayerNorms with eps 1e-6).
+/// <para>Extension points (docs/sam.md, "Extension points"): <see cref="Attach"/> registers a <see cref="BlockHook"/> under a name
+/// (its keys become <c>blocks.{i}.{name}.*</c>) at one of four <see cref="BlockHookPoint"/>s: before attention, after attention,
+/// before the MLP, parallel to the MLP. Several hooks at one point run in attachment order. With nothing attached the forward
+/// is SAM's, bit for bit.</para>
 /// </summary>
 public sealed class Block : UnaryModule
 {
@@ -18,10 +19,12 @@ public sealed class Block : UnaryModule
     public readonly MlpBlock mlp;
     public readonly int window_size;
 
-    /// <summary>Adapter applied (residually) before attention, or null.</summary>
-    public UnaryModule? adapter_1 { get; private set; }
-    /// <summary>Adapter applied (residually) after attention, before the MLP, or null.</summary>
-    public UnaryModule? adapter_2 { get; private set; }
+    private readonly List<BlockHook> _beforeAttention = [], _afterAttention = [], _beforeMlp = [], _parallelMlp = [];
+
+    /// <summary>MA-SAM's adapter before attention (the hook named <c>adapter_1</c>), or null.</summary>
+    public BlockHook? adapter_1 => Hook("adapter_1");
+    /// <summary>MA-SAM's adapter before the MLP (the hook named <c>adapter_2</c>), or null.</summary>
+    public BlockHook? adapter_2 => Hook("adapter_2");
 
     public Block(int dim, int numHeads, double mlpRatio, int windowSize, (int H, int W) inputSize, double normEps = 1e-6)
     {
@@ -32,21 +35,47 @@ public sealed class Block : UnaryModule
         mlp = register_module("mlp", new MlpBlock(dim, (long)(dim * mlpRatio)));
     }
 
-    /// <summary>
-    /// Attaches the two residual adapters as members <c>adapter_1</c> (before norm1/attention) and <c>adapter_2</c> (before
-    /// norm2/MLP); each maps (B, H, W, E) to (B, H, W, E). Either may be null. Can be called once.
-    /// </summary>
-    public void AttachAdapters(UnaryModule? beforeAttention, UnaryModule? beforeMlp)
+    /// <summary>The attached hook called <paramref name="name"/>, or null.</summary>
+    public BlockHook? Hook(string name) =>
+        _beforeAttention.Concat(_afterAttention).Concat(_beforeMlp).Concat(_parallelMlp).FirstOrDefault(h => HookNames.TryGetValue(h, out var n) && n == name);
+
+    private Dictionary<BlockHook, string> HookNames { get; } = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Attaches <paramref name="hook"/> as member <paramref name="name"/> at <paramref name="point"/>.</summary>
+    public T Attach<T>(BlockHookPoint point, string name, T hook) where T : BlockHook
     {
-        if (adapter_1 is not null || adapter_2 is not null) throw new InvalidOperationException("adapters are already attached to this block");
-        if (beforeAttention is not null) adapter_1 = register_module("adapter_1", beforeAttention);
-        if (beforeMlp is not null) adapter_2 = register_module("adapter_2", beforeMlp);
+        if (Hook(name) is not null) throw new InvalidOperationException($"a hook named '{name}' is already attached to this block");
+        register_module(name, hook);
+        HookNames[hook] = name;
+        hook.Owner = this;
+        (point switch
+        {
+            BlockHookPoint.BeforeAttention => _beforeAttention,
+            BlockHookPoint.AfterAttention => _afterAttention,
+            BlockHookPoint.BeforeMlp => _beforeMlp,
+            _ => _parallelMlp,
+        }).Add(hook);
+        return hook;
     }
 
-    public override Tensor forward(Tensor x)
+    /// <summary>
+    /// MA-SAM's two residual adapters: <c>adapter_1</c> before norm1/attention and <c>adapter_2</c> before norm2/MLP (either may
+    /// be null). Can be called once.
+    /// </summary>
+    public void AttachAdapters(BlockHook? beforeAttention, BlockHook? beforeMlp)
+    {
+        if (adapter_1 is not null || adapter_2 is not null) throw new InvalidOperationException("adapters are already attached to this block");
+        if (beforeAttention is not null) Attach(BlockHookPoint.BeforeAttention, "adapter_1", beforeAttention);
+        if (beforeMlp is not null) Attach(BlockHookPoint.BeforeMlp, "adapter_2", beforeMlp);
+    }
+
+    public override Tensor forward(Tensor x) => forward(x, EncoderContext.Single);
+
+    /// <summary>The block on (B, H, W, E) with the per-call <paramref name="context"/> its hooks read.</summary>
+    public Tensor forward(Tensor x, EncoderContext context)
     {
         using var scope = DisposeScope.Begin();
-        if (adapter_1 is not null) x = x + adapter_1.forward(x);
+        foreach (var hook in _beforeAttention) x = x + hook.forward(x, context);
         var shortcut = x;
         var h = norm1.forward(x);
         if (window_size > 0)
@@ -57,10 +86,18 @@ public sealed class Block : UnaryModule
             h = WindowUnpartition(h, window_size, padHw, (height, width));
         }
         else h = attn.forward(h);
+        foreach (var hook in _afterAttention) h = hook.forward(h, context);
         var y = shortcut + h;
         scope.DisposeEverythingBut(y);
-        if (adapter_2 is not null) y = y + adapter_2.forward(y);
-        y = y + mlp.forward(norm2.forward(y));
+        foreach (var hook in _beforeMlp) y = y + hook.forward(y, context);
+        if (_parallelMlp.Count == 0) y = y + mlp.forward(norm2.forward(y));
+        else
+        {
+            var n = norm2.forward(y);
+            var m = mlp.forward(n);
+            foreach (var hook in _parallelMlp) m = m + hook.forward(n, context);
+            y = y + m;
+        }
         return y.MoveToOuterScope();
     }
 

@@ -4,7 +4,7 @@ using SamAdapt.Torch.NN;
 namespace SamAdapt.Sam.Modeling;
 
 /// <summary>
-/// SAM's ViT image encoder (docs/sam-v1.md §1): patch embedding, absolute position embedding, <c>depth</c> blocks with windowed
+/// SAM's ViT image encoder (docs/sam.md, "Image encoder"): patch embedding, absolute position embedding, <c>depth</c> blocks with windowed
 /// or global attention, and the neck (1×1 conv → LayerNorm2d → 3×3 conv → LayerNorm2d).
 /// <para><see cref="forward"/>: (B, 3, S, S) normalised, padded images → (B, out_chans, S/p, S/p) image embeddings.</para>
 /// Members: pos_embed (1, S/p, S/p, E), patch_embed, blocks.{i}, neck.{0..3}.
@@ -50,7 +50,10 @@ public sealed class ImageEncoderViT : UnaryModule
             new LayerNorm2d(outChans)));
     }
 
-    public override Tensor forward(Tensor x)
+    public override Tensor forward(Tensor x) => forward(x, EncoderContext.Single);
+
+    /// <summary>The encoder with a per-call <paramref name="context"/> (slices per stack) for the blocks' hooks.</summary>
+    public Tensor forward(Tensor x, EncoderContext context)
     {
         if (x.dim() != 4 || x.size(1) != 3 || x.size(2) != img_size || x.size(3) != img_size)
             throw new ArgumentException($"the image encoder takes (B, 3, {img_size}, {img_size}) input, got [{string.Join(", ", x.shape)}]");
@@ -60,7 +63,7 @@ public sealed class ImageEncoderViT : UnaryModule
         patches.Dispose();
         foreach (var blk in blocks)
         {
-            var next = GradientCheckpointing && torch.is_grad_enabled() ? Checkpoint.Run(blk.forward, h) : blk.forward(h);
+            var next = GradientCheckpointing && torch.is_grad_enabled() ? Checkpoint.Run(t => blk.forward(t, context), h) : blk.forward(h, context);
             h.Dispose(); // keep peak memory at one activation per block
             h = next;
         }

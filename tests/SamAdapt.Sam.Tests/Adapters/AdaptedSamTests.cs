@@ -1,3 +1,4 @@
+using SamAdapt.Sam.Modeling;
 using SamAdapt.Sam.Adapters;
 using SamAdapt.Sam.Tests.Modeling;
 using SamAdapt.Tests;
@@ -52,14 +53,14 @@ public class AdaptedSamTests(ITestOutputHelper output)
         using var scope = DisposeScope.Begin();
         using var _ = torch.no_grad();
         torch.manual_seed(5);
-        var ctx = new SliceStackContext(5);
-        using var adapter = new Adapter3D(16, 8, ctx);
+        var ctx = new EncoderContext(5);
+        using var adapter = new Adapter3D(16, 8);
         var x = torch.randn(10, 3, 4, 16); // two 5-slice stacks, a non-square 3×4 grid
-        var y = adapter.forward(x);
+        var y = adapter.forward(x, ctx);
         Assert.Equal(x.shape, y.shape);
         var x2 = x.clone();
         x2.select(0, 0).add_(torch.randn(3, 4, 16)); // slice 0 of stack 0 (not a constant shift: LayerNorm would remove it)
-        var y2 = adapter.forward(x2);
+        var y2 = adapter.forward(x2, ctx);
         Assert.False(torch.equal(y.select(0, 0), y2.select(0, 0)));
         Assert.False(torch.allclose(y.select(0, 1), y2.select(0, 1), 1e-6, 1e-6)); // neighbour through the (3,1,1) kernel
         for (int i = 2; i < 10; i++) Assert.True(torch.equal(y.select(0, i), y2.select(0, i)), $"slice {i} changed");
@@ -67,14 +68,13 @@ public class AdaptedSamTests(ITestOutputHelper output)
         // changing the last slice of stack 0 leaves stack 1 (next in the batch) alone
         var x3 = x.clone();
         x3.select(0, 4).add_(torch.randn(3, 4, 16));
-        var y3 = adapter.forward(x3);
+        var y3 = adapter.forward(x3, ctx);
         Assert.False(torch.allclose(y.select(0, 3), y3.select(0, 3), 1e-6, 1e-6));
         Assert.True(torch.equal(y.slice(0, 5, 10), y3.slice(0, 5, 10)));
 
-        ctx.Depth = 3;
-        var e = Assert.Throws<ArgumentException>(() => adapter.forward(x));
+        var e = Assert.Throws<ArgumentException>(() => adapter.forward(x, new EncoderContext(3)));
         Assert.Contains("3-slice stacks", e.Message);
-        Assert.Throws<ArgumentOutOfRangeException>(() => ctx.Depth = 0);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new EncoderContext(0));
     }
 
     [Fact]

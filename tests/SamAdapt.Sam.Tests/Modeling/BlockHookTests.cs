@@ -1,0 +1,84 @@
+using SamAdapt.Sam.Modeling;
+using SamAdapt.Torch;
+
+namespace SamAdapt.Sam.Tests.Modeling;
+
+/// <summary>The encoder block's extension points: where each hook acts, the per-call context, and SAM unchanged without hooks.</summary>
+public class BlockHookTests
+{
+    private sealed class ConstantHook(double value) : BlockHook
+    {
+        public int? SeenDepth { get; private set; }
+        public Tensor? SeenInput { get; private set; }
+
+        public override Tensor forward(Tensor x, EncoderContext context)
+        {
+            SeenDepth = context.Depth;
+            SeenInput = x.clone().DetachFromScope();
+            return torch.zeros_like(x) + value;
+        }
+    }
+
+    private static Block NewBlock(int window)
+    {
+        torch.manual_seed(11);
+        var b = new Block(16, 2, 2.0, window, (6, 6));
+        using var _ = torch.no_grad();
+        foreach (var (_, p) in b.named_parameters()) p.copy_(torch.randn(p.shape) * 0.2);
+        return b;
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(4)]
+    public void Hooks_act_where_documented_and_zero_hooks_leave_sams_block_bit_exact(int window)
+    {
+        using var scope = DisposeScope.Begin();
+        using var _ = torch.no_grad();
+        torch.manual_seed(3);
+        var x = torch.randn(4, 6, 6, 16);
+        using var plain = NewBlock(window);
+        var reference = plain.forward(x);
+
+        // zero hooks at the residual points change nothing, bit for bit
+        using (var zeros = NewBlock(window))
+        {
+            zeros.Attach(BlockHookPoint.BeforeAttention, "a", new ConstantHook(0));
+            zeros.Attach(BlockHookPoint.BeforeMlp, "b", new ConstantHook(0));
+            Assert.True(torch.equal(reference, zeros.forward(x)));
+        }
+
+        // parallel to the MLP: the hook's output is added to the block output; it sees norm2 of the attention result
+        using (var par = NewBlock(window))
+        {
+            var hook = par.Attach(BlockHookPoint.ParallelToMlp, "mlp_adapter", new ConstantHook(1));
+            var y = par.forward(x, new EncoderContext(2));
+            Assert.True(torch.allclose(y, reference + 1, 1e-5, 1e-5));
+            Assert.Equal(2, hook.SeenDepth);
+            var afterAttention = x + AttentionBranch(par, x);
+            Assert.True(torch.allclose(hook.SeenInput!, par.norm2.forward(afterAttention), 1e-5, 1e-5));
+            Assert.Contains("mlp_adapter", par.named_modules().Select(m => m.Name));
+        }
+
+        // after attention: a hook returning zeros removes the attention branch
+        using (var after = NewBlock(window))
+        {
+            after.Attach(BlockHookPoint.AfterAttention, "space_adapter", new ConstantHook(0));
+            var y = after.forward(x);
+            Assert.True(torch.allclose(y, x + after.mlp.forward(after.norm2.forward(x)), 1e-5, 1e-5));
+        }
+
+        using var twice = NewBlock(window);
+        twice.Attach(BlockHookPoint.BeforeMlp, "h", new ConstantHook(0));
+        Assert.Throws<InvalidOperationException>(() => twice.Attach(BlockHookPoint.AfterAttention, "h", new ConstantHook(0)));
+    }
+
+    /// <summary>attn(norm1(x)) with the block's windowing, as the block computes it.</summary>
+    private static Tensor AttentionBranch(Block b, Tensor x)
+    {
+        var h = b.norm1.forward(x);
+        if (b.window_size == 0) return b.attn.forward(h);
+        var (w, pad) = Block.WindowPartition(h, b.window_size);
+        return Block.WindowUnpartition(b.attn.forward(w), b.window_size, pad, ((int)x.size(1), (int)x.size(2)));
+    }
+}
