@@ -1,5 +1,5 @@
 """A compact PyTorch SAM v1 (image encoder, prompt encoder, mask decoder, predictor pre/post-processing), written for the benchmark
-from the project's specification (docs: shared/docs/sam-v1.md §1-4). Module and parameter names follow the released state_dict, so a
+from the SAM description in docs/sam.md §1–4. Module and parameter names follow the released state_dict, so a
 SAM .pth loads strictly. It computes the same function as SamAdapt's C# model with the same ATen ops, so timing the two compares the
 runtimes, not the algorithms."""
 import math

@@ -3,7 +3,7 @@ using SamAdapt.Imaging.Resize;
 namespace SamAdapt.Sam;
 
 /// <summary>
-/// SAM's <c>ResizeLongestSide</c> transform (docs/sam-v1.md §4.1–4.2): images are resized so that their longest side is
+/// SAM's <c>ResizeLongestSide</c> transform (docs/sam.md §4.1–4.2): images are resized so that their longest side is
 /// <see cref="TargetLength"/> with Pillow's 8-bit bilinear filter, and prompt coordinates are scaled to match.
 /// <para>Coordinates follow the reference exactly: the scale factors <c>newW / w</c> and <c>newH / h</c> are float64
 /// quotients and each coordinate is multiplied by its factor in float64 (<see cref="ApplyCoords(ReadOnlySpan{double}, int, int)"/>).

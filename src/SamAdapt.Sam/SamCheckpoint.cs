@@ -7,7 +7,7 @@ using SamAdapt.Torch.Serialization;
 namespace SamAdapt.Sam;
 
 /// <summary>
-/// Builds SAM v1 models and loads checkpoints into them (docs/sam-v1.md §5): official <c>.pth</c> files (shared storages, offsets,
+/// Builds SAM v1 models and loads checkpoints into them (docs/sam.md §5): official <c>.pth</c> files (shared storages, offsets,
 /// strides), safetensors, wrapped dicts (<c>{"model": sd}</c>), DDP <c>module.</c> prefixes and half/bfloat16 weights (converted
 /// to the model's float32). Loading is strict by default. The model type can be named ("vit_b", "vit_l", "vit_h") or inferred
 /// from the tensor shapes ("auto"). For an input size other than the checkpoint's, the absolute position embedding and the

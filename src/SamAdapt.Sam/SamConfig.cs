@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace SamAdapt.Sam;
 
 /// <summary>
-/// Architecture of a SAM v1 model (docs/sam-v1.md §0). The presets <see cref="VitB"/>, <see cref="VitL"/> and <see cref="VitH"/>
+/// Architecture of a SAM v1 model (docs/sam.md §0). The presets <see cref="VitB"/>, <see cref="VitL"/> and <see cref="VitH"/>
 /// are the released models; any other size is a custom configuration. <see cref="ImageSize"/> is the square input the
 /// encoder takes (1024 for the released checkpoints; MA-SAM/SAMed use 512), and sets the token grid
 /// <see cref="ImageEmbeddingSize"/> = ImageSize / PatchSize.

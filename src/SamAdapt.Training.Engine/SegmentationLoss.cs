@@ -7,7 +7,7 @@ namespace SamAdapt.Training.Engine;
 public sealed record LossParts(Tensor Total, Tensor CrossEntropy, Tensor Dice);
 
 /// <summary>
-/// MA-SAM's segmentation loss (methods.md §2.4):
+/// MA-SAM's segmentation loss (docs/methods.md §0):
 /// <c>ce_weight·CE + dice_weight·(1 − mean_c (2·Σ p·g + ε)/(Σ p² + Σ g² + ε))</c>, ε = 1e-5, where p is the softmax
 /// over the class axis (1) and g the one-hot target, each class — background included — summed over the whole
 /// batch and all spatial positions. CE is the mean over non-ignored positions. Positions whose target equals

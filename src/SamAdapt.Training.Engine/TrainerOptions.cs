@@ -1,7 +1,7 @@
 namespace SamAdapt.Training.Engine;
 
 /// <summary>
-/// Everything the training loop needs besides the task. Defaults are MA-SAM's recipe (methods.md §2.4): AdamW
+/// Everything the training loop needs besides the task. Defaults are MA-SAM's recipe (docs/methods.md §0): AdamW
 /// β 0.9/0.999, weight decay 0.1, lr 8e-4, 250 warm-up iterations then poly decay with exponent 7, loss
 /// 0.2·CE + 0.8·Dice, seed 1234. Exactly one of <see cref="Iterations"/> and <see cref="Epochs"/> sets the length;
 /// <see cref="TimeBudgetMinutes"/> caps it (and sets it, estimated from the measured speed, when neither is given).

@@ -68,7 +68,7 @@ public class ResizeLongestSideTests
         var json = JsonSerializer.Serialize(cases.Select(c => new { h = c.H, w = c.W, xy = c.Xy.Select(v => v.ToString("R", CultureInfo.InvariantCulture)).ToArray() }));
         using var tmp = TestPaths.NewTempDir();
         File.WriteAllText(tmp.File("c.json"), json);
-        // the reference formulas (sam-v1.md §4.1-4.2), written with numpy
+        // the reference formulas (docs/sam.md §4.1–4.2), written with numpy
         var output = DebianPython.Run("""
             import sys, json, numpy as np
             out = []

@@ -5,7 +5,7 @@ namespace SamAdapt.Imaging.Dicom;
 
 /// <summary>
 /// Reads a folder of DICOM files (one file per slice, any transfer syntax GDCM decodes) into <see cref="Volume"/>s.
-/// <para>Rules (docs/ecosystem.md §3.3):</para>
+/// <para>Rules (docs/imaging.md, "Conventions"):</para>
 /// <list type="bullet">
 /// <item>Files are grouped by SeriesInstanceUID, then by ImageOrientationPatient, matrix size, PixelSpacing and
 /// EchoNumbers; files that are not DICOM or hold no image are skipped.</item>

@@ -3,7 +3,7 @@ namespace SamAdapt.Imaging.Resize;
 /// <summary>
 /// Bit-exact port of Pillow's 8-bit resampling with the BILINEAR (triangle) filter, i.e. what
 /// <c>Image.resize((newW, newH), Image.BILINEAR)</c> returns for an "L" or "RGB" image — the resize SAM's
-/// <c>ResizeLongestSide.apply_image</c> performs (docs/sam-v1.md §4.1).
+/// <c>ResizeLongestSide.apply_image</c> performs (docs/sam.md §4.1).
 /// <para>The filter is antialiased (its support widens by the scale factor when downscaling). Resampling is separable:
 /// a horizontal pass runs first, only if the width changes, then a vertical pass, only if the height changes. Weights are
 /// computed in double, normalised, converted to int32 with 22 fractional bits, and every pass rounds and clamps its

@@ -20,58 +20,42 @@ namespace SamAdapt.Sam.Adapters;
 /// <c>iou_token.*</c> and <c>output_upscaling.0/.1/.3</c> load (same shapes as SAM's); <c>mask_tokens</c>, the hypernetwork MLPs,
 /// the IoU head and (progressive) <c>output_upscaling.4/.6/.7/.9</c> keep their random initialisation.
 /// </summary>
-public sealed class MultiClassMaskDecoder : Module
+public sealed class MultiClassMaskDecoder : MaskDecoderCore
 {
-    public readonly TwoWayTransformer transformer;
-    public readonly Embedding iou_token, mask_tokens;
-    public readonly Sequential output_upscaling;
-    public readonly ModuleList<Mlp> output_hypernetworks_mlps;
-    public readonly Mlp iou_prediction_head;
-    public readonly int transformer_dim, num_classes, num_mask_tokens;
+    public readonly int num_classes;
     public readonly DecoderUpscaling upscaling;
 
-    /// <summary>Up-sampling factor of <see cref="output_upscaling"/> (16 progressive, 4 SAM-style).</summary>
+    /// <summary>Up-sampling factor of <see cref="MaskDecoderCore.output_upscaling"/> (16 progressive, 4 SAM-style).</summary>
     public int UpscaleFactor => upscaling == DecoderUpscaling.Progressive ? 16 : 4;
 
     /// <summary><paramref name="numClasses"/> foreground classes K (K + 1 outputs incl. background).</summary>
     public MultiClassMaskDecoder(SamConfig c, int numClasses, DecoderUpscaling upscaling)
+        : base(Checked(c, numClasses, upscaling),
+            new TwoWayTransformer(c.DecoderDepth, c.PromptEmbedDim, c.DecoderNumHeads, c.DecoderMlpDim, c.AttentionDownsampleRate),
+            numClasses + 1, Upscaling(c.PromptEmbedDim, upscaling), c.PromptEmbedDim / (upscaling == DecoderUpscaling.Progressive ? 32 : 8),
+            c.IouHeadDepth, c.IouHeadHiddenDim)
+    {
+        num_classes = numClasses;
+        this.upscaling = upscaling;
+    }
+
+    private static int Checked(SamConfig c, int numClasses, DecoderUpscaling upscaling)
     {
         c.Validate();
         if (numClasses < 1) throw new ArgumentOutOfRangeException(nameof(numClasses), "at least one foreground class is needed");
         int d = c.PromptEmbedDim;
         if (upscaling == DecoderUpscaling.Progressive && d % 32 != 0)
             throw new ArgumentException($"the progressive decoder divides the decoder dim by 32; prompt embed dim {d} is not a multiple of 32");
-        transformer_dim = d;
-        num_classes = numClasses;
-        num_mask_tokens = numClasses + 1;
-        this.upscaling = upscaling;
-        transformer = register_module("transformer",
-            new TwoWayTransformer(c.DecoderDepth, d, c.DecoderNumHeads, c.DecoderMlpDim, c.AttentionDownsampleRate));
-        iou_token = register_module("iou_token", new Embedding(1, d));
-        mask_tokens = register_module("mask_tokens", new Embedding(num_mask_tokens, d));
-        Sequential up;
-        int outChannels;
-        if (upscaling == DecoderUpscaling.Progressive)
-        {
-            up = new Sequential(
-                ConvTranspose.ConvTranspose2d(d, d / 4, 2, stride: 2), new LayerNorm2d(d / 4), new GELU(),
-                ConvTranspose.ConvTranspose2d(d / 4, d / 8, 2, stride: 2), new LayerNorm2d(d / 8), new GELU(),
-                ConvTranspose.ConvTranspose2d(d / 8, d / 16, 2, stride: 2), new LayerNorm2d(d / 16), new GELU(),
-                ConvTranspose.ConvTranspose2d(d / 16, d / 32, 2, stride: 2), new GELU());
-            outChannels = d / 32;
-        }
-        else
-        {
-            up = new Sequential(
-                ConvTranspose.ConvTranspose2d(d, d / 4, 2, stride: 2), new LayerNorm2d(d / 4), new GELU(),
-                ConvTranspose.ConvTranspose2d(d / 4, d / 8, 2, stride: 2), new GELU());
-            outChannels = d / 8;
-        }
-        output_upscaling = register_module("output_upscaling", up);
-        output_hypernetworks_mlps = register_module("output_hypernetworks_mlps",
-            new ModuleList<Mlp>(Enumerable.Range(0, num_mask_tokens).Select(_ => new Mlp(d, d, outChannels, 3))));
-        iou_prediction_head = register_module("iou_prediction_head", new Mlp(d, c.IouHeadHiddenDim, num_mask_tokens, c.IouHeadDepth));
+        return d;
     }
+
+    private static Sequential Upscaling(int d, DecoderUpscaling upscaling) => upscaling == DecoderUpscaling.Progressive
+        ? new Sequential(
+            ConvTranspose.ConvTranspose2d(d, d / 4, 2, stride: 2), new LayerNorm2d(d / 4), new GELU(),
+            ConvTranspose.ConvTranspose2d(d / 4, d / 8, 2, stride: 2), new LayerNorm2d(d / 8), new GELU(),
+            ConvTranspose.ConvTranspose2d(d / 8, d / 16, 2, stride: 2), new LayerNorm2d(d / 16), new GELU(),
+            ConvTranspose.ConvTranspose2d(d / 16, d / 32, 2, stride: 2), new GELU())
+        : MaskDecoder.SamUpscaling(d);
 
     /// <summary>
     /// State-dict keys (relative to this decoder) that take SAM checkpoint values: everything except mask_tokens, the hypernetwork MLPs,
@@ -93,22 +77,14 @@ public sealed class MultiClassMaskDecoder : Module
     public (Tensor Masks, Tensor IouPredictions) forward(Tensor imageEmbeddings, Tensor imagePe, Tensor sparsePromptEmbeddings, Tensor densePromptEmbeddings)
     {
         using var scope = DisposeScope.Begin();
-        long n = imageEmbeddings.size(0), c = imageEmbeddings.size(1), h = imageEmbeddings.size(2), w = imageEmbeddings.size(3);
+        long n = imageEmbeddings.size(0);
         if (sparsePromptEmbeddings.size(0) != n)
             throw new ArgumentException($"{sparsePromptEmbeddings.size(0)} prompt rows for {n} images; the multi-class decoder pairs them one to one");
-        var outputTokens = torch.cat([iou_token.weight, mask_tokens.weight], 0).unsqueeze(0).expand(n, -1, -1);
+        var outputTokens = OutputTokens(n);
         var tokens = sparsePromptEmbeddings.size(1) == 0 ? outputTokens : torch.cat([outputTokens, sparsePromptEmbeddings], 1);
         var src = imageEmbeddings + densePromptEmbeddings;
         var posSrc = imagePe.expand(n, -1, -1, -1);
-        var (hs, srcOut) = transformer.forward(src, posSrc, tokens);
-        var iouTokenOut = hs.select(1, 0);
-        var maskTokensOut = hs.slice(1, 1, 1 + num_mask_tokens);
-        var upscaled = output_upscaling.forward(srcOut.transpose(1, 2).reshape(n, c, h, w));
-        var hyperIn = torch.stack(Enumerable.Range(0, num_mask_tokens)
-            .Select(i => output_hypernetworks_mlps[i].forward(maskTokensOut.select(1, i))).ToArray(), 1);
-        long uc = upscaled.size(1), uh = upscaled.size(2), uw = upscaled.size(3);
-        var masks = hyperIn.matmul(upscaled.view(n, uc, uh * uw)).view(n, -1, uh, uw);
-        var iou = iou_prediction_head.forward(iouTokenOut);
+        var (masks, iou) = Decode(src, posSrc, tokens);
         return (masks.MoveToOuterScope(), iou.MoveToOuterScope());
     }
 }

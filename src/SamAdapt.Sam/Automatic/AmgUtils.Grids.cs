@@ -1,7 +1,7 @@
 namespace SamAdapt.Sam.Automatic;
 
 /// <summary>
-/// Tensor-free utilities of SAM's automatic mask generator (reference <c>utils/amg.py</c>, docs/sam-v1.md §4.4):
+/// Tensor-free utilities of SAM's automatic mask generator (reference <c>utils/amg.py</c>, docs/sam.md §4.4):
 /// point grids, crop boxes, stability score, mask boxes, box NMS, crop-edge filtering, uncropping, RLE and
 /// small-region removal. Masks are row-major H×W spans (<c>bool</c>, or <c>float</c> logits); boxes are XYXY.
 /// </summary>
@@ -72,7 +72,7 @@ public static partial class AmgUtils
     /// Layer i ≥ 1 has 2^i crops per side: <c>overlap = int(overlapRatio · shortSide · (2 / nCrops))</c>, crop length
     /// <c>ceil((overlap·(nCrops − 1) + len) / nCrops)</c>, crop origins <c>(cropLen − overlap)·j</c>, and boxes
     /// clipped to the image; they are listed with x origin outer and y origin inner.
-    /// <para>Note: docs/sam-v1.md only lists the defaults (crop_n_layers = 0, overlap 512/1500); this layer scheme
+    /// <para>Note: only the defaults (crop_n_layers = 0, overlap ratio 512/1500) are exercised (docs/sam.md §4.4); this layer scheme
     /// follows the reference generator's documented behaviour but is not covered by a reference fixture.</para>
     /// </summary>
     public static (IntBox[] Boxes, int[] LayerIndices) GenerateCropBoxes(int imageH, int imageW, int nLayers, double overlapRatio)

@@ -12,7 +12,7 @@ public enum AmgOutputMode
 }
 
 /// <summary>
-/// Settings of SAM's automatic mask generator with the reference defaults (docs/sam-v1.md §4.4).
+/// Settings of SAM's automatic mask generator with the reference defaults (docs/sam.md §4.4).
 /// </summary>
 public sealed record AutomaticMaskGeneratorOptions
 {

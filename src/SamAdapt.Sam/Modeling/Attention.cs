@@ -4,7 +4,7 @@ using SamAdapt.Torch.NN;
 namespace SamAdapt.Sam.Modeling;
 
 /// <summary>
-/// Multi-head self-attention of the image encoder with decomposed relative positions (docs/sam-v1.md §1.3). Input and output
+/// Multi-head self-attention of the image encoder with decomposed relative positions (docs/sam.md §1.3). Input and output
 /// are channels-last (B, H, W, E). Parameters: rel_pos_h/rel_pos_w (2·S − 1, head_dim), qkv (3E, E), proj (E, E).
 /// Queries are scaled <i>before</i> the q·kᵀ product, and the relative-position terms use the unscaled queries.
 /// <para>Extension point: <see cref="AttachQkvDelta"/> adds a parameter-efficient increment (FacT, LoRA) to the fused qkv projection,

@@ -4,7 +4,7 @@ using SamAdapt.Torch.NN;
 namespace SamAdapt.Sam.Modeling;
 
 /// <summary>
-/// Attention of the two-way transformer (SAM's <c>transformer.Attention</c>, docs/sam-v1.md §3.4): projections to
+/// Attention of the two-way transformer (SAM's <c>transformer.Attention</c>, docs/sam.md §3.4): projections to
 /// dim / downsample_rate channels, heads split from it, logits divided by √(head dim) <i>after</i> q·kᵀ.
 /// Members: q_proj, k_proj, v_proj (internal, dim), out_proj (dim, internal).
 /// </summary>

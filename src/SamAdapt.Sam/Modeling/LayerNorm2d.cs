@@ -4,7 +4,7 @@ using SamAdapt.Torch.NN;
 namespace SamAdapt.Sam.Modeling;
 
 /// <summary>
-/// Channel LayerNorm for (B, C, H, W) maps, SAM's <c>LayerNorm2d</c> (docs/sam-v1.md §1.5). The op sequence is the reference's —
+/// Channel LayerNorm for (B, C, H, W) maps, SAM's <c>LayerNorm2d</c> (docs/sam.md §1.5). The op sequence is the reference's —
 /// mean, subtract, square, mean, add eps, sqrt, divide, scale, shift — because the fused layer_norm kernel differs in the last bits.
 /// Parameters: weight (C), bias (C).
 /// </summary>

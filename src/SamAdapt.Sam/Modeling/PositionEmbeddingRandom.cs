@@ -4,7 +4,7 @@ using SamAdapt.Torch.NN;
 namespace SamAdapt.Sam.Modeling;
 
 /// <summary>
-/// Random Fourier positional encoding (docs/sam-v1.md §2.1). The persistent buffer
+/// Random Fourier positional encoding (docs/sam.md §2.1). The persistent buffer
 /// <c>positional_encoding_gaussian_matrix</c> (2, F) comes from the checkpoint; encodings have 2F channels: sin first, then cos.
 /// </summary>
 public sealed class PositionEmbeddingRandom : Module

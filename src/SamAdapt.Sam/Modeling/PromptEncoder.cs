@@ -4,7 +4,7 @@ using SamAdapt.Torch.NN;
 namespace SamAdapt.Sam.Modeling;
 
 /// <summary>
-/// SAM's prompt encoder (docs/sam-v1.md §2): points, boxes and a low-resolution mask become sparse tokens (B, N', D) and a dense
+/// SAM's prompt encoder (docs/sam.md §2): points, boxes and a low-resolution mask become sparse tokens (B, N', D) and a dense
 /// embedding (B, D, h, w). Members in registration order: pe_layer, point_embeddings.{0..3}, not_a_point_embed, mask_downscaling.{0,1,3,4,6},
 /// no_mask_embed.
 /// <para>Point labels: 1 = foreground, 0 = background, −1 = padding/ignored; 2 and 3 mark box corners (they receive no learned
@@ -27,6 +27,20 @@ public sealed class PromptEncoder : Module
     public readonly (int H, int W) mask_input_size;
 
     public const int NumPointEmbeddings = 4;
+
+    private readonly List<UnaryModule> _sparseHooks = [], _denseHooks = [];
+
+    /// <summary>
+    /// Extension point (docs/sam.md, "Extension points"): attaches <paramref name="hook"/> as member <paramref name="name"/> on the
+    /// sparse (B, N, D) or dense (B, D, h, w) output of <see cref="forward"/>; several run in attachment order. With none attached
+    /// the encoder is SAM's, bit for bit.
+    /// </summary>
+    public T Attach<T>(PromptHookPoint point, string name, T hook) where T : UnaryModule
+    {
+        register_module(name, hook);
+        (point == PromptHookPoint.Sparse ? _sparseHooks : _denseHooks).Add(hook);
+        return hook;
+    }
 
     public PromptEncoder(int embedDim, (int H, int W) imageEmbeddingSize, (int H, int W) inputImageSize, int maskInChans)
     {
@@ -116,6 +130,17 @@ public sealed class PromptEncoder : Module
         var dense = masks is not null
             ? EmbedMasks(masks)
             : no_mask_embed.weight.reshape(1, -1, 1, 1).expand(bs, -1, image_embedding_size.H, image_embedding_size.W);
+        foreach (var h in _sparseHooks) sparse = h.forward(sparse);
+        foreach (var h in _denseHooks) dense = h.forward(dense);
         return (sparse.MoveToOuterScope(), dense.MoveToOuterScope());
     }
+}
+
+/// <summary>Which output of the <see cref="PromptEncoder"/> a hook transforms.</summary>
+public enum PromptHookPoint
+{
+    /// <summary>The sparse prompt tokens (B, N, D).</summary>
+    Sparse,
+    /// <summary>The dense prompt embedding (B, D, h, w).</summary>
+    Dense,
 }

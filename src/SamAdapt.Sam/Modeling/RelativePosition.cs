@@ -4,7 +4,7 @@ using SamAdapt.Torch.NN;
 namespace SamAdapt.Sam.Modeling;
 
 /// <summary>
-/// Decomposed relative positional embeddings of the image encoder (MViTv2, docs/sam-v1.md §1.4): <see cref="GetRelPos"/> and
+/// Decomposed relative positional embeddings of the image encoder (MViTv2, docs/sam.md §1.4): <see cref="GetRelPos"/> and
 /// <see cref="AddDecomposedRelPos"/>, with the reference's einsum equations and addition order.
 /// </summary>
 public static class RelativePosition

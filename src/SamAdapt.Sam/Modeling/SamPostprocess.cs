@@ -3,7 +3,7 @@ using SamAdapt.Torch.NN;
 
 namespace SamAdapt.Sam.Modeling;
 
-/// <summary>Mask post-processing of the reference predictor (docs/sam-v1.md §4.3).</summary>
+/// <summary>Mask post-processing of the reference predictor (docs/sam.md §4.3).</summary>
 public static class SamPostprocess
 {
     /// <summary>

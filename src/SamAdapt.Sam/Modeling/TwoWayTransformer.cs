@@ -4,7 +4,7 @@ using SamAdapt.Torch.NN;
 namespace SamAdapt.Sam.Modeling;
 
 /// <summary>
-/// The mask decoder's two-way transformer (docs/sam-v1.md §3.2): <c>depth</c> <see cref="TwoWayAttentionBlock"/>s, then a final
+/// The mask decoder's two-way transformer (docs/sam.md §3.2): <c>depth</c> <see cref="TwoWayAttentionBlock"/>s, then a final
 /// token→image attention and LayerNorm (eps 1e-5). Members: layers.{i}, final_attn_token_to_image, norm_final_attn.
 /// </summary>
 public sealed class TwoWayTransformer : Module

@@ -31,7 +31,7 @@ public sealed record SamMaskRecord
 }
 
 /// <summary>
-/// SAM's automatic "segment everything" mode (reference <c>SamAutomaticMaskGenerator</c>, docs/sam-v1.md §4.4), with its defaults in
+/// SAM's automatic "segment everything" mode (reference <c>SamAutomaticMaskGenerator</c>, docs/sam.md §4.4), with its defaults in
 /// <see cref="AutomaticMaskGeneratorOptions"/>: per crop, the image is set on the predictor, a point grid is run through the decoder in
 /// batches (one foreground point per prompt, multimask output, full-size logits; point coordinates stay float64 until the prompt encoder),
 /// masks are kept when IoU &gt; pred_iou_thresh and stability ≥ stability_score_thresh (both filters only when the threshold is &gt; 0),

@@ -1,7 +1,7 @@
 namespace SamAdapt.Sam.Prediction;
 
 /// <summary>
-/// MedSAM's image preprocessing (docs/sam-v1.md §7.1, <c>MedSAM_Inference.py</c>):
+/// MedSAM's image preprocessing (docs/sam.md §7.1, <c>MedSAM_Inference.py</c>):
 /// <c>skimage.transform.resize(img, (S, S), order=3, preserve_range=True, anti_aliasing=True).astype(np.uint8)</c>, then
 /// <c>(x − min) / clip(max − min, 1e-8)</c> in float64, cast to float32. No mean/std, no padding, aspect ratio not kept.
 /// <para><b>Fidelity.</b> An image already S×S is returned unchanged — exactly what skimage gives after the uint8 cast (the spec checked

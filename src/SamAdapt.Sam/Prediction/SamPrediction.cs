@@ -6,12 +6,12 @@ namespace SamAdapt.Sam.Prediction;
 public enum SamPreset
 {
     /// <summary>
-    /// The reference <c>SamPredictor</c> (docs/sam-v1.md §4): PIL bilinear resize of the longest side to S, mean/std normalisation,
+    /// The reference <c>SamPredictor</c> (docs/sam.md §4): PIL bilinear resize of the longest side to S, mean/std normalisation,
     /// bottom-right zero padding; coordinates scaled by (newW/w, newH/h); logits bilinear to S², crop, bilinear to H×W; mask = logit &gt; 0.
     /// </summary>
     Sam,
     /// <summary>
-    /// MedSAM's inference pipeline (docs/sam-v1.md §7.1): grey → 3 channels, non-aspect-preserving cubic resize to S×S (skimage
+    /// MedSAM's inference pipeline (docs/sam.md §7.1): grey → 3 channels, non-aspect-preserving cubic resize to S×S (skimage
     /// <c>resize(order=3, anti_aliasing=True, preserve_range=True)</c> then uint8 truncation — see <see cref="MedSamPreprocess"/>), min-max
     /// to [0, 1], no mean/std, no padding; prompts scaled by (S/W, S/H); sigmoid of the low-res logits, bilinear straight to H×W,
     /// mask = probability &gt; 0.5. Box prompts are MedSAM's native prompt; points are accepted and scaled the same way.

@@ -10,7 +10,7 @@ namespace SamAdapt.Sam.Prediction;
 /// embedding is cached), then any number of <see cref="Predict(SamPrompt, bool, bool)"/> calls on that embedding — points with labels,
 /// a box, a low-resolution mask input, multimask output, logits — and batched prompts on one image
 /// (<see cref="PredictBatch"/>, <see cref="PredictBoxes"/>, <see cref="PredictTorch"/>).
-/// <para>Pre/post-processing follows <see cref="Preset"/> (<see cref="SamPreset.Sam"/>: docs/sam-v1.md §4; <see cref="SamPreset.MedSam"/>:
+/// <para>Pre/post-processing follows <see cref="Preset"/> (<see cref="SamPreset.Sam"/>: docs/sam.md §4; <see cref="SamPreset.MedSam"/>:
 /// §7.1). The predictor runs on the model's device (move the model first, or use <see cref="FromCheckpoint"/>). Every call opens its own
 /// dispose scope: only the cached embedding (and the cached dense positional encoding) outlive a call, so repeated predictions do not
 /// accumulate tensors.</para>

@@ -23,7 +23,7 @@ public sealed class AugmentationPipeline : IEquatable<AugmentationPipeline>
     public static AugmentationPipeline None { get; } = new([]);
 
     /// <summary>
-    /// MA-SAM's <c>RandomGenerator</c> (methods.md §2.4): rot90+flip (p 0.5), rotation by randint(−15, 15)° (p 0.5),
+    /// MA-SAM's <c>RandomGenerator</c> (docs/methods.md §0): rot90+flip (p 0.5), rotation by randint(−15, 15)° (p 0.5),
     /// gamma γ ∈ [0.5, 3.5] (p 0.5), then the RandAugment part as independent steps — scale 0.8–1.2, brightness and
     /// contrast 0.7–1.3, each with p 0.25 (RandAugment picks 2 of ~12 ops per sample, so each op acts on roughly one
     /// sample in six; 0.25 keeps the expected number of ops similar with the subset ported here). Random erasing is

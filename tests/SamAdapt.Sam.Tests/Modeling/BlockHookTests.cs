@@ -1,5 +1,6 @@
 using SamAdapt.Sam.Modeling;
 using SamAdapt.Torch;
+using SamAdapt.Torch.NN;
 
 namespace SamAdapt.Sam.Tests.Modeling;
 
@@ -80,5 +81,68 @@ public class BlockHookTests
         if (b.window_size == 0) return b.attn.forward(h);
         var (w, pad) = Block.WindowPartition(h, b.window_size);
         return Block.WindowUnpartition(b.attn.forward(w), b.window_size, pad, ((int)x.size(1), (int)x.size(2)));
+    }
+}
+
+/// <summary>Hooks in the prompt encoder and the two-way transformer: they act on the documented outputs and change nothing when absent.</summary>
+public class DecoderHookTests
+{
+    private sealed class AddOne : UnaryModule
+    {
+        public int Calls { get; private set; }
+        public override Tensor forward(Tensor x)
+        {
+            Calls++;
+            return x + 1;
+        }
+    }
+
+    private sealed class Double : UnaryModule
+    {
+        public int Calls { get; private set; }
+        public override Tensor forward(Tensor x)
+        {
+            Calls++;
+            return x * 2;
+        }
+    }
+
+    [Fact]
+    public void Prompt_encoder_and_two_way_hooks_transform_their_outputs()
+    {
+        using var scope = DisposeScope.Begin();
+        using var _ = torch.no_grad();
+        var cfg = SamTinyFixture.Config;
+        torch.manual_seed(4);
+        using var plain = new PromptEncoder(cfg);
+        using var hooked = new PromptEncoder(cfg);
+        hooked.load_state_dict(plain.state_dict());
+        var dense = hooked.Attach(PromptHookPoint.Dense, "dense_adapter", new AddOne());
+        var boxes = Tensor.FromArray<float>([10f, 12f, 40f, 50f], [1, 4]);
+        var (s0, d0) = plain.forward(null, boxes, null);
+        var (s1, d1) = hooked.forward(null, boxes, null);
+        Assert.True(torch.equal(s0, s1));
+        Assert.True(torch.equal(d0 + 1, d1));
+        Assert.Equal(1, dense.Calls);
+
+        torch.manual_seed(6);
+        using var block = new TwoWayAttentionBlock(32, 2, 64);
+        var q = torch.randn(2, 5, 32);
+        var k = torch.randn(2, 9, 32);
+        var (q0, k0) = block.forward(q, k, q, k);
+        var mlpHook = block.Attach(TwoWayHookPoint.Mlp, "mlp_adapter", new Double());
+        var (q1, k1) = block.forward(q, k, q, k);
+        Assert.Equal(1, mlpHook.Calls);
+        Assert.True(torch.allclose(q1, block.norm3.forward(Before(block, q, k) + block.mlp.forward(Before(block, q, k)) * 2), 1e-5, 1e-5)); // the MLP output doubled before norm3
+        Assert.Contains("mlp_adapter", block.named_modules().Select(m => m.Name));
+        Assert.False(torch.allclose(q0, q1, 1e-4, 1e-4));
+    }
+
+    /// <summary>The queries entering the block's MLP (after self-attention and token→image attention).</summary>
+    private static Tensor Before(TwoWayAttentionBlock b, Tensor q, Tensor k)
+    {
+        var q0 = q + q;
+        var x = b.norm1.forward(q + b.self_attn.forward(q0, q0, q));
+        return b.norm2.forward(x + b.cross_attn_token_to_image.forward(x + q, k + k, k));
     }
 }
