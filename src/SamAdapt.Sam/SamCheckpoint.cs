@@ -98,19 +98,10 @@ public static partial class SamCheckpoint
         var resized = ResizePositionalTables(positional, model.Config);
 
         var own = model.state_dict();
-        var missing = own.Keys.Where(k => !sd.ContainsKey(k)).ToList();
-        var unexpected = sd.Keys.Where(k => !own.ContainsKey(k)).ToList();
-        var mismatched = new List<string>();
-        foreach (var (k, dst) in own)
-        {
-            if (!sd.TryGetValue(k, out var h)) continue;
-            bool wasResized = resized.TryGetValue(k, out var r) && !ReferenceEquals(r, positional[k]);
-            var shape = wasResized ? r!.shape : h.Shape;
-            if (!shape.SequenceEqual(dst.shape))
-                mismatched.Add($"{k} (checkpoint [{string.Join(",", h.Shape)}]" + (wasResized ? $", resized to [{string.Join(",", shape)}]" : "") +
-                    $", model [{string.Join(",", dst.shape)}])");
-        }
-        var result = new LoadResult(missing, unexpected, mismatched);
+        bool WasResized(string k) => resized.TryGetValue(k, out var r) && !ReferenceEquals(r, positional[k]);
+        // compared at the shape a table is resized to; the message names the file's own shape too
+        var result = LoadResult.Diff(LoadResult.Shapes(own), sd.ToDictionary(kv => kv.Key, kv => WasResized(kv.Key) ? resized[kv.Key].shape : kv.Value.Shape),
+            describeSource: k => $"checkpoint [{string.Join(",", sd[k].Shape)}]" + (WasResized(k) ? $", resized to [{string.Join(",", resized[k].shape)}]" : ""));
         if (strict && !result.IsExact)
             throw new InvalidDataException(
                 $"{source} does not fit SAM {model.Config.Describe()}: {result.Describe(5)}. {DescribeCheckpoint(sd)}");

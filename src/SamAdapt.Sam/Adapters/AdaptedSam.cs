@@ -324,11 +324,8 @@ public sealed class AdaptedSam : Module, ISemanticSegmenter
     public void LoadTrainable(IReadOnlyDictionary<string, Tensor> tensors)
     {
         var own = state_dict();
-        var unexpected = tensors.Keys.Where(k => !own.ContainsKey(k)).ToList();
-        var missing = TrainableStateDict().Keys.Where(k => !tensors.ContainsKey(k)).ToList();
-        var mismatched = tensors.Where(kv => own.TryGetValue(kv.Key, out var t) && !t.shape.SequenceEqual(kv.Value.shape))
-            .Select(kv => $"{kv.Key} (file [{string.Join(",", kv.Value.shape)}], model [{string.Join(",", own[kv.Key].shape)}])").ToList();
-        var r = new LoadResult(missing, unexpected, mismatched);
+        var trainable = TrainableStateDict();
+        var r = LoadResult.Diff(LoadResult.Shapes(own), LoadResult.Shapes(tensors), required: trainable.ContainsKey, sourceLabel: "file");
         if (!r.IsExact) throw new InvalidDataException($"the trained tensors do not fit this {Config.MethodName} model: {r.Describe(5)}");
         using var _ = torch.no_grad();
         foreach (var (k, v) in tensors) own[k].copy_(v);
@@ -404,14 +401,9 @@ public sealed class AdaptedSam : Module, ISemanticSegmenter
         bool Loadable(string k) => GroupOf(k) is Groups.ImageEncoder or Groups.PromptEncoder ||
             (k.StartsWith("mask_decoder.", StringComparison.Ordinal) && MultiClassMaskDecoder.LoadsFromSam(k["mask_decoder.".Length..]));
         bool SkippedInCheckpoint(string k) => k.StartsWith("mask_decoder.", StringComparison.Ordinal) && !MultiClassMaskDecoder.LoadsFromSam(k["mask_decoder.".Length..]);
-        var missing = own.Keys.Where(k => Loadable(k) && !sd.ContainsKey(k)).ToList();
-        var unexpected = sd.Keys.Where(k => !SkippedInCheckpoint(k) && !(own.ContainsKey(k) && Loadable(k))).ToList();
-        var mismatched = new List<string>();
         var shapeOf = (string k) => resized.TryGetValue(k, out var r) ? r.shape : sd[k].Shape;
-        foreach (var (k, dst) in own)
-            if (Loadable(k) && sd.ContainsKey(k) && !shapeOf(k).SequenceEqual(dst.shape))
-                mismatched.Add($"{k} (checkpoint [{string.Join(",", shapeOf(k))}], model [{string.Join(",", dst.shape)}])");
-        var result = new LoadResult(missing, unexpected, mismatched);
+        var result = LoadResult.Diff(LoadResult.Shapes(own), sd.Keys.ToDictionary(k => k, shapeOf),
+            required: Loadable, accepted: Loadable, ignored: SkippedInCheckpoint);
         if (strict && !result.IsExact)
             throw new InvalidDataException($"{source} does not fit the base of SAM {SamConfig.Describe()}: {result.Describe(5)}. {SamCheckpoint.DescribeCheckpoint(sd)}");
         using var _ = torch.no_grad();

@@ -17,6 +17,32 @@ public sealed record LoadResult(IReadOnlyList<string> Missing, IReadOnlyList<str
         if (Mismatched.Count > 0) parts.Add($"{Mismatched.Count} mis-shaped key(s): {List(Mismatched, max)}");
         return parts.Count == 0 ? "all keys matched" : string.Join("; ", parts);
     }
+
+    /// <summary>
+    /// The one key comparison of a model against a state dict (every loader uses it). <paramref name="model"/> and
+    /// <paramref name="source"/> map keys to shapes. Missing: model keys that are <paramref name="required"/> (default: all) but
+    /// absent from the source. Unexpected: source keys that are neither <paramref name="ignored"/> nor an <paramref name="accepted"/>
+    /// model key (default: any model key). Mis-shaped: accepted model keys whose source shape differs, written
+    /// "key (<paramref name="sourceLabel"/> [shape], model [shape])"; <paramref name="describeSource"/> replaces the source part
+    /// (e.g. to name both a file's shape and the shape it was resized to).
+    /// </summary>
+    public static LoadResult Diff(IReadOnlyDictionary<string, long[]> model, IReadOnlyDictionary<string, long[]> source,
+        Func<string, bool>? required = null, Func<string, bool>? accepted = null, Func<string, bool>? ignored = null,
+        string sourceLabel = "checkpoint", Func<string, string>? describeSource = null)
+    {
+        required ??= _ => true;
+        accepted ??= _ => true;
+        var missing = model.Keys.Where(k => required(k) && !source.ContainsKey(k)).ToList();
+        var unexpected = source.Keys.Where(k => !(ignored?.Invoke(k) ?? false) && !(model.ContainsKey(k) && accepted(k))).ToList();
+        var mismatched = model.Where(kv => accepted(kv.Key) && source.TryGetValue(kv.Key, out var s) && !s.SequenceEqual(kv.Value))
+            .Select(kv => $"{kv.Key} ({describeSource?.Invoke(kv.Key) ?? $"{sourceLabel} [{string.Join(",", source[kv.Key])}]"}, model [{string.Join(",", kv.Value)}])")
+            .ToList();
+        return new LoadResult(missing, unexpected, mismatched);
+    }
+
+    /// <summary>Key → shape of a state dict of tensors (for <see cref="Diff"/>).</summary>
+    public static Dictionary<string, long[]> Shapes(IReadOnlyDictionary<string, Tensor> stateDict) =>
+        stateDict.ToDictionary(kv => kv.Key, kv => kv.Value.shape);
 }
 
 /// <summary>Parameter counts: total and trainable, optionally grouped.</summary>
@@ -140,16 +166,7 @@ public abstract class Module : IDisposable
     public LoadResult load_state_dict(IReadOnlyDictionary<string, Tensor> source, bool strict = true)
     {
         var own = state_dict();
-        var missing = own.Keys.Where(k => !source.ContainsKey(k)).ToList();
-        var unexpected = source.Keys.Where(k => !own.ContainsKey(k)).ToList();
-        var mismatched = new List<string>();
-        foreach (var (k, dst) in own)
-        {
-            if (!source.TryGetValue(k, out var src)) continue;
-            if (!src.shape.SequenceEqual(dst.shape))
-                mismatched.Add($"{k} (checkpoint [{string.Join(",", src.shape)}], model [{string.Join(",", dst.shape)}])");
-        }
-        var result = new LoadResult(missing, unexpected, mismatched);
+        var result = LoadResult.Diff(LoadResult.Shapes(own), LoadResult.Shapes(source));
         if (strict && !result.IsExact)
             throw new InvalidDataException($"state dict does not match {GetType().Name}: {result.Describe()}");
         using (torch.no_grad())
