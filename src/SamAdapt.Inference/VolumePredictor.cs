@@ -80,7 +80,7 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
             var a = acc[slice];
             float inv = 1f / count[slice];
             for (int q = 0; q < a.Length; q++) a[q] *= inv;
-            var native = (rows == s && cols == s) ? a : SamplePipeline.BilinearPlanes(a, k1, s, s, rows, cols);
+            var native = (rows == s && cols == s) ? a : Resize2D.BilinearPlanes(a, k1, s, s, rows, cols);
             var p8 = new byte[nplane];
             var p16 = new short[nplane];
             for (int q = 0; q < nplane; q++)

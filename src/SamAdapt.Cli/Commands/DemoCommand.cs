@@ -161,8 +161,7 @@ public sealed class DemoCommand : ICliCommand
             var pred = VolumeIO.Read(predPath);
             int ni = img.Shape[0], nj = img.Shape[1], nk = img.Shape.Length > 2 ? img.Shape[2] : 1, k = nk / 2;
             var grey = img.ToFloat32();
-            float lo = float.MaxValue, hi = float.MinValue;
-            for (int q = 0; q < ni * nj; q++) { float v = grey[q + ni * nj * k]; lo = Math.Min(lo, v); hi = Math.Max(hi, v); }
+            var (lo, hi) = ValueRange.Of<float>(grey.AsSpan(ni * nj * k, ni * nj));
             int w = 2 * ni * scale + scale * 2, h = nj * scale;
             var rgb = new byte[w * h * 3];
             for (int panel = 0; panel < 2; panel++)

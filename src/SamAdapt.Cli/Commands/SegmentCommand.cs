@@ -372,11 +372,7 @@ public sealed class SegmentCommand : ICliCommand
             {
                 double lo, hi;
                 if (o.Window is { } win) (lo, hi) = win;
-                else
-                {
-                    lo = double.MaxValue; hi = double.MinValue;
-                    foreach (var val in s) { if (val < lo) lo = val; if (val > hi) hi = val; }
-                }
+                else (lo, hi) = ValueRange.Of(s);
                 double range = hi - lo;
                 for (int y = 0; y < h; y++)
                     for (int x = 0; x < w; x++)

@@ -274,7 +274,7 @@ public static class DicomSeriesReader
             double min = double.MaxValue, max = double.MinValue;
             for (int k = 0; k < n; k++)
             {
-                var (lo, hi) = MinMax(frames[k].Samples);
+                var (lo, hi) = ValueRange.Of(frames[k].Samples);
                 min = Math.Min(min, lo + ordered[k].Intercept);
                 max = Math.Max(max, hi + ordered[k].Intercept);
             }
@@ -302,17 +302,6 @@ public static class DicomSeriesReader
 
     private static double Raw(Array a, long i) => VoxelValues.Get(a, i);
 
-    private static (double Min, double Max) MinMax(Array a)
-    {
-        double lo = double.MaxValue, hi = double.MinValue;
-        for (long i = 0; i < a.Length; i++)
-        {
-            var v = Raw(a, i);
-            if (v < lo) lo = v;
-            if (v > hi) hi = v;
-        }
-        return (lo, hi);
-    }
 
     private sealed record SliceData(string Path, VoxelType Kind, Array Samples);
 

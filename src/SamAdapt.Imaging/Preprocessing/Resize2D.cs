@@ -20,20 +20,9 @@ public static class Resize2D
     {
         int inH = src.GetLength(0), inW = src.GetLength(1);
         CheckSizes(inH, inW, outRows, outCols);
-        var (h0, h1, lh0, lh1) = LinearWeights(inH, outRows);
-        var (w0, w1, lw0, lw1) = LinearWeights(inW, outCols);
+        var flat = BilinearPlanes(System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref src[0, 0], src.Length), 1, inH, inW, outRows, outCols);
         var dst = new float[outRows, outCols];
-        for (int y = 0; y < outRows; y++)
-            for (int x = 0; x < outCols; x++)
-            {
-                float t0 = src[h0[y], w0[x]] * lw0[x];
-                t0 += src[h0[y], w1[x]] * lw1[x];
-                float t1 = src[h1[y], w0[x]] * lw0[x];
-                t1 += src[h1[y], w1[x]] * lw1[x];
-                float o = t0 * lh0[y];
-                o += t1 * lh1[y];
-                dst[y, x] = o;
-            }
+        flat.AsSpan().CopyTo(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref dst[0, 0], dst.Length));
         return dst;
     }
 
@@ -41,13 +30,41 @@ public static class Resize2D
     public static float[,,] Bilinear(float[,,] src, int outRows, int outCols)
     {
         int c = src.GetLength(0), inH = src.GetLength(1), inW = src.GetLength(2);
+        CheckSizes(inH, inW, outRows, outCols);
+        var flat = BilinearPlanes(System.Runtime.InteropServices.MemoryMarshal.CreateReadOnlySpan(ref src[0, 0, 0], src.Length), c, inH, inW, outRows, outCols);
         var dst = new float[c, outRows, outCols];
-        var plane = new float[inH, inW];
-        for (int ch = 0; ch < c; ch++)
+        flat.AsSpan().CopyTo(System.Runtime.InteropServices.MemoryMarshal.CreateSpan(ref dst[0, 0, 0], dst.Length));
+        return dst;
+    }
+
+    /// <summary>Bilinear resize of <paramref name="planes"/> consecutive planes, stored one after the other (row-major): the one bilinear
+    /// kernel of the project (the 2-D overloads, the training pipeline and volume prediction use it).</summary>
+    public static float[] BilinearPlanes(ReadOnlySpan<float> src, int planes, int inH, int inW, int outH, int outW)
+    {
+        if (src.Length != planes * inH * inW) throw new ArgumentException($"{src.Length} values for {planes} planes of {inH}×{inW}");
+        var dst = new float[planes * outH * outW];
+        if (inH == outH && inW == outW) { src.CopyTo(dst); return dst; }
+        var (h0, h1, lh0, lh1) = LinearWeights(inH, outH);
+        var (w0, w1, lw0, lw1) = LinearWeights(inW, outW);
+        for (int p = 0; p < planes; p++)
         {
-            for (int y = 0; y < inH; y++) for (int x = 0; x < inW; x++) plane[y, x] = src[ch, y, x];
-            var r = Bilinear(plane, outRows, outCols);
-            for (int y = 0; y < outRows; y++) for (int x = 0; x < outCols; x++) dst[ch, y, x] = r[y, x];
+            var a = src.Slice(p * inH * inW, inH * inW);
+            int ob = p * outH * outW;
+            for (int y = 0; y < outH; y++)
+            {
+                int r0 = h0[y] * inW, r1 = h1[y] * inW;
+                float wy0 = lh0[y], wy1 = lh1[y];
+                for (int x = 0; x < outW; x++)
+                {
+                    float t0 = a[r0 + w0[x]] * lw0[x];
+                    t0 += a[r0 + w1[x]] * lw1[x];
+                    float t1 = a[r1 + w0[x]] * lw0[x];
+                    t1 += a[r1 + w1[x]] * lw1[x];
+                    float o = t0 * wy0;
+                    o += t1 * wy1;
+                    dst[ob + y * outW + x] = o;
+                }
+            }
         }
         return dst;
     }

@@ -1,3 +1,4 @@
+using SamAdapt.Imaging;
 namespace SamAdapt.Sam.Prediction;
 
 /// <summary>
@@ -55,8 +56,8 @@ public static class MedSamPreprocess
         if (hwc.LongLength != (long)height * width * channels) throw new ArgumentException($"a {height}x{width}x{channels} image has {(long)height * width * channels} bytes, got {hwc.LongLength}");
         if (height == outH && width == outW) return (byte[])hwc.Clone();
 
-        double lo = 255, hi = 0;
-        foreach (var p in hwc) { lo = Math.Min(lo, p); hi = Math.Max(hi, p); }
+        var (min, max) = ValueRange.Of<byte>(hwc);
+        double lo = min, hi = max;
         var result = new byte[outH * outW * channels];
         var plane = new double[height * width];
         for (int c = 0; c < channels; c++)

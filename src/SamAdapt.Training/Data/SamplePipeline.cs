@@ -104,7 +104,7 @@ public sealed class SamplePipeline
     {
         if (s.Height == outH && s.Width == outW) return s;
         int planes = s.Channels * s.Depth;
-        var img = BilinearPlanes(s.Image, planes, s.Height, s.Width, outH, outW);
+        var img = Resize2D.BilinearPlanes(s.Image, planes, s.Height, s.Width, outH, outW);
         int[]? lbl = null;
         if (s.Label is { } l)
         {
@@ -119,38 +119,6 @@ public sealed class SamplePipeline
                 }
         }
         return s.With(outH, outW, img, lbl);
-    }
-
-    /// <summary>Bilinear resize of <paramref name="planes"/> consecutive planes, in <see cref="Resize2D.Bilinear(float[,], int, int)"/>'s
-    /// operation order (results equal it bit for bit).</summary>
-    public static float[] BilinearPlanes(ReadOnlySpan<float> src, int planes, int inH, int inW, int outH, int outW)
-    {
-        if (src.Length != planes * inH * inW) throw new ArgumentException($"{src.Length} values for {planes} planes of {inH}×{inW}");
-        var dst = new float[planes * outH * outW];
-        if (inH == outH && inW == outW) { src.CopyTo(dst); return dst; }
-        var (h0, h1, lh0, lh1) = Resize2D.LinearWeights(inH, outH);
-        var (w0, w1, lw0, lw1) = Resize2D.LinearWeights(inW, outW);
-        for (int p = 0; p < planes; p++)
-        {
-            var a = src.Slice(p * inH * inW, inH * inW);
-            int ob = p * outH * outW;
-            for (int y = 0; y < outH; y++)
-            {
-                int r0 = h0[y] * inW, r1 = h1[y] * inW;
-                float wy0 = lh0[y], wy1 = lh1[y];
-                for (int x = 0; x < outW; x++)
-                {
-                    float t0 = a[r0 + w0[x]] * lw0[x];
-                    t0 += a[r0 + w1[x]] * lw1[x];
-                    float t1 = a[r1 + w0[x]] * lw0[x];
-                    t1 += a[r1 + w1[x]] * lw1[x];
-                    float o = t0 * wy0;
-                    o += t1 * wy1;
-                    dst[ob + y * outW + x] = o;
-                }
-            }
-        }
-        return dst;
     }
 
     /// <summary>
