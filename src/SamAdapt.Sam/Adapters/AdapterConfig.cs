@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace SamAdapt.Sam.Adapters;
@@ -99,54 +98,25 @@ public sealed record AdapterConfig
     }
 
     /// <summary>Compact JSON with every field (stable order), e.g. for adapter.safetensors metadata and config.yaml.</summary>
-    public string ToJson()
+    public string ToJson() => JsonSerializer.Serialize(new AdapterConfigDto
     {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            w.WriteStartObject();
-            w.WriteString("method", MethodName);
-            w.WriteNumber("num_classes", NumClasses);
-            w.WriteNumber("slices", Slices);
-            w.WriteBoolean("use_fact", UseFact);
-            w.WriteNumber("fact_rank", FactRank);
-            w.WriteNumber("fact_scale", FactScale);
-            w.WriteNumber("fact_dropout", FactDropout);
-            w.WriteBoolean("use_adapters_3d", UseAdapters3D);
-            w.WriteNumber("adapter_bottleneck", AdapterBottleneck);
-            w.WriteNumber("lora_rank", LoraRank);
-            w.WriteString("upscaling", UpscalingToString(EffectiveUpscaling));
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(ms.ToArray());
-    }
+        Method = MethodName, NumClasses = NumClasses, Slices = Slices, UseFact = UseFact, FactRank = FactRank, FactScale = FactScale,
+        FactDropout = FactDropout, UseAdapters3D = UseAdapters3D, AdapterBottleneck = AdapterBottleneck, LoraRank = LoraRank,
+        Upscaling = UpscalingToString(EffectiveUpscaling),
+    }, AdaptedSamJsonContext.Default.AdapterConfigDto);
 
     /// <summary>Reads <see cref="ToJson"/>'s form; missing fields keep their defaults, unknown fields are an error.</summary>
     public static AdapterConfig FromJson(string json)
     {
-        using var doc = JsonDocument.Parse(json);
-        var r = doc.RootElement;
-        if (r.ValueKind != JsonValueKind.Object) throw new FormatException("adapter configuration JSON must be an object");
-        var c = new AdapterConfig();
-        foreach (var p in r.EnumerateObject())
+        AdapterConfigDto d;
+        try { d = JsonSerializer.Deserialize(json, AdaptedSamJsonContext.Default.AdapterConfigDto) ?? throw new FormatException("adapter configuration JSON must be an object"); }
+        catch (JsonException e) { throw new FormatException($"adapter configuration JSON: {e.Message}", e); }
+        var c = new AdapterConfig
         {
-            var v = p.Value;
-            c = p.Name switch
-            {
-                "method" => c with { Method = ParseMethod(v.GetString() ?? "") },
-                "num_classes" => c with { NumClasses = v.GetInt32() },
-                "slices" => c with { Slices = v.GetInt32() },
-                "use_fact" => c with { UseFact = v.GetBoolean() },
-                "fact_rank" => c with { FactRank = v.GetInt32() },
-                "fact_scale" => c with { FactScale = v.GetDouble() },
-                "fact_dropout" => c with { FactDropout = v.GetDouble() },
-                "use_adapters_3d" => c with { UseAdapters3D = v.GetBoolean() },
-                "adapter_bottleneck" => c with { AdapterBottleneck = v.GetInt32() },
-                "lora_rank" => c with { LoraRank = v.GetInt32() },
-                "upscaling" => c with { Upscaling = v.ValueKind == JsonValueKind.Null ? null : ParseUpscaling(v.GetString() ?? "") },
-                _ => throw new FormatException($"unknown adapter configuration field '{p.Name}'"),
-            };
-        }
+            Method = ParseMethod(d.Method), NumClasses = d.NumClasses, Slices = d.Slices, UseFact = d.UseFact, FactRank = d.FactRank,
+            FactScale = d.FactScale, FactDropout = d.FactDropout, UseAdapters3D = d.UseAdapters3D, AdapterBottleneck = d.AdapterBottleneck,
+            LoraRank = d.LoraRank, Upscaling = d.Upscaling is null ? null : ParseUpscaling(d.Upscaling),
+        };
         c.Validate();
         return c;
     }
@@ -155,39 +125,8 @@ public sealed record AdapterConfig
 /// <summary>JSON for <see cref="SamConfig"/> in the long field names <see cref="SamConfig.FromJson"/> reads back (round-trips exactly).</summary>
 public static class SamConfigJson
 {
-    public static string ToJson(SamConfig c)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            w.WriteStartObject();
-            w.WriteNumber("image_size", c.ImageSize);
-            w.WriteNumber("vit_patch_size", c.PatchSize);
-            w.WriteNumber("encoder_embed_dim", c.EncoderEmbedDim);
-            w.WriteNumber("encoder_depth", c.EncoderDepth);
-            w.WriteNumber("encoder_num_heads", c.EncoderNumHeads);
-            w.WriteStartArray("encoder_global_attn_indexes");
-            foreach (var i in c.GlobalAttnIndexes) w.WriteNumberValue(i);
-            w.WriteEndArray();
-            w.WriteNumber("window_size", c.WindowSize);
-            w.WriteNumber("mlp_ratio", c.MlpRatio);
-            w.WriteNumber("prompt_embed_dim", c.PromptEmbedDim);
-            w.WriteNumber("mask_in_chans", c.MaskInChans);
-            w.WriteNumber("num_multimask_outputs", c.NumMultimaskOutputs);
-            w.WriteNumber("decoder_depth", c.DecoderDepth);
-            w.WriteNumber("decoder_mlp_dim", c.DecoderMlpDim);
-            w.WriteNumber("decoder_num_heads", c.DecoderNumHeads);
-            w.WriteNumber("attention_downsample_rate", c.AttentionDownsampleRate);
-            w.WriteNumber("iou_head_depth", c.IouHeadDepth);
-            w.WriteNumber("iou_head_hidden_dim", c.IouHeadHiddenDim);
-            w.WriteStartArray("pixel_mean");
-            foreach (var v in c.PixelMean) w.WriteNumberValue(v);
-            w.WriteEndArray();
-            w.WriteStartArray("pixel_std");
-            foreach (var v in c.PixelStd) w.WriteNumberValue(v);
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(ms.ToArray());
-    }
+    public static string ToJson(SamConfig c) => JsonSerializer.Serialize(new SamConfigDto(
+        c.ImageSize, c.PatchSize, c.EncoderEmbedDim, c.EncoderDepth, c.EncoderNumHeads, [.. c.GlobalAttnIndexes], c.WindowSize, c.MlpRatio,
+        c.PromptEmbedDim, c.MaskInChans, c.NumMultimaskOutputs, c.DecoderDepth, c.DecoderMlpDim, c.DecoderNumHeads, c.AttentionDownsampleRate,
+        c.IouHeadDepth, c.IouHeadHiddenDim, [.. c.PixelMean], [.. c.PixelStd]), AdaptedSamJsonContext.Default.SamConfigDto);
 }
