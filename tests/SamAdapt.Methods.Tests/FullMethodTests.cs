@@ -1,3 +1,4 @@
+using SamAdapt.Tests;
 using SamAdapt.Imaging;
 using SamAdapt.Inference;
 using SamAdapt.Sam.Adapters;

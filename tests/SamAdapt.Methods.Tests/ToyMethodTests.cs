@@ -1,3 +1,4 @@
+using SamAdapt.Tests;
 using SamAdapt.Imaging.Preprocessing;
 using SamAdapt.Methods.Semantic;
 using SamAdapt.Torch;

@@ -8,6 +8,7 @@ using SamAdapt.Evaluation;
 using SamAdapt.Inference;
 using SamAdapt.Methods;
 using SamAdapt.Training.Demo;
+using SamAdapt.Training.Engine;
 
 namespace SamAdapt.Cli.Commands;
 
@@ -106,16 +107,20 @@ public sealed class DemoCommand : ICliCommand
             ValEvery = Math.Max(1, a.Iterations / 4), CheckpointEvery = Math.Max(1, a.Iterations / 4), LogEvery = 50,
             Runtime = new RuntimeSettings { Device = a.Device, Bf16 = a.Bf16, Threads = a.Threads },
         };
-        var result = TrainCommand.Train(train, stdout, stderr, interactive);
+        TrainingResult result;
+        try { result = TrainRunner.Run(train, new TrainOutput(stdout, stderr, interactive)); }
+        catch (Exception e) when (e is TrainingException or ArgumentException or InvalidDataException or FileNotFoundException)
+        { throw new CliException(e.Message); }
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"      {result.Steps} iterations in {result.ElapsedSeconds:F0} s; best validation mean Dice {(result.BestMeanDice ?? double.NaN) * 100:F1}%"));
 
         stdout.WriteLine($"[3/4] predicting the held-out slabs into {predDir}");
-        PredictCommand.Run(new PredictSettings
+        PredictionRunner.Run(new PredictSettings
         {
             Run = runDir, Weights = RunWeights.Last, Input = info.ImagesTs, Out = predDir + Path.DirectorySeparatorChar,
             Device = a.Device, Bf16 = a.Bf16, Batch = 4,
-        }, null, stdout, stderr);
+        }, path => VolumeIO.Read(path), stderr,
+            done: c => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"      {c.Id}: {string.Join("×", c.Shape)} → {c.Output} ({c.Seconds:F1} s)")));
 
         stdout.WriteLine("[4/4] evaluating against the atlas labels of the held-out slabs");
         var evaluator = new SegmentationEvaluator(new EvaluationOptions

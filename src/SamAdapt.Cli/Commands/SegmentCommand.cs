@@ -1,16 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text.Json;
-using SamAdapt.Imaging;
-using SamAdapt.Imaging.Images2D;
-using SamAdapt.Imaging.Nifti;
-using SamAdapt.Imaging.Npy;
-using SamAdapt.Imaging.Preprocessing;
-using SamAdapt.Sam;
 using SamAdapt.Sam.Automatic;
-using SamAdapt.Sam.Modeling;
 using SamAdapt.Sam.Prediction;
-using SamAdapt.Torch;
 
 using SamAdapt.Inference.Segmentation;
 
