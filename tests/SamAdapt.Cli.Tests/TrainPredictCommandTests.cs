@@ -130,7 +130,7 @@ public class TrainPredictCommandTests : IDisposable
         Assert.True(code == 0, err);
         Assert.Contains("base: " + Path.GetFullPath(ckpt), output);
         var yaml = File.ReadAllText(Path.Combine(run, "config.yaml"));
-        Assert.Contains("base_checkpoint_sha256: " + MaSamSetup.Sha256(ckpt), yaml);
+        Assert.Contains("base_checkpoint_sha256: " + SemanticSamSetup.Sha256(ckpt), yaml);
         // only the trained tensors are stored: the frozen encoder comes back from the checkpoint
         var (tensors, meta) = SamAdapt.Torch.Serialization.SafeTensors.Load(Path.Combine(run, "adapter.safetensors"));
         Assert.Equal("trainable", meta["contents"]);

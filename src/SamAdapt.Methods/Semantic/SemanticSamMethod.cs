@@ -7,8 +7,8 @@ namespace SamAdapt.Methods.Semantic;
 
 /// <summary>
 /// What the prompt-free, slice-stack methods built on <see cref="AdaptedSam"/> share (ma-sam, lora, full; docs/methods.md):
-/// the dataset/split/preprocessing setup (<see cref="MaSamSetup"/>), the training task (<see cref="MaSamTask"/>), the
-/// run-folder record (<see cref="MaSamTaskConfig"/>) and rebuilding from adapter.safetensors. A concrete method decides its
+/// the dataset/split/preprocessing setup (<see cref="SemanticSamSetup"/>), the training task (<see cref="SemanticSamTask"/>), the
+/// run-folder record (<see cref="SemanticTaskConfig"/>) and rebuilding from adapter.safetensors. A concrete method decides its
 /// adapter structure and defaults (<see cref="Adapters"/>); the structure then decides freezing, parameter groups and metadata.
 /// </summary>
 public abstract class SemanticSamMethod : ISegmentationMethod
@@ -28,7 +28,7 @@ public abstract class SemanticSamMethod : ISegmentationMethod
     public MethodRun CreateRun(MethodContext context)
     {
         var s = context.Settings;
-        var setup = new MaSamSetupOptions
+        var setup = new SemanticSetupOptions
         {
             Dataset = s.Dataset!,
             Checkpoint = s.Checkpoint,
@@ -47,8 +47,8 @@ public abstract class SemanticSamMethod : ISegmentationMethod
             Bottleneck = s.Bottleneck,
         };
         context.Log.WriteLine("loading and preprocessing the training cases...");
-        var (cfg, data, model) = MaSamSetup.Build(setup, this);
-        var task = new MaSamTask(cfg, model, data, context.Trainer);
+        var (cfg, data, model) = SemanticSamSetup.Build(setup, this);
+        var task = new SemanticSamTask(cfg, model, data, context.Trainer);
         var summary = string.Create(CultureInfo.InvariantCulture,
             $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), " +
             $"{cfg.TrainCases.Count} training / {cfg.ValidationCases.Count} validation case(s), {data.SamplesPerEpoch} training slices, " +
@@ -97,9 +97,9 @@ public abstract class SemanticSamMethod : ISegmentationMethod
     }
 
     /// <summary>The run's <c>task:</c> section.</summary>
-    public static MaSamTaskConfig ReadTaskConfig(LoadedRunConfig run)
+    public static SemanticTaskConfig ReadTaskConfig(LoadedRunConfig run)
     {
-        try { return run.Task<MaSamTaskConfig>(); }
+        try { return run.Task<SemanticTaskConfig>(); }
         catch (YamlDotNet.Core.YamlException e) { throw new InvalidDataException($"cannot read {run.Path}: {e.Message}", e); }
     }
 }

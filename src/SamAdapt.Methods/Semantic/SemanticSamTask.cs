@@ -11,11 +11,11 @@ using SamAdapt.Training.Engine;
 namespace SamAdapt.Methods.Semantic;
 
 /// <summary>
-/// The <c>task:</c> section of a MA-SAM / SAMed-LoRA run's config.yaml: everything that, with the trainer options, defines
+/// The <c>task:</c> section of a semantic SAM run's config.yaml (ma-sam, lora, full): everything that, with the trainer options, defines
 /// the run (model, preprocessing, dataset and split, base checkpoint and its SHA-256). <c>samadapt predict</c> reads it back.
 /// A plain mutable class so YamlDotNet can write and read it.
 /// </summary>
-public sealed class MaSamTaskConfig
+public sealed class SemanticTaskConfig
 {
     /// <summary>The method's registry name ("ma-sam", "lora", "full").</summary>
     public string Method { get; set; } = "ma-sam";
@@ -84,10 +84,10 @@ public sealed class SliceStackSource(TrainingData data) : IBatchSource
 }
 
 /// <summary>
-/// MA-SAM (or SAMed LoRA) as a trainer task: the <see cref="AdaptedSam"/>, loss 0.2·CE + 0.8·Dice on the full-resolution
+/// A semantic SAM method (ma-sam, lora, full; docs/methods.md §0) as a trainer task: the <see cref="AdaptedSam"/>, loss 0.2·CE + 0.8·Dice on the full-resolution
 /// logits of every slice of each stack, validation Dice per class on the centre slices of the validation cases' stacks.
 /// </summary>
-public sealed class MaSamTask : ITrainingTask, IDisposable
+public sealed class SemanticSamTask : ITrainingTask, IDisposable
 {
     private readonly AdaptedSam _model;
     private readonly TrainingData _data;
@@ -95,7 +95,7 @@ public sealed class MaSamTask : ITrainingTask, IDisposable
     private readonly bool _full;
     private readonly int _valBatch;
 
-    public MaSamTask(MaSamTaskConfig config, AdaptedSam model, TrainingData data, TrainerOptions options)
+    public SemanticSamTask(SemanticTaskConfig config, AdaptedSam model, TrainingData data, TrainerOptions options)
     {
         TaskConfig = config;
         _model = model;
@@ -106,7 +106,7 @@ public sealed class MaSamTask : ITrainingTask, IDisposable
         _valBatch = Math.Max(1, options.BatchSize);
     }
 
-    public MaSamTaskConfig TaskConfig { get; }
+    public SemanticTaskConfig TaskConfig { get; }
     public AdaptedSam Network => _model;
     public string Method => TaskConfig.Method;
     public Module Model => _model;
@@ -198,8 +198,8 @@ public static class SamPresets
     };
 }
 
-/// <summary>What <see cref="MaSamSetup.Build"/> needs: the train verb's options that concern the task.</summary>
-public sealed record MaSamSetupOptions
+/// <summary>What <see cref="SemanticSamSetup.Build"/> needs: the train verb's options that concern the task.</summary>
+public sealed record SemanticSetupOptions
 {
     public required string Dataset { get; init; }
     public string? Checkpoint { get; init; }
@@ -223,8 +223,8 @@ public sealed record MaSamSetupOptions
     public string Augmentation { get; init; } = "ma-sam";
 }
 
-/// <summary>Builds the data, the model and the task of a MA-SAM / LoRA run.</summary>
-public static class MaSamSetup
+/// <summary>Builds the data, the model and the task of a semantic SAM run (ma-sam, lora, full).</summary>
+public static class SemanticSamSetup
 {
     /// <summary>SHA-256 of a file, lower-case hex.</summary>
     public static string Sha256(string path)
@@ -238,7 +238,7 @@ public static class MaSamSetup
     /// tables resized to the image size, or from --model / a preset with random weights) and returns the config and data.
     /// Model construction draws random numbers: seed libtorch before calling.
     /// </summary>
-    public static (MaSamTaskConfig Config, TrainingData Data, AdaptedSam Model) Build(MaSamSetupOptions o, SemanticSamMethod method, IProgress<string>? progress = null)
+    public static (SemanticTaskConfig Config, TrainingData Data, AdaptedSam Model) Build(SemanticSetupOptions o, SemanticSamMethod method, IProgress<string>? progress = null)
     {
         if (o.Checkpoint is not null && o.Model is not null) throw new ArgumentException("give either --checkpoint or --model, not both");
         if (o.Checkpoint is null && o.Model is null)
@@ -293,7 +293,7 @@ public static class MaSamSetup
         }
         model.train();
 
-        var cfg = new MaSamTaskConfig
+        var cfg = new SemanticTaskConfig
         {
             Method = method.Name,
             Dataset = Path.GetFullPath(o.Dataset),
