@@ -40,6 +40,8 @@ public sealed class TrainCommand : ICliCommand
         public double? PolyExp { get; init; }
         public double? WeightDecay { get; init; }
         public double? ClipGrad { get; init; }
+        /// <summary>"samadapt" or "reference" (TrainerOptions.Recipe); reference also turns clipping off unless --clip-grad is given.</summary>
+        public string? Recipe { get; init; }
         public string? Device { get; init; }
         public bool? Bf16 { get; init; }
         public bool? GradCheckpoint { get; init; }
@@ -77,6 +79,7 @@ public sealed class TrainCommand : ICliCommand
         var poly = new Option<double?>("--poly-exp") { Description = "Polynomial decay exponent (default 7)" };
         var wd = new Option<double?>("--weight-decay") { Description = "AdamW weight decay (default 0.1)" };
         var clip = new Option<double?>("--clip-grad") { Description = "Gradient-norm clipping (default 1.0; 0 = off)" };
+        var recipe = new Option<string?>("--recipe") { Description = "samadapt (default) or reference: the MA-SAM code's exact schedule (start at lr/warmup, set after each step), weight decay on norms/biases/tokens, no clipping (docs/methods/ma-sam.md)" };
         var device = new Option<string?>("--device") { Description = "cpu or cuda[:N] (default cpu)" };
         var bf16 = new Option<bool>("--bf16") { Description = "bfloat16 autocast (CUDA)" };
         var gc = new Option<bool>("--grad-checkpoint") { Description = "Gradient checkpointing of the encoder blocks (less memory, ~30% slower)" };
@@ -91,7 +94,7 @@ public sealed class TrainCommand : ICliCommand
             "Train MA-SAM adapters (or SAMed LoRA) prompt-free on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
-                     batch, lr, warmup, poly, wd, clip, device, bf16, gc, seed, valEvery, ckEvery, resume, threads, trainBase, augment }) cmd.Options.Add(o);
+                     batch, lr, warmup, poly, wd, clip, recipe, device, bf16, gc, seed, valEvery, ckEvery, resume, threads, trainBase, augment }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var a = new Args
@@ -101,7 +104,7 @@ public sealed class TrainCommand : ICliCommand
                 Intensity = pr.GetValue(intensity), ValCases = pr.GetValue(valCases), ValFraction = pr.GetValue(valFrac),
                 Iterations = pr.GetValue(iters), Epochs = pr.GetValue(epochs), TimeBudget = pr.GetValue(budget), Batch = pr.GetValue(batch),
                 Lr = pr.GetValue(lr), Warmup = pr.GetValue(warmup), PolyExp = pr.GetValue(poly), WeightDecay = pr.GetValue(wd),
-                ClipGrad = pr.GetValue(clip), Device = pr.GetValue(device),
+                ClipGrad = pr.GetValue(clip), Recipe = pr.GetValue(recipe), Device = pr.GetValue(device),
                 Bf16 = pr.GetResult(bf16) is null ? null : pr.GetValue(bf16),
                 GradCheckpoint = pr.GetResult(gc) is null ? null : pr.GetValue(gc),
                 Seed = pr.GetValue(seed), ValEvery = pr.GetValue(valEvery), CheckpointEvery = pr.GetValue(ckEvery), Resume = pr.GetValue(resume),
@@ -175,7 +178,8 @@ public sealed class TrainCommand : ICliCommand
             Warmup = a.Warmup ?? defaults.Warmup,
             PolyExponent = a.PolyExp ?? defaults.PolyExponent,
             WeightDecay = a.WeightDecay ?? defaults.WeightDecay,
-            ClipGrad = a.ClipGrad ?? defaults.ClipGrad,
+            ClipGrad = a.ClipGrad ?? (a.Recipe is { } rc && TrainerOptions.IsReference(rc) && storedTrainer is null ? 0 : defaults.ClipGrad),
+            Recipe = a.Recipe ?? defaults.Recipe,
             Device = a.Device ?? defaults.Device,
             Bf16 = a.Bf16 ?? defaults.Bf16,
             GradCheckpoint = a.GradCheckpoint ?? defaults.GradCheckpoint,

@@ -108,11 +108,19 @@ public class MaSamTrainStepParityTests(ITestOutputHelper output)
             foreach (var k in trainable.Where(k => !noGrad.Contains(k) && !symmetric.Contains(k)))
                 AssertScalarClose($"|grad| {k}", named[k].grad!.norm().item(), norms[k]!.Value, _ => { });
 
-            // one step of AdamW over the trainable tensors, with the reference's hyper-parameters
+            // one step of AdamW with the reference's hyper-parameters, over the parameter groups the trainer builds with --recipe reference
             var opt = step.GetProperty("optimizer");
             var betas = opt.GetProperty("betas").EnumerateArray().Select(e => e.GetDouble()).ToArray();
-            using var adamw = new AdamW(trainable.Select(k => named[k]), opt.GetProperty("lr").GetDouble(), opt.GetProperty("weight_decay").GetDouble(),
-                betas[0], betas[1], opt.GetProperty("eps").GetDouble());
+            var options = new TrainerOptions
+            {
+                Recipe = TrainerOptions.RecipeReference, Lr = opt.GetProperty("lr").GetDouble(), WeightDecay = opt.GetProperty("weight_decay").GetDouble(),
+                Beta1 = betas[0], Beta2 = betas[1],
+            };
+            var groups = OptimizerGroups.Build(model.ParameterGroups(trainableOnly: false).Select(g => new ParameterGroupSpec(g.Name, g.Parameters)),
+                model.named_parameters(), options);
+            Assert.Equal(trainable.Order(), named.Where(kv => groups.SelectMany(g => g.Params).Contains(kv.Value)).Select(kv => kv.Key).Order());
+            Assert.All(groups, g => Assert.Equal(options.WeightDecay, g.WeightDecay));
+            using var adamw = new AdamW(groups, options.Beta1, options.Beta2, opt.GetProperty("eps").GetDouble());
             adamw.step();
             var probes = step.GetProperty("probes");
             foreach (var (name, key, _, after) in Probes())
