@@ -4,7 +4,7 @@ using SamAdapt.Torch.Optim;
 namespace SamAdapt.Training.Engine;
 
 /// <summary>
-/// The AdamW parameter groups of a run (docs/methods/ma-sam.md, "Reference recipe"). With <see cref="TrainerOptions.Recipe"/>
+/// The AdamW parameter groups of a run (docs/methods/ma-sam.md §2). With <see cref="TrainerOptions.Recipe"/>
 /// "samadapt" (the default) every group is split into the tensors that are weight-decayed and those that are not: biases, norm
 /// weights (every tensor of rank ≤ 1) and learned tokens / embeddings (<see cref="IsDecayExempt"/>) get no decay, as is usual for
 /// AdamW fine-tuning. With "reference" every trainable tensor is decayed, as the reference code does. Frozen tensors are left out.

@@ -55,7 +55,7 @@ public sealed record TrainerOptions
     public double DiceWeight { get; init; } = 0.8;
 
     /// <summary>
-    /// "samadapt" (default) or "reference" (docs/methods/ma-sam.md, "Reference recipe"): the reference reproduces the MA-SAM code's
+    /// "samadapt" (default) or "reference" (docs/methods/ma-sam.md §2): the reference reproduces the MA-SAM code's
     /// training exactly — its warm-up/decay schedule (<see cref="SamAdapt.Torch.Optim.ReferenceWarmupPolyDecay"/>) and weight decay on
     /// every trained tensor (norms, biases and tokens included); "samadapt" uses <see cref="SamAdapt.Torch.Optim.WarmupPolyDecay"/> and
     /// exempts biases, norms and tokens from weight decay (<see cref="OptimizerGroups"/>).

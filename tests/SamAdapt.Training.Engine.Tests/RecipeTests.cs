@@ -5,7 +5,7 @@ using SamAdapt.Torch.Optim;
 namespace SamAdapt.Training.Engine.Tests;
 
 /// <summary>
-/// The two training recipes (docs/methods/ma-sam.md, "Reference recipe"): the reference's learning-rate schedule against a literal
+/// The two training recipes (docs/methods/ma-sam.md §2): the reference's learning-rate schedule against a literal
 /// simulation of its training loop, and which tensors each recipe weight-decays.
 /// </summary>
 public class RecipeTests

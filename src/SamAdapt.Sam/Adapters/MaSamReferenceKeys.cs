@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 namespace SamAdapt.Sam.Adapters;
 
 /// <summary>
-/// Key names of the reference MA-SAM implementation (docs/methods/ma-sam.md, "Key layouts") and their <see cref="AdaptedSam"/>
+/// Key names of the reference MA-SAM implementation (docs/methods/ma-sam.md §3) and their <see cref="AdaptedSam"/>
 /// equivalents. The reference wraps SAM's modules, so its full state dict ("wrapped" names) reads
 /// <list type="bullet">
 /// <item><c>image_encoder.ImageEncoderViT.X</c> for SAM's <c>image_encoder.X</c>, with <c>blocks.{i}.Block.</c> for <c>blocks.{i}.</c>,

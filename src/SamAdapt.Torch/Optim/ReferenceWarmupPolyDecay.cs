@@ -1,7 +1,7 @@
 namespace SamAdapt.Torch.Optim;
 
 /// <summary>
-/// The learning-rate schedule exactly as the reference MA-SAM / SAMed trainers run it (docs/methods/ma-sam.md, "Reference recipe"): the
+/// The learning-rate schedule exactly as the reference MA-SAM / SAMed trainers run it (docs/methods/ma-sam.md §2): the
 /// optimizer starts at base/W, and after each step i the rate for the next one is set to base·(i+1)/W while i &lt; W, else
 /// base·(1 − (i − W)/T)^power with T the planned total. So step 0 and step 1 both run at base/W, step s ≤ W at base·s/W (base at
 /// step W), and step s &gt; W at base·(1 − (s − 1 − W)/T)^power: the decay divides by the total, not by the steps after warm-up,
