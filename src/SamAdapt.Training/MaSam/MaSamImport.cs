@@ -76,6 +76,7 @@ public static class MaSamImport
         using var model = new AdaptedSam(sam, adapter);
         try { model.LoadSamWeights(baseSd, $"--base {o.Base}"); }
         catch (InvalidDataException e) { throw new InvalidDataException(e.Message, e); }
+        CheckFits(model, trained, o.Trained);
         using (var scope = DisposeScope.Begin())
         {
             var tensors = trained.ToDictionary(kv => kv.Key, kv => kv.Value.ToTensor());
@@ -126,6 +127,30 @@ public static class MaSamImport
         log?.WriteLine($"imported {trained.Count} tensors: MA-SAM, FacT rank {adapter.FactRank}, 3D-adapter bottleneck {adapter.AdapterBottleneck}, " +
             $"{adapter.NumClasses} classes, base {sam.Describe()}");
         return new MaSamImportResult(o.OutDir, weights, model.SamConfig, model.Config, names, trained.Count);
+    }
+
+    /// <summary>
+    /// Checks the saved tensors against the model built for them and names problems in the file's own key names (ours in brackets):
+    /// trained tensors the file lacks, tensors the model does not have, and shape mismatches with both shapes.
+    /// </summary>
+    public static void CheckFits(AdaptedSam model, IReadOnlyDictionary<string, HostTensor> trained, string source)
+    {
+        static string Name(string ours) => MaSamReferenceKeys.ToTrainedParams(ours) is { } r && r != ours ? $"'{r}' ({ours})" : $"'{ours}'";
+        static string Shape(IEnumerable<long> s) => "[" + string.Join(", ", s) + "]";
+        var own = model.state_dict();
+        var problems = new List<string>();
+        var missing = model.TrainableStateDict().Keys.Where(k => !trained.ContainsKey(k)).ToList();
+        if (missing.Count > 0)
+            problems.Add($"{missing.Count} trained tensor(s) missing: {string.Join(", ", missing.Take(5).Select(Name))}{(missing.Count > 5 ? ", …" : "")}");
+        var unexpected = trained.Keys.Where(k => !own.ContainsKey(k)).ToList();
+        if (unexpected.Count > 0)
+            problems.Add($"{unexpected.Count} tensor(s) this model does not have: {string.Join(", ", unexpected.Take(5).Select(Name))}{(unexpected.Count > 5 ? ", …" : "")}");
+        foreach (var (k, t) in trained)
+            if (own.TryGetValue(k, out var dst) && !t.Shape.SequenceEqual(dst.shape))
+                problems.Add($"{Name(k)} has shape {Shape(t.Shape)} in the file, the model expects {Shape(dst.shape)}");
+        if (problems.Count > 0)
+            throw new InvalidDataException($"--trained {source} does not fit an MA-SAM of FacT rank {model.Config.FactRank}, bottleneck " +
+                $"{model.Config.AdapterBottleneck}, {model.Config.NumClasses} classes on {model.SamConfig.Describe()}: {string.Join("; ", problems.Take(6))}");
     }
 
     /// <summary>Reads the saved-parameters file and renames its keys to ours.</summary>
