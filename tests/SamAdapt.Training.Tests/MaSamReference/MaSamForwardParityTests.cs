@@ -84,6 +84,21 @@ public class MaSamForwardParityTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Key_mapping_refuses_names_outside_both_layouts()
+    {
+        Assert.Null(MaSamReferenceKeys.FromReference("image_encoder.blocks.0.norm1.weight"));          // a plain SAM name is not a reference name
+        Assert.Null(MaSamReferenceKeys.FromReference("image_encoder.ImageEncoderViT.blocks.0.Block.attn.Attention.qkv.w_a.weight"));
+        Assert.Null(MaSamReferenceKeys.FromReference("module.mask_decoder.iou_token.weight"));
+        Assert.Equal("image_encoder.blocks.12.attn.fact.v_FacTs.weight", MaSamReferenceKeys.FromReference("v_FacTs_012"));
+        var e = Assert.Throws<InvalidDataException>(() => MaSamReferenceKeys.Rename(new Dictionary<string, int>
+        {
+            ["image_encoder.FacTu.weight"] = 0, ["image_encoder.ImageEncoderViT.blocks.0.Block.attn.Attention.qkv.w_a.weight"] = 1,
+        }, "x.pth"));
+        Assert.Contains("x.pth", e.Message);
+        Assert.Contains("qkv.w_a.weight", e.Message);
+    }
+
+    [Fact]
     public void Key_mapping_round_trips_every_fixture_key()
     {
         var sd = ReferenceStateDict();
