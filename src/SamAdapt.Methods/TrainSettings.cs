@@ -56,6 +56,9 @@ public sealed record TrainSettings
     public double? PolyExp { get; init; }
     public double? WeightDecay { get; init; }
     public double? ClipGrad { get; init; }
+    /// <summary>--recipe: "samadapt" or "reference" (<see cref="Training.Engine.TrainerOptions.Recipe"/>); reference also turns
+    /// clipping off unless --clip-grad is given.</summary>
+    public string? Recipe { get; init; }
     public int? Seed { get; init; }
     public long? ValEvery { get; init; }
     public long? CheckpointEvery { get; init; }
@@ -106,7 +109,8 @@ public sealed record TrainSettings
             Warmup = Warmup ?? d.Warmup,
             PolyExponent = PolyExp ?? d.PolyExponent,
             WeightDecay = WeightDecay ?? d.WeightDecay,
-            ClipGrad = ClipGrad ?? d.ClipGrad,
+            ClipGrad = ClipGrad ?? (Recipe is { } rc && Training.Engine.TrainerOptions.IsReference(rc) && !resume ? 0 : d.ClipGrad),
+            Recipe = Recipe ?? d.Recipe,
             Device = Runtime.Device ?? d.Device,
             Bf16 = Runtime.Bf16 ?? d.Bf16,
             GradCheckpoint = GradCheckpoint ?? d.GradCheckpoint,

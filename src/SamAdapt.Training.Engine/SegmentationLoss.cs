@@ -3,8 +3,9 @@ using SamAdapt.Torch.NN;
 
 namespace SamAdapt.Training.Engine;
 
-/// <summary>The loss and its two parts (scalar tensors; the parts are detached).</summary>
-public sealed record LossParts(Tensor Total, Tensor CrossEntropy, Tensor Dice);
+/// <summary>The loss and its two parts (scalar tensors; the parts are detached), and the Dice loss term of each class
+/// (<c>1 − (2·Σ p·g + ε)/(Σ p² + Σ g² + ε)</c>, shape [C], detached; <see cref="Dice"/> is their mean).</summary>
+public sealed record LossParts(Tensor Total, Tensor CrossEntropy, Tensor Dice, Tensor? DicePerClass = null);
 
 /// <summary>
 /// MA-SAM's segmentation loss (docs/methods.md §0):
@@ -56,6 +57,6 @@ public sealed class SegmentationLoss(double ceWeight = 0.2, double diceWeight = 
         var dicePerClass = intersect.mul(2).add(Smooth).div(pSq.add(gSq).add(Smooth));
         var dice = dicePerClass.mean().rsub(1);
         var total = ce.mul(CeWeight).add(dice.mul(DiceWeight));
-        return new LossParts(total, ce.detach(), dice.detach());
+        return new LossParts(total, ce.detach(), dice.detach(), dicePerClass.detach().rsub(1));
     }
 }

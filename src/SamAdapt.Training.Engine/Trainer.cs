@@ -209,25 +209,18 @@ public sealed class Trainer
     private void BuildOptimizer(out ParameterReport report)
     {
         report = CountParameters(_task);
-        var seen = new HashSet<Tensor>(ReferenceEqualityComparer.Instance);
-        var groups = new List<ParamGroup>();
-        foreach (var g in _task.ParameterGroups)
-        {
-            foreach (var (n, p) in g.Parameters)
-                if (!seen.Add(p)) throw new TrainingException($"parameter '{n}' is in more than one parameter group (group '{g.Name}')");
-            var ps = g.Parameters.Where(p => p.Value.requires_grad).Select(p => p.Value).ToList();
-            if (ps.Count > 0) groups.Add(new ParamGroup(ps, _o.Lr * g.LrScale, g.WeightDecay ?? _o.WeightDecay, g.Name));
-        }
-        var rest = _task.Model.named_parameters().Where(p => p.Value.requires_grad && !seen.Contains(p.Value)).Select(p => p.Value).ToList();
-        if (rest.Count > 0) groups.Add(new ParamGroup(rest, _o.Lr, _o.WeightDecay, "other"));
+        List<ParamGroup> groups;
+        try { groups = OptimizerGroups.Build(_task.ParameterGroups, _task.Model.named_parameters(), _o); }
+        catch (ArgumentException e) { throw new TrainingException(e.Message); }
         if (groups.Count == 0)
             throw new TrainingException("the model has no trainable parameters (every parameter is frozen)");
         _trainable = groups.SelectMany(g => g.Params).ToList();
         _opt = new AdamW(groups, _o.Beta1, _o.Beta2);
     }
 
-    private ILrSchedule MakeSchedule() =>
-        new WarmupPolyDecay(_o.Warmup, _total ?? long.MaxValue / 4, _o.PolyExponent);
+    private ILrSchedule MakeSchedule() => TrainerOptions.IsReference(_o.Recipe)
+        ? new ReferenceWarmupPolyDecay(_o.Warmup, _total ?? long.MaxValue / 4, _o.PolyExponent)
+        : new WarmupPolyDecay(_o.Warmup, _total ?? long.MaxValue / 4, _o.PolyExponent);
 
     private static bool CpuBf16AutocastWorks()
     {

@@ -54,6 +54,20 @@ public sealed record TrainerOptions
     public double CeWeight { get; init; } = 0.2;
     public double DiceWeight { get; init; } = 0.8;
 
+    /// <summary>
+    /// "samadapt" (default) or "reference" (docs/methods/ma-sam.md §2): the reference reproduces the MA-SAM code's
+    /// training exactly — its warm-up/decay schedule (<see cref="SamAdapt.Torch.Optim.ReferenceWarmupPolyDecay"/>) and weight decay on
+    /// every trained tensor (norms, biases and tokens included); "samadapt" uses <see cref="SamAdapt.Torch.Optim.WarmupPolyDecay"/> and
+    /// exempts biases, norms and tokens from weight decay (<see cref="OptimizerGroups"/>).
+    /// </summary>
+    public string Recipe { get; init; } = RecipeSamAdapt;
+
+    public const string RecipeSamAdapt = "samadapt";
+    public const string RecipeReference = "reference";
+
+    /// <summary>True when <paramref name="recipe"/> names the reference recipe.</summary>
+    public static bool IsReference(string recipe) => string.Equals(recipe, RecipeReference, StringComparison.OrdinalIgnoreCase);
+
     /// <summary>When stderr is not a terminal, print a progress line every this many iterations.</summary>
     public long LogEvery { get; init; } = 50;
 
@@ -80,6 +94,8 @@ public sealed record TrainerOptions
         Require(PolyExponent >= 0, $"--poly-exp must be ≥ 0 (got {PolyExponent})");
         Require(WeightDecay >= 0, $"--weight-decay must be ≥ 0 (got {WeightDecay})");
         Require(Beta1 is >= 0 and < 1 && Beta2 is >= 0 and < 1, $"AdamW betas must lie in [0, 1) (got {Beta1}, {Beta2})");
+        Require(Recipe is not null && (IsReference(Recipe) || string.Equals(Recipe, RecipeSamAdapt, StringComparison.OrdinalIgnoreCase)),
+            $"--recipe must be {RecipeSamAdapt} or {RecipeReference} (got '{Recipe}')");
         Require(ClipGrad >= 0, $"--clip-grad must be ≥ 0 (0 disables clipping; got {ClipGrad})");
         Require(ValEvery >= 0 && CheckpointEvery >= 0 && LogEvery >= 0, "validation, checkpoint and log intervals must be ≥ 0");
         Require(MaxNonFinite > 0, $"the non-finite-loss limit must be positive (got {MaxNonFinite})");

@@ -39,6 +39,7 @@ public sealed class TrainCommand : ICliCommand
         var poly = new Option<double?>("--poly-exp") { Description = "Polynomial decay exponent (default 7)" };
         var wd = new Option<double?>("--weight-decay") { Description = "AdamW weight decay (default 0.1)" };
         var clip = new Option<double?>("--clip-grad") { Description = "Gradient-norm clipping (default 1.0; 0 = off)" };
+        var recipe = new Option<string?>("--recipe") { Description = "samadapt (default) or reference: the MA-SAM code's exact schedule (start at lr/warmup, set after each step), weight decay on norms/biases/tokens, no clipping (docs/methods/ma-sam.md)" };
         var gc = new Option<bool>("--grad-checkpoint") { Description = "Gradient checkpointing of the encoder blocks (less memory, ~30% slower)" };
         var seed = new Option<int?>("--seed") { Description = "Random seed (default 1234)" };
         var valEvery = new Option<long?>("--val-every") { Description = "Validate every N iterations (default 500; 0 = only at the end)" };
@@ -51,7 +52,7 @@ public sealed class TrainCommand : ICliCommand
             "Train an adaptation method (ma-sam, lora, full, ...) prompt-free on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
-                     batch, lr, warmup, poly, wd, clip, gc, seed, valEvery, ckEvery, resume, trainBase, augment }) cmd.Options.Add(o);
+                     batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment }) cmd.Options.Add(o);
         runtime.AddTo(cmd);
         cmd.SetAction(pr =>
         {
@@ -64,7 +65,7 @@ public sealed class TrainCommand : ICliCommand
                 ValFraction = pr.GetValue(valFrac),
                 Iterations = pr.GetValue(iters), Epochs = pr.GetValue(epochs), TimeBudget = pr.GetValue(budget), Batch = pr.GetValue(batch),
                 Lr = pr.GetValue(lr), Warmup = pr.GetValue(warmup), PolyExp = pr.GetValue(poly), WeightDecay = pr.GetValue(wd),
-                ClipGrad = pr.GetValue(clip),
+                ClipGrad = pr.GetValue(clip), Recipe = pr.GetValue(recipe),
                 GradCheckpoint = pr.GetResult(gc) is null ? null : pr.GetValue(gc),
                 Seed = pr.GetValue(seed), ValEvery = pr.GetValue(valEvery), CheckpointEvery = pr.GetValue(ckEvery), Resume = pr.GetValue(resume),
                 TrainBase = pr.GetResult(trainBase) is null ? null : pr.GetValue(trainBase),
