@@ -375,7 +375,15 @@ public sealed partial class Tensor
         return OpIndex.Call(ref a);
     }
 
-    public Tensor masked_select(Tensor mask) => B(OpMaskedSelect, mask);
+    /// <summary>The elements where <paramref name="mask"/> (broadcast) is true, in logical order. libtorch 1.13's backward
+    /// scatters the gradient into a buffer of the input's layout in storage order, wrong for a non-contiguous input, so
+    /// such an input that requires grad is made contiguous first (a copy with its own, correct backward).</summary>
+    public Tensor masked_select(Tensor mask)
+    {
+        if (!requires_grad || is_contiguous()) return B(OpMaskedSelect, mask);
+        using var c = contiguous();
+        return c.B(OpMaskedSelect, mask);
+    }
     public Tensor nonzero() => U(OpNonzero);
 
     public Tensor roll(long[] shifts, long[] dims)
