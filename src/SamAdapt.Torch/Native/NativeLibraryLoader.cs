@@ -57,6 +57,7 @@ public static class NativeLibraryLoader
         lock (Gate)
         {
             if (Loaded.TryGetValue(name, out var h)) return h;
+            if (name == TorchBridge) OpenMpEnvironment.Apply();
             var errors = new List<string>();
             foreach (var path in Candidates(name))
             {
