@@ -6,6 +6,11 @@
 #       separately, min of repeats (default 1 warm-up + 3 timed). Python runs bench/python/sam_reference.py and first checks that
 #       it computes what C# computes. rounds > 1 alternates C# and Python runs (fairer on a machine whose load changes); the
 #       table shows each side's minimum.
+#   bench/run.sh train-step [threads] [demo|vitb512] [warmup] [steps] [profile]
+#       One MA-SAM training step (forward, loss, backward, AdamW) on random data: "demo" is the demo's configuration (tiny
+#       preset, 128², batch 2 × 5 slices), "vitb512" MA-SAM on vit_b at 512² (batch 1 × 5 slices). C# only. Reports the best
+#       step's wall time, its CPU time and slices/s; "profile" adds time per op (by CPU time at 1 thread). The same table is
+#       printed by any training run with SAMADAPT_PROFILE=1.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -15,6 +20,11 @@ THREADS="${2:-$(nproc)}"
 ./build.sh native >/dev/null 2>&1
 dotnet build bench/SamAdapt.Bench -c Release -nologo -v quiet >/dev/null
 OUT="$(mktemp)"
+if [ "$WHICH" = train-step ]; then
+  dotnet bench/SamAdapt.Bench/bin/Release/net10.0/SamAdapt.Bench.dll train-step "$THREADS" "${3:-demo}" "${4:-2}" "${5:-5}" ${6:-}
+  rm -f "$OUT"
+  exit 0
+fi
 if [ "$WHICH" = sam ]; then
   WORK="$ROOT/bench/.work"
   for ((round = 0; round < ${5:-1}; round++)); do

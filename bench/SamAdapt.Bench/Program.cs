@@ -12,6 +12,10 @@ if (which is "dispatch" or "all") DispatchBench.Run();
 if (which is "matmul" or "all") MatmulBench.Run();
 if (which is "detail") DispatchBench.Detail();
 // sam [threads] [workdir] [warmup] [repeats]: vit_b encoder + decoder (bench/run.sh sam; compared with bench/python/sam_bench.py)
+// train-step [threads] [demo|vitb512] [warmup] [steps] [profile] [train-base]: one MA-SAM training step (forward, loss, backward, AdamW)
+if (which is "train-step")
+    TrainStepBench.Run(args.Length > 2 ? args[2] : "demo", args.Length > 3 ? int.Parse(args[3]) : 2, args.Length > 4 ? int.Parse(args[4]) : 5,
+        args.Contains("profile"), args.Contains("train-base"));
 if (which is "sam")
     SamBench.Run(args.Length > 2 ? args[2] : Path.Combine("bench", ".work"), args.Length > 3 ? int.Parse(args[3]) : 1, args.Length > 4 ? int.Parse(args[4]) : 3);
 

@@ -110,6 +110,15 @@ SA_API int32_t sa_cuda_empty_cache(void);
 SA_API int32_t sa_cuda_device_name(int32_t device, char* buf, int32_t len);
 SA_API int32_t sa_set_tf32(int32_t matmul, int32_t cudnn);
 SA_API int32_t sa_set_deterministic(int32_t enabled);
+/* CPU caching allocator for blocks of 1 MiB and more (native/src/allocator.cpp): bytes held for reuse, the limit
+ * ($SAMADAPT_CPU_CACHE_MB), and releasing every held block */
+SA_API int64_t sa_cpu_cache_bytes(void);
+SA_API int64_t sa_cpu_cache_limit(void);
+SA_API void sa_cpu_cache_empty(void);
+/* time per operator: start clears and records, stop stops recording, report gives lines "name\tcalls\tself_us\ttotal_us\tself_cpu_us" (CPU time of the calling thread) */
+SA_API int32_t sa_profiler_start(void);
+SA_API int32_t sa_profiler_stop(void);
+SA_API const char* sa_profiler_report(void);
 SA_API const char* sa_torch_version(void);
 SA_API const char* sa_torch_config(void);
 

@@ -52,7 +52,7 @@ public sealed partial class Tensor
         OpCumsum = new("aten::cumsum"), OpSort = new("aten::sort"), OpTopk = new("aten::topk"), OpLogsumexp = new("aten::logsumexp"),
         OpVarCorr = new("aten::var", "correction"), OpStdCorr = new("aten::std", "correction"), OpNorm = new("aten::linalg_vector_norm"),
         OpToDtype = new("aten::to", "dtype"), OpToDevice = new("aten::to", "device"), OpMatmul = new("aten::matmul"),
-        OpBmm = new("aten::bmm"), OpMm = new("aten::mm");
+        OpBmm = new("samadapt::bmm"), OpMm = new("aten::mm");
 
     // ---- helpers: one tensor in, one out ----
     private Tensor U(Op op)
@@ -165,7 +165,26 @@ public sealed partial class Tensor
     public Tensor logical_and(Tensor other) => B(OpAnd, other);
     public Tensor logical_or(Tensor other) => B(OpOr, other);
     public Tensor logical_xor(Tensor other) => B(OpXor, other);
-    public Tensor matmul(Tensor other) => B(OpMatmul, other);
+    /// <summary>torch.matmul. Products of (…, m, k) and (…, k, n) with the same batch dims (attention's) go through
+    /// <see cref="bmm"/>; everything else through aten::matmul.</summary>
+    public Tensor matmul(Tensor other)
+    {
+        int nd = dim();
+        if (nd < 3 || other.dim() != nd) return B(OpMatmul, other);
+        var sa = shape;
+        var sb = other.shape;
+        for (int i = 0; i < nd - 2; i++) if (sa[i] != sb[i]) return B(OpMatmul, other);
+        if (nd == 3) return B(OpBmm, other);
+        using var a3 = reshape(-1, sa[nd - 2], sa[nd - 1]);
+        using var b3 = other.reshape(-1, sb[nd - 2], sb[nd - 1]);
+        using var r = a3.B(OpBmm, b3);
+        var outShape = (long[])sa.Clone();
+        outShape[nd - 1] = sb[nd - 1];
+        return r.view(outShape);
+    }
+
+    /// <summary>Batched matrix product (B, m, k)·(B, k, n). samadapt::bmm (native/src/bmm.cpp): on the CPU in float32/64 one
+    /// BLAS call per batch entry, without libtorch 1.13's per-entry dispatch overhead; otherwise aten::bmm.</summary>
     public Tensor bmm(Tensor other) => B(OpBmm, other);
     public Tensor mm(Tensor other) => B(OpMm, other);
 
@@ -375,7 +394,15 @@ public sealed partial class Tensor
         return OpIndex.Call(ref a);
     }
 
-    public Tensor masked_select(Tensor mask) => B(OpMaskedSelect, mask);
+    /// <summary>The elements where <paramref name="mask"/> (broadcast) is true, in logical order. libtorch 1.13's backward
+    /// scatters the gradient into a buffer of the input's layout in storage order, wrong for a non-contiguous input, so
+    /// such an input that requires grad is made contiguous first (a copy with its own, correct backward).</summary>
+    public Tensor masked_select(Tensor mask)
+    {
+        if (!requires_grad || is_contiguous()) return B(OpMaskedSelect, mask);
+        using var c = contiguous();
+        return c.B(OpMaskedSelect, mask);
+    }
     public Tensor nonzero() => U(OpNonzero);
 
     public Tensor roll(long[] shifts, long[] dims)

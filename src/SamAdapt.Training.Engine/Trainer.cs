@@ -158,7 +158,15 @@ public sealed class Trainer
                 ? $"resuming '{_dir}' at iteration {start}/{TotalText()} ({_o.Device}{(_o.Bf16 ? ", bf16" : "")})"
                 : $"training {_task.Method} into '{_dir}': {TotalText()} iterations, {_data.BatchesPerEpoch} batches/epoch, {_o.Device}{(_o.Bf16 ? ", bf16" : "")}");
             _clock = Stopwatch.StartNew();
+            bool profile = OpProfiler.RequestedByEnvironment;
+            if (profile) OpProfiler.Start();
             var reason = _progress.Run(_total ?? 0, start, () => Loop(start, cancellation));
+            if (profile)
+            {
+                OpProfiler.Stop();
+                _progress.Message("time per op over the whole run (SAMADAPT_PROFILE=1; CPU time is the calling thread's):");
+                foreach (var line in OpProfiler.Format(OpProfiler.Report(), 30, 1, byCpu: torch.get_num_threads() == 1).TrimEnd().Split('\n')) _progress.Message(line);
+            }
             return Finish(reason);
         }
         finally

@@ -12,7 +12,7 @@ public static class F
     private static readonly Op OpLinear = new("aten::linear"), OpConv1d = new("aten::conv1d"), OpConv2d = new("aten::conv2d"),
         OpConv3d = new("aten::conv3d"), OpConvT2d = new("aten::conv_transpose2d", "input"), OpConvT3d = new("aten::conv_transpose3d", "input"),
         OpLayerNorm = new("aten::layer_norm"), OpGroupNorm = new("aten::group_norm"), OpInstanceNorm = new("aten::instance_norm"),
-        OpBatchNorm = new("aten::batch_norm"), OpGelu = new("aten::gelu"), OpRelu = new("aten::relu"), OpLeakyRelu = new("aten::leaky_relu"),
+        OpBatchNorm = new("aten::batch_norm"), OpGelu = new("samadapt::gelu"), OpRelu = new("aten::relu"), OpLeakyRelu = new("aten::leaky_relu"),
         OpSilu = new("aten::silu"), OpSoftmax = new("aten::softmax", "int"), OpLogSoftmax = new("aten::log_softmax", "int"),
         OpDropout = new("aten::dropout"), OpEmbedding = new("aten::embedding"), OpOneHot = new("aten::one_hot"),
         OpCrossEntropy = new("aten::cross_entropy_loss"), OpBceLogits = new("aten::binary_cross_entropy_with_logits"),
@@ -140,7 +140,8 @@ public static class F
         return OpBatchNorm.Call(ref a);
     }
 
-    /// <summary>GELU; exact (erf) by default, "tanh" for the approximation.</summary>
+    /// <summary>GELU; exact (erf) by default, "tanh" for the approximation. Forward is aten::gelu; the backward works around a
+    /// libtorch 1.13 defect with differently strided gradients (native/src/fixes.cpp).</summary>
     public static Tensor gelu(Tensor input, string approximate = "none")
     {
         var a = new OpArgs(stackalloc SaValue[2], default);

@@ -34,6 +34,7 @@ internal static unsafe partial class TorchNative
 
     static TorchNative()
     {
+        OpenMpEnvironment.Apply(); // before libtorch (and libgomp) load
         NativeLibraryLoader.EnsureRegistered(typeof(TorchNative).Assembly);
         ConfigureThreads();
     }
@@ -99,6 +100,12 @@ internal static unsafe partial class TorchNative
     [LibraryImport(Lib)] public static partial int sa_cuda_device_name(int device, byte* buf, int len);
     [LibraryImport(Lib)] public static partial int sa_set_tf32(int matmul, int cudnn);
     [LibraryImport(Lib)] public static partial int sa_set_deterministic(int enabled);
+    [LibraryImport(Lib)] public static partial long sa_cpu_cache_bytes();
+    [LibraryImport(Lib)] public static partial long sa_cpu_cache_limit();
+    [LibraryImport(Lib)] public static partial void sa_cpu_cache_empty();
+    [LibraryImport(Lib)] public static partial int sa_profiler_start();
+    [LibraryImport(Lib)] public static partial int sa_profiler_stop();
+    [LibraryImport(Lib)] public static partial IntPtr sa_profiler_report();
     [LibraryImport(Lib)] public static partial IntPtr sa_torch_version();
     [LibraryImport(Lib)] public static partial IntPtr sa_torch_config();
 
