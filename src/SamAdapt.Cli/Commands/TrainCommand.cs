@@ -3,6 +3,7 @@ using System.Globalization;
 using SamAdapt.Imaging.Datasets;
 using SamAdapt.Torch;
 using SamAdapt.Training.Engine;
+using SamAdapt.Training.Engine.Distributed;
 using SamAdapt.Training.MaSam;
 
 namespace SamAdapt.Cli.Commands;
@@ -53,6 +54,10 @@ public sealed class TrainCommand : ICliCommand
         public int Threads { get; init; }
         public bool? TrainBase { get; init; }
         public string? Augment { get; init; }
+        /// <summary>Data-parallel worker processes to start on this machine (docs/distributed.md).</summary>
+        public int? NProc { get; init; }
+        /// <summary>Seconds a multi-process run waits for a late or dead rank.</summary>
+        public double? DistTimeout { get; init; }
     }
 
     public Command Build()
@@ -86,12 +91,14 @@ public sealed class TrainCommand : ICliCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last.ckpt" };
         var threads = PredictCommand.ThreadsOption();
         var augment = new Option<string?>("--augment") { Description = "Augmentations: ma-sam (default: rot90/flip, rotation, scale, gamma, intensity) or none" };
+        var nproc = new Option<int?>("--nproc") { Description = "Data-parallel training with N worker processes on this machine (default 1); --batch is the global batch, split over them. Processes started by torchrun/srun join through RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead" };
+        var distTimeout = new Option<double?>("--dist-timeout") { Description = "Multi-process runs: seconds to wait for a late or dead rank before stopping with an error (default 600; must exceed rank 0's validation time)" };
         var trainBase = new Option<bool>("--train-base") { Description = "With --model (from scratch): train the base image encoder too, not only the adapters (its random weights carry little information when frozen)" };
         var cmd = new Command("train",
             "Train MA-SAM adapters (or SAMed LoRA) prompt-free on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
-                     batch, lr, warmup, poly, wd, clip, device, bf16, gc, seed, valEvery, ckEvery, resume, threads, trainBase, augment }) cmd.Options.Add(o);
+                     batch, lr, warmup, poly, wd, clip, device, bf16, gc, seed, valEvery, ckEvery, resume, threads, trainBase, augment, nproc, distTimeout }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var a = new Args
@@ -106,12 +113,32 @@ public sealed class TrainCommand : ICliCommand
                 GradCheckpoint = pr.GetResult(gc) is null ? null : pr.GetValue(gc),
                 Seed = pr.GetValue(seed), ValEvery = pr.GetValue(valEvery), CheckpointEvery = pr.GetValue(ckEvery), Resume = pr.GetValue(resume),
                 Threads = pr.GetValue(threads), TrainBase = pr.GetResult(trainBase) is null ? null : pr.GetValue(trainBase),
-                Augment = pr.GetValue(augment),
+                Augment = pr.GetValue(augment), NProc = pr.GetValue(nproc), DistTimeout = pr.GetValue(distTimeout),
             };
+            if (a.NProc is < 1) throw new CliException($"--nproc must be ≥ 1, got {a.NProc}");
+            if (a.NProc is > 1) return LaunchWorkers(a, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
             return Run(a, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
         });
         return cmd;
     }
+
+    /// <summary>--nproc N: this same command line (without --nproc) as N worker processes joined over 127.0.0.1.</summary>
+    private static int LaunchWorkers(Args a, TextWriter stdout, TextWriter stderr)
+    {
+        var (exe, prefix) = LocalLauncher.Self();
+        var args = prefix.Concat(LocalLauncher.ArgumentsWithout(Environment.GetCommandLineArgs().Skip(1), "--nproc")).ToList();
+        var launcher = new LocalLauncher(exe, args, a.NProc!.Value) { Grace = TimeSpan.FromSeconds(Math.Min(60, DistTimeout(a).TotalSeconds)) };
+        stderr.WriteLine($"starting {a.NProc} data-parallel worker processes (rank 0 writes the run folder)");
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); }; // the workers get Ctrl+C too and stop together
+        Console.CancelKeyPress += onCancel;
+        try { return launcher.Run(stdout, stderr, cts.Token); }
+        finally { Console.CancelKeyPress -= onCancel; }
+    }
+
+    private static TimeSpan DistTimeout(Args a) =>
+        a.DistTimeout is { } s ? (s > 0 && double.IsFinite(s) ? TimeSpan.FromSeconds(s) : throw new CliException($"--dist-timeout must be a positive number of seconds, got {s}"))
+                               : TimeSpan.FromMinutes(10);
 
     public static int Run(Args a, TextWriter stdout, TextWriter stderr, bool? interactive = null, CancellationToken cancellation = default)
     {
@@ -220,6 +247,13 @@ public sealed class TrainCommand : ICliCommand
         catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or FormatException or NotSupportedException)
         { throw new CliException(e.Message); }
 
+        // a multi-process job (torchrun/srun environment, or --nproc's workers): join it; CUDA becomes cuda:LOCAL_RANK
+        DataParallelGroup? group;
+        try { group = DataParallelGroup.JoinFromEnvironment(ref trainer, DistTimeout(a)); }
+        catch (Exception e) when (e is TrainingException or FormatException) { throw new CliException(e.Message); }
+        using var _ = group;
+        if (group != null && trainer.BatchSize % group.WorldSize != 0)
+            throw new CliException($"--batch {trainer.BatchSize} is the global batch and must be a multiple of the {group.WorldSize} processes");
         using var task = new MaSamTask(cfg, model, data, trainer);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), " +
@@ -227,8 +261,10 @@ public sealed class TrainCommand : ICliCommand
             $"{cfg.ImageSize}² input, {cfg.Slices}-slice stacks, base: {(cfg.BaseCheckpoint != "" ? cfg.BaseCheckpoint : $"{cfg.ModelConfig} (from scratch)")}"));
         // a live progress bar on a terminal; plain lines every --log-every iterations when stderr is a file, a pipe or a test's writer
         bool tty = interactive ?? (stderr is not StringWriter && !Console.IsErrorRedirected);
-        var progress = TrainingProgress.Create(stderr, tty, trainer.LogEvery);
-        var t = new Trainer(task, new SliceStackSource(data), trainer, runDir, progress);
+        var progress = group is { IsWriter: false } ? TrainingProgress.Create(TextWriter.Null, false, 0) : TrainingProgress.Create(stderr, tty, trainer.LogEvery);
+        IBatchSource source = new SliceStackSource(data);
+        if (group != null) source = new ShardedBatchSource(source, group.Rank, group.WorldSize);
+        var t = new Trainer(task, source, trainer, runDir, progress) { Parallel = group };
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); };
         Console.CancelKeyPress += onCancel;

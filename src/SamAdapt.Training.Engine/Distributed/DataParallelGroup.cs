@@ -77,6 +77,7 @@ public sealed class DataParallelGroup : IDataParallel, IDisposable
     public DistributedSettings Settings { get; }
     public int Rank => Settings.Rank;
     public int WorldSize => Settings.WorldSize;
+    public bool IsWriter => Rank == 0;
     public TimeSpan Timeout { get; }
 
     /// <summary>Gloo's network device: $GLOO_SOCKET_IFNAME, else loopback for a loopback store, else the host name's address.</summary>

@@ -37,6 +37,20 @@ public sealed class LocalLauncher(string fileName, IReadOnlyList<string> argumen
         return (exe, []);
     }
 
+    /// <summary><paramref name="args"/> without <paramref name="option"/> and its value ("--nproc 2" or "--nproc=2"): what each worker is given.</summary>
+    public static List<string> ArgumentsWithout(IEnumerable<string> args, string option)
+    {
+        var list = args.ToList();
+        var result = new List<string>(list.Count);
+        for (int i = 0; i < list.Count; i++)
+        {
+            if (list[i] == option) { i++; continue; }
+            if (list[i].StartsWith(option + "=", StringComparison.Ordinal)) continue;
+            result.Add(list[i]);
+        }
+        return result;
+    }
+
     /// <summary>A free TCP port on the loopback interface (for the store).</summary>
     public static int FreePort()
     {
