@@ -271,6 +271,9 @@ public sealed class TrainCommand : ICliCommand
         try
         {
             var r = t.Run(a.Resume, cts.Token);
+            if (group is { IsWriter: true, AllReduceStats: { Calls: > 0 } st })
+                stderr.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"gradient all-reduce over {group.WorldSize} processes: {st.MeanSeconds * 1000:F2} ms per step ({st.Bytes / 1e6:F2} MB), {st.Calls} steps"));
             stdout.WriteLine($"run folder: {runDir}");
             return r;
         }

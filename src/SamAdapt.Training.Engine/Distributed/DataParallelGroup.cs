@@ -24,6 +24,9 @@ public sealed class DataParallelGroup : IDataParallel, IDisposable
     private readonly Device _device;
     private readonly long _bucketBytes;
     private long _step = -1;
+    private int _reduceCalls;
+    private double _reduceSeconds;
+    private long _reduceBytes;
 
     /// <param name="settings">This rank, the world, the store's address.</param>
     /// <param name="device">The training device: CUDA selects NCCL, the CPU Gloo.</param>
@@ -132,8 +135,15 @@ public sealed class DataParallelGroup : IDataParallel, IDisposable
             }
             grads.Add(g);
         }
+        long t0 = System.Diagnostics.Stopwatch.GetTimestamp();
         Guard($"gradient all-reduce at step {_step}", () => _pg.AllReduce(grads, WorldSize, _bucketBytes));
+        _reduceSeconds += System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        _reduceCalls++;
+        _reduceBytes = grads.Sum(g => g.numel() * (g.dtype is DType.Float64 or DType.Int64 ? 8L : g.dtype is DType.Float16 or DType.BFloat16 ? 2L : 4L));
     }
+
+    /// <summary>The gradient all-reduce so far: calls, mean wall time per call, bytes per call (for logs and benchmarks).</summary>
+    public (int Calls, double MeanSeconds, long Bytes) AllReduceStats => (_reduceCalls, _reduceCalls == 0 ? 0 : _reduceSeconds / _reduceCalls, _reduceBytes);
 
     private void Guard(string what, Action a) => Guard(what, () => { a(); return 0; });
 
