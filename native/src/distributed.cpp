@@ -7,14 +7,17 @@
 #include "common.h"
 // the process-group headers declare their classes only for builds that have the backend (libtorch's own build flags);
 // Debian's and PyTorch's libtorch are built with Gloo, CUDA builds with NCCL
-#ifndef USE_C10D_GLOO
+#if !defined(SAMADAPT_NO_GLOO) && !defined(USE_C10D_GLOO)
 #define USE_C10D_GLOO 1
 #endif
 #if defined(SAMADAPT_WITH_NCCL) && !defined(USE_C10D_NCCL)
 #define USE_C10D_NCCL 1
 #endif
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifndef SAMADAPT_NO_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
 #ifdef SAMADAPT_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
@@ -70,12 +73,14 @@ void wait_for(const char* what, c10::intrusive_ptr<c10d::Work> work, const Group
                                  std::to_string(g.timeout.count()) + " ms");
 }
 
+#ifndef SAMADAPT_NO_GLOO
 std::shared_ptr<::gloo::transport::Device> gloo_device(const char* where) {
     std::string w = where ? where : "";
     if (w.rfind("if:", 0) == 0) return c10d::ProcessGroupGloo::createDeviceForInterface(w.substr(3));
     if (!w.empty()) return c10d::ProcessGroupGloo::createDeviceForHostname(w);
     return c10d::ProcessGroupGloo::createDefaultDevice();
 }
+#endif
 
 }  // namespace
 
@@ -141,10 +146,14 @@ sa_process_group sa_pg_create(sa_store s, int32_t backend, int32_t rank, int32_t
         g->size = size;
         c10::intrusive_ptr<c10d::Store> store = S(s).store;
         if (backend == SA_BACKEND_GLOO) {
+#ifndef SAMADAPT_NO_GLOO
             auto o = c10d::ProcessGroupGloo::Options::create(timeout);
             o->devices.push_back(gloo_device(device));
             o->threads = 2;
             g->pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, size, o);
+#else
+            throw std::invalid_argument("this SamAdapt bridge was built without Gloo's headers; rebuild it with them or use the nccl backend");
+#endif
         } else if (backend == SA_BACKEND_NCCL) {
 #ifdef SAMADAPT_WITH_NCCL
             auto o = c10d::ProcessGroupNCCL::Options::create();
