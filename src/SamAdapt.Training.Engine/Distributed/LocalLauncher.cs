@@ -27,6 +27,8 @@ public sealed class LocalLauncher(string fileName, IReadOnlyList<string> argumen
     /// <summary>The failure that ended the job, e.g. "rank 1 was killed by signal 9" (null after success).</summary>
     public string? Failure { get; private set; }
 
+    private readonly object _sync = new(); // one writer at a time on the forwarded output
+
     /// <summary>The command that starts this same program again: (executable, leading arguments).</summary>
     public static (string FileName, IReadOnlyList<string> Prefix) Self()
     {
@@ -80,8 +82,8 @@ public sealed class LocalLauncher(string fileName, IReadOnlyList<string> argumen
                 var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start rank {r}: {FileName}");
                 int rank = r;
                 string prefix = rank == 0 ? "" : $"[rank {rank}] ";
-                p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (stdout) { if (rank == 0) stdout.WriteLine(e.Data); else stderr.WriteLine(prefix + e.Data); } };
-                p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (stdout) stderr.WriteLine(prefix + e.Data); };
+                p.OutputDataReceived += (_, e) => { if (e.Data != null) lock (_sync) { if (rank == 0) stdout.WriteLine(e.Data); else stderr.WriteLine(prefix + e.Data); } };
+                p.ErrorDataReceived += (_, e) => { if (e.Data != null) lock (_sync) stderr.WriteLine(prefix + e.Data); };
                 p.BeginOutputReadLine();
                 p.BeginErrorReadLine();
                 procs[r] = p;
@@ -104,6 +106,8 @@ public sealed class LocalLauncher(string fileName, IReadOnlyList<string> argumen
     {
         int? firstFailed = null;
         var failedAt = Stopwatch.StartNew();
+        Stopwatch? rank0Done = null;
+        bool killNow = false;
         while (true)
         {
             bool allDone = true;
@@ -116,16 +120,29 @@ public sealed class LocalLauncher(string fileName, IReadOnlyList<string> argumen
                     firstFailed = r;
                     Failure = $"rank {r} {Describe(procs[r].ExitCode)}";
                     failedAt.Restart();
-                    lock (procs) stderr.WriteLine($"error: {Failure}; stopping the other ranks (they get {Grace.TotalSeconds:0.#} s to stop by themselves)");
+                    lock (_sync) stderr.WriteLine($"error: {Failure}; stopping the other ranks (they get {Grace.TotalSeconds:0.#} s to stop by themselves)");
                 }
             }
             if (allDone) break;
-            if (firstFailed is not null && failedAt.Elapsed > Grace)
+            // rank 0 finished (it writes last, after the others' final step): a rank still running long after it is stuck
+            if (firstFailed is null && procs[0].HasExited && procs[0].ExitCode == 0)
+            {
+                rank0Done ??= Stopwatch.StartNew();
+                if (rank0Done.Elapsed > Grace)
+                {
+                    int stuck = Enumerable.Range(1, procs.Length - 1).First(r => !procs[r].HasExited);
+                    firstFailed = stuck;
+                    Failure = $"rank {stuck} did not exit within {Grace.TotalSeconds:0.#} s after rank 0 finished";
+                    lock (_sync) stderr.WriteLine($"error: {Failure}: killing it");
+                    killNow = true;
+                }
+            }
+            if (firstFailed is not null && (killNow || failedAt.Elapsed > Grace))
             {
                 for (int r = 0; r < procs.Length; r++)
                     if (!procs[r].HasExited)
                     {
-                        lock (procs) stderr.WriteLine($"error: rank {r} did not stop within {Grace.TotalSeconds:0.#} s after rank {firstFailed} failed: killing it");
+                        lock (_sync) stderr.WriteLine($"error: rank {r} did not stop within {Grace.TotalSeconds:0.#} s after rank {firstFailed} failed: killing it");
                         try { procs[r].Kill(); } catch (InvalidOperationException) { }
                     }
             }
