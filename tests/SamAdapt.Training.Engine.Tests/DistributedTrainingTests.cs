@@ -168,6 +168,26 @@ public class DistributedTrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Killing_rank_0_the_store_host_stops_the_others_naming_it()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        string run = tmp.File("run");
+        string[] common = ["--run", run, "--iterations", "24", "--ckpt-every", "4", "--val-every", "0", "--dist-timeout", "20", "--delay-ms", "300", .. Exact];
+        int port = LocalLauncher.FreePort();
+        using var r0 = new Rank(Env(0, 2, port), common);
+        using var r1 = new Rank(Env(1, 2, port), common);
+        r0.WaitForCheckpoints(1);
+        r0.Kill();
+        int code = r1.Wait(90);
+        output.WriteLine(r1.Stderr);
+        Assert.NotEqual(0, code);
+        Assert.Contains("rank 0", r1.Stderr);
+        Assert.Contains("--resume", r1.Stderr);
+        var step = TrainingCheckpoint.Load(Path.Combine(run, "last.ckpt")).State.Step; // the complete checkpoint before the kill
+        Assert.True(step >= 4 && step % 4 == 0 && step < 24, $"checkpoint at {step}");
+    }
+
+    [Fact]
     public void A_hung_rank_is_named_after_the_timeout_and_the_launcher_stops_the_job()
     {
         using var tmp = TestPaths.NewTempDir();
