@@ -3,15 +3,17 @@
 #   ./build.sh deps     install system packages that are missing (apt; sudo when not root)
 #   ./build.sh native   build the native libraries into build/native (CMake; incremental)
 #   ./build.sh build    deps + native + dotnet build (Release)
-#   ./build.sh test     deps + native + run every test project; ends with "N passed, N failed"
+#   ./build.sh compile-check  compile the bridge against libtorch 2.6 headers, CPU and CUDA (native/compile-check.sh)
+#   ./build.sh test     deps + native + compile-check + run every test project; ends with "N passed, N failed"
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$ROOT"
 
 # Runtime and test dependencies (Debian bookworm names). Tests compare against python3-torch/numpy/pydicom and read
-# real data from mricron-data and python3-pydicom's test files.
+# real data from mricron-data and python3-pydicom's test files. libgloo-dev: headers of the Gloo library that libtorch's
+# c10d process group is built on (native/src/distributed.cpp).
 APT_PACKAGES=(
-  libtorch-dev libopenblas0-pthread cmake g++ make libstb-dev libgdcm-cil
+  libtorch-dev libgloo-dev libopenblas0-pthread cmake g++ make libstb-dev libgdcm-cil
   python3-torch python3-numpy python3-pydicom python3-pil mricron-data
 )
 
@@ -52,6 +54,9 @@ build() {
 run_tests() {
   deps
   native
+  # the libtorch 2.x / CUDA code paths of the bridge, compiled (not linked) against Debian trixie's headers; the
+  # headers are downloaded once into a cache and an unchanged bridge is not recompiled
+  native/compile-check.sh
   dotnet build SamAdapt.sln -c Release -nologo -v quiet >&2
   local log_file
   log_file="$(mktemp)"
@@ -75,7 +80,8 @@ run_tests() {
 case "${1:-build}" in
   deps) deps ;;
   native) native ;;
+  compile-check) native/compile-check.sh ;;
   build) build ;;
   test) shift; run_tests "$@" ;;
-  *) echo "usage: ./build.sh [deps|native|build|test]" >&2; exit 2 ;;
+  *) echo "usage: ./build.sh [deps|native|build|compile-check|test]" >&2; exit 2 ;;
 esac

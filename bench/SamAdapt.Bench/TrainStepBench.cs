@@ -5,7 +5,7 @@ using SamAdapt.Sam.Adapters;
 using SamAdapt.Torch;
 using SamAdapt.Torch.Optim;
 using SamAdapt.Training.Engine;
-using SamAdapt.Training.MaSam;
+using SamAdapt.Methods.Semantic;
 
 namespace SamAdapt.Bench;
 

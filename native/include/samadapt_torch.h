@@ -122,6 +122,32 @@ SA_API const char* sa_profiler_report(void);
 SA_API const char* sa_torch_version(void);
 SA_API const char* sa_torch_config(void);
 
+/* ---- distributed (c10d) ----
+ * A TCP key-value store (rendezvous, heartbeats) and a process group (Gloo on CPU tensors; NCCL on CUDA tensors in
+ * builds with SAMADAPT_WITH_NCCL). Every blocking call is bounded by a timeout; a dead or late peer is reported as an
+ * error (-1 / NULL and sa_last_error), not a crash. Collectives work in place on the given tensors' data. */
+typedef struct sa_store_s* sa_store;
+typedef struct sa_process_group_s* sa_process_group;
+enum { SA_BACKEND_GLOO = 0, SA_BACKEND_NCCL = 1 };
+/* is_server: this process hosts the store (rank 0); world_size <= 0: unknown. */
+SA_API sa_store sa_store_create(const char* host, int32_t port, int32_t world_size, int32_t is_server, int64_t timeout_ms);
+SA_API void sa_store_free(sa_store s);
+SA_API int32_t sa_store_set(sa_store s, const char* key, const void* data, int64_t len);
+/* Waits up to timeout_ms for the key; returns the value's length (copies at most cap bytes into buf), or -1. */
+SA_API int64_t sa_store_get(sa_store s, const char* key, void* buf, int64_t cap, int64_t timeout_ms);
+SA_API int64_t sa_store_add(sa_store s, const char* key, int64_t delta); /* INT64_MIN on error */
+SA_API int32_t sa_store_check(sa_store s, const char* key);               /* 1 exists, 0 not, -1 error */
+/* device (Gloo): NULL/"" the default interface, "if:NAME" a network interface, otherwise a host name or address to bind. */
+SA_API sa_process_group sa_pg_create(sa_store s, int32_t backend, int32_t rank, int32_t size, int64_t timeout_ms,
+                                     const char* device);
+SA_API void sa_pg_free(sa_process_group g);
+SA_API int32_t sa_pg_broadcast(sa_process_group g, const sa_tensor* tensors, int32_t n, int32_t root);
+/* Sum over ranks, then divide by divisor; packed into flat buckets of at most bucket_bytes per dtype/device. */
+SA_API int32_t sa_pg_allreduce(sa_process_group g, const sa_tensor* tensors, int32_t n, double divisor, int64_t bucket_bytes);
+SA_API int32_t sa_pg_barrier(sa_process_group g);
+SA_API int32_t sa_pg_rank(sa_process_group g);
+SA_API int32_t sa_pg_size(sa_process_group g);
+
 #ifdef __cplusplus
 }
 #endif

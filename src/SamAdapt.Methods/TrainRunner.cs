@@ -1,6 +1,8 @@
 using SamAdapt.Imaging.Datasets;
 using SamAdapt.Torch;
+using System.Globalization;
 using SamAdapt.Training.Engine;
+using SamAdapt.Training.Engine.Distributed;
 
 namespace SamAdapt.Methods;
 
@@ -47,14 +49,23 @@ public static class TrainRunner
         catch (ArgumentException e) { throw new ArgumentException(e.Message, e); }
         if (settings.ValFraction is < 0 or >= 1) throw new ArgumentException($"--val-fraction must lie in [0, 1), got {settings.ValFraction}");
 
+        // a multi-process job (torchrun/srun environment, or --nproc's workers): join it; CUDA becomes cuda:LOCAL_RANK
+        using var group = DataParallelGroup.JoinFromEnvironment(ref trainer, settings.DistTimeoutSpan());
+        if (group != null && trainer.BatchSize % group.WorldSize != 0)
+            throw new ArgumentException($"--batch {trainer.BatchSize} is the global batch and must be a multiple of the {group.WorldSize} processes");
+
         torch.manual_seed(trainer.Seed); // the same initialisation in fresh and resumed runs
         using var run = method.CreateRun(new MethodContext(settings, dataset, trainer, output.Log));
         output.Out.WriteLine(run.Summary);
         // a live progress bar on a terminal; plain lines every LogEvery iterations when the log is a file, a pipe or a test's writer
         bool tty = output.Interactive ?? (output.Log is not StringWriter && !Console.IsErrorRedirected);
-        var progress = TrainingProgress.Create(output.Log, tty, trainer.LogEvery);
-        var t = new Trainer(run.Task, run.Batches, trainer, runDir, progress);
+        var progress = group is { IsWriter: false } ? TrainingProgress.Create(TextWriter.Null, false, 0) : TrainingProgress.Create(output.Log, tty, trainer.LogEvery);
+        var batches = group is null ? run.Batches : new ShardedBatchSource(run.Batches, group.Rank, group.WorldSize);
+        var t = new Trainer(run.Task, batches, trainer, runDir, progress) { Parallel = group };
         var result = t.Run(settings.Resume, cancellation);
+        if (group is { IsWriter: true, AllReduceStats: { Calls: > 0 } st })
+            output.Log.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"gradient all-reduce over {group.WorldSize} processes: {st.MeanSeconds * 1000:F2} ms per step ({st.Bytes / 1e6:F2} MB), {st.Calls} steps"));
         output.Out.WriteLine($"run folder: {runDir}");
         return result;
     }

@@ -65,6 +65,13 @@ public sealed record TrainSettings
     /// <summary>Progress lines every this many iterations when the log is not a terminal.</summary>
     public long? LogEvery { get; init; }
     public bool? GradCheckpoint { get; init; }
+    /// <summary>--dist-timeout in seconds: how long a multi-process run waits for a late or dead rank (null = 10 minutes).</summary>
+    public double? DistTimeout { get; init; }
+
+    /// <summary><see cref="DistTimeout"/> checked (positive, finite) as a span.</summary>
+    public TimeSpan DistTimeoutSpan() => DistTimeout is { } s
+        ? (s > 0 && double.IsFinite(s) ? TimeSpan.FromSeconds(s) : throw new ArgumentException($"--dist-timeout must be a positive number of seconds, got {s}"))
+        : TimeSpan.FromMinutes(10);
 
     // ---- runtime (shared by every verb: --device, --threads, --bf16) ----
     public RuntimeSettings Runtime { get; init; } = new();

@@ -3,6 +3,7 @@ using System.Globalization;
 using SamAdapt.Torch;
 using SamAdapt.Torch.Optim;
 using SamAdapt.Torch.Serialization;
+using SamAdapt.Training.Engine.Distributed;
 
 namespace SamAdapt.Training.Engine;
 
@@ -82,6 +83,14 @@ public sealed class Trainer
     /// <summary>Extra string metadata stored in adapter/best files (e.g. the CLI's version).</summary>
     public IReadOnlyDictionary<string, string>? ExtraMetadata { get; init; }
 
+    /// <summary>
+    /// Data-parallel training (<see cref="IDataParallel"/>): null for one process. Each rank's batch source must give
+    /// its own shard (<see cref="ShardedBatchSource"/>); rank 0 alone writes the run folder.
+    /// </summary>
+    public IDataParallel? Parallel { get; init; }
+
+    private bool Writer => Parallel?.IsWriter ?? true;
+
     // ------------------------------------------------------------------ run state
     private Device _device;
     private TrainingContext _ctx = null!;
@@ -127,11 +136,13 @@ public sealed class Trainer
             throw new TrainingException("--bf16 on the CPU: this libtorch does not run bfloat16 autocast on the CPU; drop --bf16 or train with --device cuda");
         if (_data.BatchesPerEpoch < 1) throw new TrainingException("the training data yields no batches (is the training split empty?)");
         if (_task.ClassNames.Count < 1) throw new TrainingException("the task has no classes");
+        if (Parallel != null && _o.Iterations is null && _o.Epochs is null)
+            throw new TrainingException("a multi-process run needs its length fixed with --iterations or --epochs (--time-budget may still cap it)");
 
         var config = new RunConfig(_task.Method, _o, _task.Config);
         TrainingCheckpoint? ckpt = null;
         if (resume) ckpt = OpenForResume(config);
-        else StartNewRunDir(config);
+        else if (Writer) StartNewRunDir(config);
 
         _ctx = new TrainingContext(_device, _o.Bf16, _o.GradCheckpoint, _o, resume);
         _task.Prepare(_ctx);
@@ -145,13 +156,15 @@ public sealed class Trainer
             if (ckpt != null)
             {
                 start = Restore(ckpt);
-                _logs.ResumeAt(start);
+                if (Writer) _logs.ResumeAt(start);
             }
             else
             {
-                _logs.StartNew();
+                if (Writer) _logs.StartNew();
                 torch.manual_seed(_o.Seed);
             }
+            // every rank starts from rank 0's weights (a no-op for weights loaded from the same files, essential for random ones)
+            Parallel?.BroadcastFromWriter(_task.Model.parameters().Concat(_task.Model.named_buffers().Select(b => b.Value)).ToList());
             _schedule = MakeSchedule();
             foreach (var line in report.Lines()) _progress.Message(line);
             _progress.Message(ckpt != null
@@ -197,7 +210,7 @@ public sealed class Trainer
         var cfgPath = Path.Combine(_dir, RunConfig.FileName);
         if (!File.Exists(cfgPath))
             throw new TrainingException($"cannot resume: '{_dir}' has no {RunConfig.FileName}, so it is not a SamAdapt run folder");
-        FileUtil.RemoveStaleTempFiles(_dir);
+        if (Writer) FileUtil.RemoveStaleTempFiles(_dir);
         LoadedRunConfig stored;
         try { stored = RunConfig.Load(cfgPath); }
         catch (InvalidDataException e) { throw new TrainingException($"cannot resume: {e.Message}", e); }
@@ -289,8 +302,9 @@ public sealed class Trainer
         var reason = TrainingStopReason.Completed;
         while (_total is null || step < _total)
         {
-            if (ct.IsCancellationRequested) { reason = TrainingStopReason.Cancelled; break; }
-            if (budget is { } b && Elapsed >= b) { reason = TrainingStopReason.TimeBudget; break; }
+            // (several ranks decide together, after the forward pass: see Parallel.Agree below)
+            if (Parallel == null && ct.IsCancellationRequested) { reason = TrainingStopReason.Cancelled; break; }
+            if (Parallel == null && budget is { } b && Elapsed >= b) { reason = TrainingStopReason.TimeBudget; break; }
             _ctx.Step = step;
             long epoch = step / _data.BatchesPerEpoch;
             int index = (int)(step % _data.BatchesPerEpoch);
@@ -311,9 +325,19 @@ public sealed class Trainer
                     loss = _task.Loss(batch, _ctx);
                 if (loss.numel() != 1) throw new InvalidOperationException($"the task's loss must be a scalar, got shape [{string.Join(", ", loss.shape)}]");
                 lossV = loss.item();
+                if (Parallel != null)
+                {
+                    // one small all-reduce: the mean loss (a non-finite loss on any rank skips the step everywhere) and stop votes
+                    bool outOfTime = budget is { } b2 && Elapsed >= b2;
+                    var agreed = Parallel.Agree(step, lossV, ct.IsCancellationRequested || outOfTime);
+                    if (agreed.Stop) { reason = outOfTime ? TrainingStopReason.TimeBudget : TrainingStopReason.Cancelled; break; }
+                    lossV = agreed.MeanLoss;
+                    slices *= Parallel.WorldSize;
+                }
                 if (double.IsFinite(lossV))
                 {
                     loss.backward();
+                    Parallel?.AverageGradients(_trainable); // identical gradients on every rank: the clipping norm below is the global one
                     norm = GradClip.ClipGradNorm(_trainable, _o.ClipGrad > 0 ? _o.ClipGrad : double.PositiveInfinity);
                     if (double.IsFinite(norm)) _opt.step();
                 }
@@ -324,7 +348,7 @@ public sealed class Trainer
             double sec = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             step++;
             double sps = sec > 0 ? slices / sec : 0;
-            _logs.Append(new TrainLogRow(step, epoch + 1, lossV, lr, norm, sps, Elapsed, skipped));
+            if (Writer) _logs.Append(new TrainLogRow(step, epoch + 1, lossV, lr, norm, sps, Elapsed, skipped));
 
             if (skipped)
             {
@@ -334,7 +358,7 @@ public sealed class Trainer
                 _progress.Warning($"iteration {step}: {what} — step skipped, weights unchanged ({_nonFinite}/{_o.MaxNonFinite} in a row)");
                 if (_nonFinite >= _o.MaxNonFinite)
                 {
-                    WriteCurves();
+                    if (Writer) WriteCurves();
                     var last = File.Exists(CheckpointPath) ? "last.ckpt holds the last checkpoint before this" : "no checkpoint was written yet";
                     throw new NonFiniteLossException(
                         $"training stopped at iteration {step}: {_nonFinite} iterations in a row had a non-finite loss or gradient norm (last: {what}). " +
@@ -363,8 +387,8 @@ public sealed class Trainer
             _progress.Update(new ProgressSnapshot(step, _total ?? step, lossV, lr, EmaSlices(slices, emaSec, sps), eta, _skipped));
 
             bool end = _total.HasValue && step >= _total.Value;
-            if (_o.ValEvery > 0 && step % _o.ValEvery == 0 && !end) Validate(step);
-            if (_o.CheckpointEvery > 0 && step % _o.CheckpointEvery == 0 && !end) WriteCheckpoint(step);
+            if (_o.ValEvery > 0 && step % _o.ValEvery == 0 && !end && Writer) Validate(step);
+            if (_o.CheckpointEvery > 0 && step % _o.CheckpointEvery == 0 && !end && Writer) WriteCheckpoint(step);
         }
         _completed = step;
         return reason;
@@ -377,8 +401,11 @@ public sealed class Trainer
     private TrainingResult Finish(TrainingStopReason reason)
     {
         long step = _completed;
-        if (reason != TrainingStopReason.Cancelled && step > 0 && _lastValStep != step) Validate(step);
-        WriteCheckpoint(step);
+        if (Writer)
+        {
+            if (reason != TrainingStopReason.Cancelled && step > 0 && _lastValStep != step) Validate(step);
+            WriteCheckpoint(step);
+        }
         var msg = reason switch
         {
             TrainingStopReason.TimeBudget => $"time budget reached after {step} iterations",

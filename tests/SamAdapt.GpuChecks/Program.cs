@@ -4,6 +4,9 @@ using SamAdapt.Torch.NN;
 
 // CUDA checks: same results on CUDA as on CPU, autograd on CUDA, bf16 autocast, memory released after a scope,
 // and a few throughput numbers. Prints a table; exits 1 if any check failed, 3 if no CUDA device is visible.
+//   SamAdapt.GpuChecks           the checks below on cuda:0
+//   SamAdapt.GpuChecks nccl      one rank of the 2-GPU NCCL check (NcclCheck; started by tests/gpu/gpu-check.sh)
+if (args.Length > 0 && args[0] == "nccl") return SamAdapt.GpuChecks.NcclCheck.Run();
 var results = new List<(string Name, bool Ok, string Detail)>();
 
 Console.WriteLine(RuntimeInfo.Describe());
@@ -132,9 +135,11 @@ double MatmulTflops(DType dt, int n)
 Check("matmul 8192^3 bf16", () => (true, $"{MatmulTflops(DType.BFloat16, 8192):F0} TFLOP/s"));
 Check("matmul 4096^3 fp32", () => (true, $"{MatmulTflops(DType.Float32, 4096):F1} TFLOP/s (TF32 off)"));
 
+foreach (var (name, body) in SamAdapt.GpuChecks.ModelChecks.All(cuda)) Check(name, body);
+
 Console.WriteLine();
-Console.WriteLine($"{"check",-32} {"result",-6} detail");
-foreach (var (name, ok, detail) in results) Console.WriteLine($"{name,-32} {(ok ? "ok" : "FAIL"),-6} {detail}");
+Console.WriteLine($"{"check",-40} {"result",-6} detail");
+foreach (var (name, ok, detail) in results) Console.WriteLine($"{name,-40} {(ok ? "ok" : "FAIL"),-6} {detail}");
 int failed = results.Count(r => !r.Ok);
 Console.WriteLine($"{results.Count - failed} passed, {failed} failed");
 return failed == 0 ? 0 : 1;

@@ -9,11 +9,11 @@ public sealed class TinyNet : UnaryModule
     public readonly Conv stem, body, head;
     public readonly Dropout drop;
 
-    public TinyNet(int classes, int ballastFloats)
+    public TinyNet(int classes, int ballastFloats, double dropout = 0.1)
     {
         stem = register_module("stem", Conv.Conv2d(1, 8, 3, padding: 1));
         body = register_module("body", Conv.Conv2d(8, 8, 3, padding: 1));
-        drop = register_module("drop", new Dropout(0.1));
+        drop = register_module("drop", new Dropout(dropout));
         head = register_module("head", Conv.Conv2d(8, classes, 1));
         stem.freeze();
         // a large trainable-but-unused tensor makes checkpoints big enough that a kill often lands mid-write
@@ -29,6 +29,7 @@ public sealed record TinyConfig
     public int Size { get; init; } = 24;
     public string Dataset { get; init; } = "synthetic";
     public int BallastFloats { get; init; }
+    public double Dropout { get; init; } = 0.1;
 }
 
 public sealed class TinyTask : ITrainingTask, IDisposable
@@ -40,7 +41,7 @@ public sealed class TinyTask : ITrainingTask, IDisposable
     public TinyTask(TinyConfig config, TrainerOptions options, IReadOnlySet<long>? nanAtSteps = null)
     {
         TaskConfig = config;
-        _net = new TinyNet(config.Classes, config.BallastFloats);
+        _net = new TinyNet(config.Classes, config.BallastFloats, config.Dropout);
         _loss = SegmentationLoss.FromOptions(options);
         _val = new SyntheticSource(seed: 999, batchSize: 4, size: config.Size, batches: 2);
         NanAtSteps = nanAtSteps ?? new HashSet<long>();
@@ -54,6 +55,9 @@ public sealed class TinyTask : ITrainingTask, IDisposable
 
     public TinyConfig TaskConfig { get; }
     public IReadOnlySet<long> NanAtSteps { get; }
+
+    /// <summary>The step at which <see cref="Loss"/> hangs (sleeps for a long time), or −1.</summary>
+    public long StallAtStep { get; init; } = -1;
     public string Method => "tiny";
     public Module Model => _net;
     public IReadOnlyList<string> ClassNames { get; } = ["background", "disk", "square"];
@@ -70,6 +74,7 @@ public sealed class TinyTask : ITrainingTask, IDisposable
 
     public Tensor Loss(Batch batch, TrainingContext context)
     {
+        if (context.Step == StallAtStep) Thread.Sleep(TimeSpan.FromMinutes(10));
         var logits = _net.forward(batch.Input);
         var loss = _loss.Forward(logits, batch.Target);
         return NanAtSteps.Contains(context.Step) ? loss.mul(double.NaN) : loss;

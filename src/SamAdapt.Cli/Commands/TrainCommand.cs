@@ -1,6 +1,7 @@
 using System.CommandLine;
 using SamAdapt.Methods;
 using SamAdapt.Training.Engine;
+using SamAdapt.Training.Engine.Distributed;
 
 namespace SamAdapt.Cli.Commands;
 
@@ -46,13 +47,15 @@ public sealed class TrainCommand : ICliCommand
         var ckEvery = new Option<long?>("--checkpoint-every") { Description = "Write last.ckpt / adapter.safetensors every N iterations (default 500)" };
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last.ckpt" };
         var augment = new Option<string?>("--augment") { Description = "Augmentations: ma-sam (default: rot90/flip, rotation, scale, gamma, intensity) or none" };
+        var nproc = new Option<int?>("--nproc") { Description = "Data-parallel training with N worker processes on this machine (default 1); --batch is the global batch, split over them. Processes started by torchrun/srun join through RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead" };
+        var distTimeout = new Option<double?>("--dist-timeout") { Description = "Multi-process runs: seconds to wait for a late or dead rank before stopping with an error (default 600; must exceed rank 0's validation time)" };
         var trainBase = new Option<bool>("--train-base") { Description = "With --model (from scratch): train the base image encoder too, not only the adapters (its random weights carry little information when frozen)" };
         var runtime = new RuntimeOptions(defaultDevice: null);
         var cmd = new Command("train",
             "Train an adaptation method (ma-sam, lora, full, ...) prompt-free on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
-                     batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment }) cmd.Options.Add(o);
+                     batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment, nproc, distTimeout }) cmd.Options.Add(o);
         runtime.AddTo(cmd);
         cmd.SetAction(pr =>
         {
@@ -71,11 +74,32 @@ public sealed class TrainCommand : ICliCommand
                 TrainBase = pr.GetResult(trainBase) is null ? null : pr.GetValue(trainBase),
                 Augment = pr.GetValue(augment),
                 Runtime = runtime.Bind(pr),
+                DistTimeout = pr.GetValue(distTimeout),
             };
+            int? workers = pr.GetValue(nproc);
+            if (workers is < 1) throw new CliException($"--nproc must be ≥ 1, got {workers}");
+            if (workers is > 1) return LaunchWorkers(workers.Value, s, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
             Train(s, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
             return 0;
         });
         return cmd;
+    }
+
+    /// <summary>--nproc N: this same command line (without --nproc) as N worker processes joined over 127.0.0.1.</summary>
+    private static int LaunchWorkers(int workers, TrainSettings settings, TextWriter stdout, TextWriter stderr)
+    {
+        TimeSpan timeout;
+        try { timeout = settings.DistTimeoutSpan(); }
+        catch (ArgumentException e) { throw new CliException(e.Message); }
+        var (exe, prefix) = LocalLauncher.Self();
+        var args = prefix.Concat(LocalLauncher.ArgumentsWithout(Environment.GetCommandLineArgs().Skip(1), "--nproc")).ToList();
+        var launcher = new LocalLauncher(exe, args, workers) { Grace = TimeSpan.FromSeconds(Math.Min(60, timeout.TotalSeconds)) };
+        stderr.WriteLine($"starting {workers} data-parallel worker processes (rank 0 writes the run folder)");
+        using var cts = new CancellationTokenSource();
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); }; // the workers get Ctrl+C too and stop together
+        Console.CancelKeyPress += onCancel;
+        try { return launcher.Run(stdout, stderr, cts.Token); }
+        finally { Console.CancelKeyPress -= onCancel; }
     }
 
     /// <summary>

@@ -18,6 +18,13 @@ public sealed class Attention : UnaryModule
     public readonly int num_heads;
     public readonly double scale;
 
+    /// <summary>
+    /// Whether forward uses <see cref="F.scaled_dot_product_attention"/> (the fused kernel of libtorch ≥ 2.0) with the
+    /// relative-position terms as its additive mask. Default: where the fused kernel exists. On libtorch 1.13 the default
+    /// is false and the forward is the reference's, bit for bit; the fused form equals it up to float rounding.
+    /// </summary>
+    public bool UseFusedAttention { get; set; } = F.fused_attention_available;
+
     /// <summary>The attached qkv increment, or null (plain SAM).</summary>
     public QkvDelta? qkv_delta { get; private set; }
 
@@ -60,6 +67,15 @@ public sealed class Attention : UnaryModule
         var qkvOut = fused.reshape(b, n, 3, num_heads, -1).permute(2, 0, 3, 1, 4);
         var parts = qkvOut.reshape(3, b * num_heads, n, -1).unbind(0);
         Tensor q = parts[0], k = parts[1], v = parts[2];
+        if (UseFusedAttention)
+        {
+            // q, k, v (B·heads, HW, head_dim); mask (B·heads, HW, HW) = the relative-position terms of the unscaled queries
+            var bias = rel_pos_h is not null && rel_pos_w is not null
+                ? RelativePosition.DecomposedRelPosBias(q, rel_pos_h, rel_pos_w, (h, w), (h, w)) : null;
+            var fusedOut = F.scaled_dot_product_attention(q, k, v, bias, scale: scale);
+            var fo = fusedOut.view(b, num_heads, h, w, -1).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1);
+            return proj.forward(fo).MoveToOuterScope();
+        }
         // the (B·heads, HW, HW) logits are the largest tensors of the encoder (805 MB per global block of vit_b at 1024):
         // release each as soon as the next one exists
         var attn = (q * scale).matmul(k.transpose(-2, -1));

@@ -47,6 +47,25 @@ public static class RelativePosition
     /// Adds the decomposed relative position terms to attention logits <paramref name="attn"/> (B', qh·qw, kh·kw) using the unscaled
     /// queries <paramref name="q"/> (B', qh·qw, C): <c>(attn + rel_h) + rel_w</c>.
     /// </summary>
+    /// <summary>
+    /// The decomposed relative position terms alone, as an additive attention mask (B', qh·qw, kh·kw): <c>rel_h + rel_w</c>
+    /// from the unscaled queries <paramref name="q"/> (B', qh·qw, C). For the fused attention kernel of libtorch 2.x.
+    /// </summary>
+    public static Tensor DecomposedRelPosBias(Tensor q, Tensor relPosH, Tensor relPosW, (int H, int W) qSize, (int H, int W) kSize)
+    {
+        using var scope = DisposeScope.Begin();
+        var (qh, qw) = qSize;
+        var (kh, kw) = kSize;
+        var rh = GetRelPos(qh, kh, relPosH);
+        var rw = GetRelPos(qw, kw, relPosW);
+        long b = q.size(0), dim = q.size(2);
+        var rq = q.reshape(b, qh, qw, dim);
+        var relH = torch.einsum("bhwc,hkc->bhwk", rq, rh);
+        var relW = torch.einsum("bhwc,wkc->bhwk", rq, rw);
+        var sum = relH.unsqueeze(4) + relW.unsqueeze(3); // may inherit einsum's strides: reshape, not view
+        return sum.reshape(b, qh * qw, kh * kw).MoveToOuterScope();
+    }
+
     public static Tensor AddDecomposedRelPos(Tensor attn, Tensor q, Tensor relPosH, Tensor relPosW, (int H, int W) qSize, (int H, int W) kSize)
     {
         using var scope = DisposeScope.Begin();

@@ -307,6 +307,9 @@ public static class F
         return OpAdaptiveAvgPool2d.Call(ref a);
     }
 
+    /// <summary>True where libtorch has the fused <c>aten::scaled_dot_product_attention</c> kernel (2.x; not 1.13).</summary>
+    public static bool fused_attention_available => OpSdpa.Value != null;
+
     /// <summary>
     /// softmax(q·kᵀ·scale + mask)·v over the last two dims. Uses libtorch's fused kernel where it exists (2.x) and
     /// an equivalent composite on libtorch 1.13. <paramref name="scale"/> defaults to 1/sqrt(head_dim).
