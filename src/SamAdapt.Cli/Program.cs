@@ -1,6 +1,9 @@
 using System.CommandLine;
-using System.Reflection;
 using SamAdapt.Cli;
+
+var stderr = new LineTrackingWriter(Console.Error);
+Console.SetError(stderr);
+bool verbose = args.Contains("--verbose");
 
 var root = new RootCommand(
     "SamAdapt — adapt Segment Anything to medical images: segment with prompts, fine-tune adapters, predict volumes, evaluate.");
@@ -9,11 +12,20 @@ var root = new RootCommand(
 root.Options.Remove(root.Options.OfType<VersionOption>().First());
 var version = new Option<bool>("--version") { Description = "Print the version, libtorch version, devices and BLAS in use" };
 root.Options.Add(version);
+// the error policy's switches (docs/reliability.md), accepted by every verb
+var verboseOption = new Option<bool>("--verbose") { Description = "On an error, also print the stack trace", Recursive = true };
+var maxMemory = new Option<string?>("--max-memory")
+{
+    Description = $"Memory limit in GB for one input or working set (default: 75% of this machine's memory, or ${SamAdapt.Torch.ResourceLimits.EnvironmentVariable}); larger requests are refused before allocating",
+    Recursive = true,
+};
+root.Options.Add(verboseOption);
+root.Options.Add(maxMemory);
 root.SetAction(pr =>
 {
     if (pr.GetValue(version)) { Console.WriteLine(VersionInfo.Describe()); return 0; }
-    Console.Error.WriteLine("samadapt: a verb is required. Try `samadapt --help`.");
-    return 2;
+    stderr.WriteLine("samadapt: error: a verb is required. Try `samadapt --help`.");
+    return Errors.BadInput;
 });
 
 var commands = typeof(ICliCommand).Assembly.GetTypes()
@@ -24,10 +36,21 @@ foreach (var c in commands) root.Subcommands.Add(c.Build());
 
 try
 {
-    return root.Parse(args).Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+    var parsed = root.Parse(args);
+    if (parsed.Errors.Count > 0)
+    {
+        // usage errors: exit 2 like every other bad input (System.CommandLine's own handler exits 1)
+        var verb = parsed.CommandResult.Command == root ? "" : " " + parsed.CommandResult.Command.Name;
+        stderr.WriteLine($"samadapt: error: {parsed.Errors[0].Message} (see `samadapt{verb} --help`)");
+        return Errors.BadInput;
+    }
+    if (parsed.GetValue(maxMemory) is { } gb) SamAdapt.Torch.ResourceLimits.SetGigabytes(gb, "--max-memory");
+    return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false, Error = stderr });
 }
-catch (Exception e) when (Errors.IsUserFacing(e))
+catch (Exception e)
 {
-    Console.Error.WriteLine($"samadapt: error: {Errors.Message(e)}");
-    return 2;
+    stderr.EndOpenLine();
+    stderr.WriteLine($"samadapt: error: {Errors.Message(e)}");
+    if (verbose) stderr.WriteLine(e.ToString());
+    return Errors.ExitCode(e);
 }

@@ -247,6 +247,7 @@ public sealed class Trainer
     private long Restore(TrainingCheckpoint ckpt)
     {
         var s = ckpt.State;
+        if (s.Problem() is { } problem) throw new TrainingException($"cannot resume: last.ckpt field {problem}");
         if (s.Method != _task.Method)
             throw new TrainingException($"cannot resume: last.ckpt was written by method '{s.Method}', the task is '{_task.Method}'");
         if (s.BatchesPerEpoch != _data.BatchesPerEpoch)
@@ -270,6 +271,8 @@ public sealed class Trainer
         _total ??= s.TotalSteps;
         if (s.TotalSteps.HasValue && _total != s.TotalSteps)
             throw new TrainingException($"cannot resume: the run's schedule has {s.TotalSteps} iterations, the options give {_total}");
+        if (_total is { } total && s.Step > total)
+            throw new TrainingException($"cannot resume: last.ckpt field step: expected ≤ {total} (the run's length), found {s.Step}");
         _elapsedBase = s.ElapsedSeconds;
         _best = s.BestMetric;
         _bestStep = s.BestStep;

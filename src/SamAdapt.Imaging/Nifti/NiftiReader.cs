@@ -250,8 +250,11 @@ public static class NiftiReader
                 throw new InvalidDataException($"{src}: dim[{i + 1}] = {d} is not positive (dims [{string.Join(", ", h.Dim.Skip(1).Take(rank))}])");
             if (d > int.MaxValue) throw new NotSupportedException($"{src}: dim[{i + 1}] = {d} is too large");
             shape[i] = (int)d;
-            voxels = checked(voxels * d);
         }
+        double product = SamAdapt.Torch.ResourceLimits.Product(shape.Select(x => (long)x));
+        if (product > Array.MaxLength)
+            throw new InvalidDataException($"{src}: field dim: expected at most {Array.MaxLength} voxels in all, found [{string.Join("×", shape)}] = {product:G4}");
+        voxels = (long)product;
 
         var vt = NiftiDataType.ToVoxelType(h.DataType)
             ?? throw new NotSupportedException($"{src}: unsupported datatype {h.DataType} ({NiftiDataType.Name(h.DataType)}); " +
@@ -283,12 +286,14 @@ public static class NiftiReader
 
         if (voxels * Volume.ChannelsOf(vt) > Array.MaxLength)
             throw new NotSupportedException($"{src}: {voxels} voxels of {Volume.TypeName(vt)} exceed the .NET array limit");
-        var array = Volume.Allocate(vt, voxels);
         long need = voxels * Volume.BytesPerVoxel(vt);
         if (data is FileStream fs && fs.Length - fs.Position < need)
             throw new InvalidDataException(
                 $"{imagePath ?? src}: file too short: dims [{string.Join("×", shape)}] of {Volume.TypeName(vt)} need {need} bytes " +
                 $"from offset {fs.Position}, but the file has only {fs.Length - fs.Position} bytes there");
+        try { SamAdapt.Torch.ResourceLimits.Check($"dims [{string.Join("×", shape)}] of {Volume.TypeName(vt)}", need); }
+        catch (SamAdapt.Torch.ResourceLimitException e) { throw new SamAdapt.Torch.ResourceLimitException($"{src}: {e.Message}"); }
+        var array = Volume.Allocate(vt, voxels);
         long got;
         try { got = VoxelBuffer.ReadInto(data, array); }
         catch (InvalidDataException e) { throw new InvalidDataException($"{dataName}: corrupt gzip stream: {e.Message}", e); }
@@ -326,6 +331,12 @@ public static class NiftiReader
         if (!NiftiHeader.IsValidXformCode(scode)) { warnings.Add($"sform_code {scode} is invalid (0..5); treated as 0"); scode = 0; }
         double[] affine;
         string which;
+        if (scode > 0 && IsSingular(h.SFormAffine()))
+        {
+            // an sform whose 3×3 part is singular (e.g. all zero) maps every voxel to one point: never a usable geometry
+            if (qcode > 0) { warnings.Add("the sform is singular (no spacing); using the qform"); scode = 0; }
+            else throw new InvalidDataException($"{src}: field srow_x/y/z (sform): expected an invertible 3×3 matrix, found {Geometry.Format(h.SFormAffine())}");
+        }
         if (scode > 0) { affine = h.SFormAffine(); which = "sform"; }
         else if (qcode > 0) { affine = h.QFormAffine(src); which = "qform"; }
         else
@@ -339,6 +350,12 @@ public static class NiftiReader
         if (f != 1.0)
             for (int i = 0; i < 12; i++) affine[i] *= f;
         return affine;
+    }
+
+    private static bool IsSingular(double[] a)
+    {
+        double det = a[0] * (a[5] * a[10] - a[6] * a[9]) - a[1] * (a[4] * a[10] - a[6] * a[8]) + a[2] * (a[4] * a[9] - a[5] * a[8]);
+        return !(Math.Abs(det) > 0) || !double.IsFinite(det);
     }
 
     // ------------------------------------------------------------------------------------------------ stream helpers
