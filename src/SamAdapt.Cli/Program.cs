@@ -16,7 +16,7 @@ root.Options.Add(version);
 var verboseOption = new Option<bool>("--verbose") { Description = "On an error, also print the stack trace", Recursive = true };
 var maxMemory = new Option<string?>("--max-memory")
 {
-    Description = $"Memory limit in GB for one input or working set (default: 75% of this machine's memory, or ${SamAdapt.Torch.ResourceLimits.EnvironmentVariable}); larger requests are refused before allocating",
+    Description = $"Memory limit in GB for one input or working set (default: 75% of this machine's memory, at most 16 GB, or ${SamAdapt.Torch.ResourceLimits.EnvironmentVariable}); larger requests are refused before allocating",
     Recursive = true,
 };
 root.Options.Add(verboseOption);

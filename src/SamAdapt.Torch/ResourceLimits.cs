@@ -7,7 +7,7 @@ public sealed class ResourceLimitException(string message) : Exception(message);
 
 /// <summary>
 /// The memory limit every reader and verb checks before a large allocation (docs/reliability.md): by default 75% of the
-/// memory this process may use; raised or lowered with the environment variable <see cref="EnvironmentVariable"/>
+/// memory this process may use, at most 16 GB; raised or lowered with the environment variable <see cref="EnvironmentVariable"/>
 /// (gigabytes) or the CLI's <c>--max-memory GB</c>.
 /// </summary>
 public static class ResourceLimits
@@ -34,7 +34,7 @@ public static class ResourceLimits
     {
         long total = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
         if (total <= 0) total = 8L << 30;
-        long d = total / 4 * 3;
+        long d = Math.Min(total / 4 * 3, 16L << 30);
         if (Environment.GetEnvironmentVariable(EnvironmentVariable) is { Length: > 0 } env
             && double.TryParse(env, NumberStyles.Float, CultureInfo.InvariantCulture, out var gb) && gb > 0 && double.IsFinite(gb))
             d = (long)Math.Min(gb * (1L << 30), long.MaxValue / 2);

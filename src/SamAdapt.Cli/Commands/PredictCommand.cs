@@ -85,13 +85,28 @@ public sealed partial class PredictCommand : ICliCommand
         if (!File.Exists(a.Input) && !Directory.Exists(a.Input)) throw new CliException($"--input: no such file or folder: {a.Input}");
 
         var jobs = Jobs(a.Input, a.Out, a.Series);
+        foreach (var job in jobs)
+            SamAdapt.Torch.Serialization.OutputGuard.Check(
+                [("--out", job.Output), ("--out (probabilities)", a.Probabilities ? ProbabilityPath(job.Output) : null)],
+                [("--input", job.Input), ("--run", Path.Combine(a.Run, RunConfig.FileName))]);
+        if (a.Bf16 && !device.IsCuda)
+            throw new CliException($"--bf16: expected --device cuda (bfloat16 autocast runs on CUDA), found --device {a.Device}");
         using var run = LoadRun(a.Run, a.Weights, device, stderr);
         var predictor = new VolumePredictor(run.Model, run.Config, device, a.Bf16, a.Batch);
         stderr.WriteLine($"model: {run.Config.Method}, {run.Config.ClassNames.Count - 1} classes, weights {run.WeightsFile}; {jobs.Count} volume(s)");
+        var failed = new List<string>();
         foreach (var (i, job) in jobs.Index())
         {
             var sw = Stopwatch.StartNew();
-            var image = VolumeInput.Read(job.Input, a.Series);
+            Volume image;
+            try { image = VolumeInput.Read(job.Input, a.Series); }
+            catch (Exception e) when (jobs.Count > 1 && Errors.IsUserFacing(Errors.Unwrap(e)))
+            {
+                // a folder: one bad case does not stop the others; the verb still fails (exit 2) at the end
+                stderr.WriteLine($"samadapt: error: {Errors.Message(e)} (case {job.Id} skipped)");
+                failed.Add(job.Id);
+                continue;
+            }
             int last = -1;
             var progress = new Sync<(int Done, int Total)>(p =>
             {
@@ -104,12 +119,18 @@ public sealed partial class PredictCommand : ICliCommand
             });
             var result = predictor.Predict(image, job.Id, a.Probabilities, progress);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(job.Output))!);
-            VolumeIO.Write(result.Labels, job.Output);
-            if (result.Probabilities is not null) VolumeIO.Write(result.Probabilities, ProbabilityPath(job.Output));
+            using (var outputs = SamAdapt.Torch.Serialization.AtomicFile.BeginSet()) // labels and probabilities: both or neither
+            {
+                VolumeIO.Write(result.Labels, job.Output);
+                if (result.Probabilities is not null) VolumeIO.Write(result.Probabilities, ProbabilityPath(job.Output));
+                outputs.Commit();
+            }
             stderr.WriteLine();
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{job.Id}: {string.Join("×", image.Shape)} → {job.Output} ({sw.Elapsed.TotalSeconds:F1} s)"));
         }
+        if (failed.Count > 0)
+            throw new CliException($"--input: {failed.Count} of {jobs.Count} case(s) could not be read ({string.Join(", ", failed)}); the others were written");
         return 0;
     }
 

@@ -146,6 +146,7 @@ public sealed class TrainCommand : ICliCommand
             if (a.Method is null) throw new CliException("--method is required: ma-sam or lora");
         }
 
+        SamAdapt.Torch.Serialization.OutputGuard.Check("--out", a.Out, ("--dataset", a.Dataset), ("--checkpoint", a.Checkpoint), ("--model", a.Model));
         string datasetDir = a.Dataset ?? stored!.Dataset;
         if (!Directory.Exists(datasetDir)) throw new CliException($"--dataset: no such folder: {datasetDir}");
         SegmentationDataset ds;
@@ -207,6 +208,12 @@ public sealed class TrainCommand : ICliCommand
             Augmentation = a.Augment ?? (stored?.Preprocessing.TryGetValue("augmentation", out var aug) == true ? aug : "ma-sam"),
         };
         if (setup.ValFraction is < 0 or >= 1) throw new CliException($"--val-fraction must lie in [0, 1), got {setup.ValFraction}");
+        if (setup.Slices is < 1 or > 99) throw new CliException($"--slices: expected an odd number 1..99, found {setup.Slices}");
+        if (setup.ImageSize is < 16 or > 8192) throw new CliException($"--img-size: expected 16..8192, found {setup.ImageSize}");
+        // one batch of input stacks (batch × D × 3 × S × S float32), refused before anything is allocated
+        int side = setup.ImageSize ?? 512;
+        SamAdapt.Torch.ResourceLimits.Check($"--batch {trainer.BatchSize} × --slices {setup.Slices} × 3 × {side}² float32 inputs",
+            (double)trainer.BatchSize * setup.Slices * 3 * side * side, 4 * 8);
 
         torch.manual_seed(trainer.Seed); // same initialisation in fresh and resumed runs
         MaSamTaskConfig cfg;

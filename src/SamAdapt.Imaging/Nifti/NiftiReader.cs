@@ -60,7 +60,9 @@ public static class NiftiReader
     /// cheap even for .nii.gz. The header is validated exactly as by <see cref="Read"/>; for uncompressed data the file
     /// length is checked against the data size too (a gzip stream's length is only known after decompressing it).
     /// </summary>
-    public static NiftiImageInfo ReadInfo(string path, NiftiReadOptions? options = null)
+    /// <param name="verifyData">Also decompress a gzip stream to the end (without keeping the voxels), so truncated or
+    /// corrupt data are found as <see cref="Read"/> would find them (dataset checks).</param>
+    public static NiftiImageInfo ReadInfo(string path, NiftiReadOptions? options = null, bool verifyData = false)
     {
         options ??= NiftiReadOptions.Default;
         var (h, headerPath, imagePath, warnings) = ReadHeaderCore(path, out var data, out _);
@@ -72,6 +74,20 @@ public static class NiftiReader
                 throw new InvalidDataException(
                     $"{imagePath ?? headerPath}: file too short: dims [{string.Join("×", info.Shape)}] of {Volume.TypeName(info.Type)} need {need} bytes " +
                     $"from offset {fs.Position}, but the file has only {fs.Length - fs.Position} bytes there");
+            if (verifyData && data is not FileStream)
+            {
+                long got = 0;
+                var buf = new byte[1 << 16];
+                try
+                {
+                    int r;
+                    while ((r = data.Read(buf)) > 0) got += r;
+                }
+                catch (InvalidDataException e) { throw new InvalidDataException($"{imagePath ?? headerPath}: corrupt gzip stream (checksum, length or data): {GzipReason(e)}", e); }
+                if (got < need)
+                    throw new InvalidDataException(
+                        $"{imagePath ?? headerPath}: truncated: dims [{string.Join("×", info.Shape)}] of {Volume.TypeName(info.Type)} need {need} bytes of data, only {got} present");
+            }
             return info;
         }
     }
@@ -296,7 +312,7 @@ public static class NiftiReader
         var array = Volume.Allocate(vt, voxels);
         long got;
         try { got = VoxelBuffer.ReadInto(data, array); }
-        catch (InvalidDataException e) { throw new InvalidDataException($"{dataName}: corrupt gzip stream: {e.Message}", e); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{dataName}: corrupt gzip stream: {GzipReason(e)}", e); }
         if (got < need)
             throw new InvalidDataException(
                 $"{dataName}: truncated: dims [{string.Join("×", shape)}] of {Volume.TypeName(vt)} need {need} bytes of data " +
@@ -305,7 +321,7 @@ public static class NiftiReader
         {
             // read to the end so the gzip trailer (CRC-32, length) is verified: damage inside stored blocks decodes silently
             try { data.CopyTo(Stream.Null); }
-            catch (InvalidDataException e) { throw new InvalidDataException($"{dataName}: corrupt gzip stream (checksum or trailer): {e.Message}", e); }
+            catch (InvalidDataException e) { throw new InvalidDataException($"{dataName}: corrupt gzip stream (checksum or trailer): {GzipReason(e)}", e); }
         }
         if (h.BigEndian) VoxelBuffer.SwapBytes(array);
 
@@ -352,6 +368,12 @@ public static class NiftiReader
         return affine;
     }
 
+    /// <summary>.NET reports damaged deflate data as "unsupported compression method"; say what it is.</summary>
+    private static string GzipReason(InvalidDataException e) =>
+        e.Message.Contains("unsupported compression method", StringComparison.OrdinalIgnoreCase)
+            ? "the compressed data are damaged (invalid deflate block)"
+            : e.Message;
+
     private static bool IsSingular(double[] a)
     {
         double det = a[0] * (a[5] * a[10] - a[6] * a[9]) - a[1] * (a[4] * a[10] - a[6] * a[8]) + a[2] * (a[4] * a[9] - a[5] * a[8]);
@@ -363,7 +385,7 @@ public static class NiftiReader
     private static int Fill(Stream s, Span<byte> dst, string path, bool gz)
     {
         try { return s.ReadAtLeast(dst, dst.Length, throwOnEndOfStream: false); }
-        catch (InvalidDataException e) when (gz) { throw new InvalidDataException($"{path}: corrupt gzip stream: {e.Message}", e); }
+        catch (InvalidDataException e) when (gz) { throw new InvalidDataException($"{path}: corrupt gzip stream: {GzipReason(e)}", e); }
     }
 
     private static void Skip(Stream s, long n, string path)
@@ -384,7 +406,7 @@ public static class NiftiReader
         {
             int r;
             try { r = s.Read(buf); }
-            catch (InvalidDataException e) when (gz) { throw new InvalidDataException($"{path}: corrupt gzip stream: {e.Message}", e); }
+            catch (InvalidDataException e) when (gz) { throw new InvalidDataException($"{path}: corrupt gzip stream: {GzipReason(e)}", e); }
             if (r == 0) return;
             dst.Write(buf, 0, r);
             if (dst.Length > limit) throw new InvalidDataException($"{path}: header file is implausibly large");

@@ -26,6 +26,9 @@ public sealed class VolumePredictor(AdaptedSam model, MaSamTaskConfig config, De
     /// <summary>Predicts one volume; <paramref name="progress"/> gets (stacks done, stacks total).</summary>
     public VolumePrediction Predict(Volume image, string id, bool probabilities = false, IProgress<(int Done, int Total)>? progress = null)
     {
+        // label values must fit the int16 label map exactly (no wrap-around) and be one per model output
+        if (_values.Length < 2 || _values[0] != 0 || _values.Skip(1).Any(v => v is < 1 or > short.MaxValue) || _values.Distinct().Count() != _values.Length)
+            throw new InvalidDataException($"run config field class_values: expected 0 then distinct label values 1..{short.MaxValue}, found [{string.Join(", ", _values)}]");
         var pv = _pipeline.Prepare(id, image);
         int n = pv.SliceCount, d = config.Slices, s = config.ImageSize, k1 = _values.Length, plane = s * s;
         var acc = new float[n][];
@@ -45,6 +48,8 @@ public sealed class VolumePredictor(AdaptedSam model, MaSamTaskConfig config, De
                 Tensor logits;
                 using (bf16 ? torch.autocast(device.Type, DType.BFloat16) : null)
                     logits = model.forward(x, d).Logits;
+                if (logits.shape[1] != k1)
+                    throw new InvalidDataException($"run config field class_values: expected {logits.shape[1]} classes (the model's outputs), found {k1}");
                 probs = F.softmax(logits.to(DType.Float32), 1).cpu().ToArray<float>();
             }
             for (int i = 0; i < b; i++)
