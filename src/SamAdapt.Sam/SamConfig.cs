@@ -203,7 +203,15 @@ public sealed record SamConfig
     }
 
     /// <summary><see cref="FromJson"/> on a file.</summary>
-    public static SamConfig FromJsonFile(string path) => FromJson(File.ReadAllText(path));
+    public static SamConfig FromJsonFile(string path)
+    {
+        try { return FromJson(File.ReadAllText(path)); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException)
+        {
+            // a value of the wrong JSON type (e.g. an array where a number belongs) or a bad size: name the file
+            throw new FormatException($"{path}: {e.Message}", e);
+        }
+    }
 
     /// <summary>A one-line summary (type, sizes) for logs and error messages.</summary>
     public string Describe() =>

@@ -79,6 +79,10 @@ public sealed class Trainer
     /// <summary>Called after each checkpoint is written, with the iterations completed (for tests and tooling).</summary>
     public Action<long>? CheckpointWritten { get; init; }
 
+    /// <summary>Called after each iteration's train_log.csv row is written, with the iterations completed (fault tests
+    /// use it to stop the process at an exact point).</summary>
+    public Action<long>? StepLogged { get; init; }
+
     /// <summary>Extra string metadata stored in adapter/best files (e.g. the CLI's version).</summary>
     public IReadOnlyDictionary<string, string>? ExtraMetadata { get; init; }
 
@@ -330,6 +334,7 @@ public sealed class Trainer
             step++;
             double sps = sec > 0 ? slices / sec : 0;
             _logs.Append(new TrainLogRow(step, epoch + 1, lossV, lr, norm, sps, Elapsed, skipped));
+            StepLogged?.Invoke(step);
 
             if (skipped)
             {

@@ -34,6 +34,19 @@ public class KillResumeTests(ITestOutputHelper output)
         }
 
         public int Checkpoints { get { lock (_out) return _out.Count(l => l.StartsWith("checkpoint ")); } }
+        public bool Holding { get { lock (_out) return _out.Any(l => l.StartsWith("holding ")); } }
+
+        /// <summary>Waits until the host reached its explicit kill point (--hold-at-step) and is waiting there.</summary>
+        public void WaitForHold()
+        {
+            var sw = Stopwatch.StartNew();
+            while (!Holding)
+            {
+                if (_p.HasExited) { _p.WaitForExit(); if (Holding) return; Assert.Fail($"child exited ({_p.ExitCode}) before its hold point:\n{Stderr}"); }
+                if (sw.Elapsed > TimeSpan.FromSeconds(120)) Assert.Fail($"no hold within 120 s:\n{Stderr}");
+                Thread.Sleep(5);
+            }
+        }
         public string Stderr { get { lock (_err) return _err.ToString(); } }
         public bool HasExited => _p.HasExited;
 
@@ -95,15 +108,16 @@ public class KillResumeTests(ITestOutputHelper output)
         string[] common = ["--iterations", "30", "--ckpt-every", "10", "--val-every", "5"];
         RunToEnd(["--run", reference, .. common]);
 
-        using (var c = new Child(["--run", run, .. common, "--delay-ms", "200"]))
+        // explicit kill point (not a timed one): the host holds after logging step 13, i.e. three steps past the checkpoint
+        // at 10, so the resume must also drop the rows 11–13 that no checkpoint covers
+        using (var c = new Child(["--run", run, .. common, "--hold-at-step", "13"]))
         {
-            c.WaitForCheckpoints(1);
-            Thread.Sleep(100); // inside the post-checkpoint pause: steps after 10 may be logged but not checkpointed
+            c.WaitForHold();
             c.Kill();
         }
         var ckpt = TrainingCheckpoint.Load(Path.Combine(run, "last.ckpt"));
         Assert.Equal(10, ckpt.State.Step);
-        Assert.True(Losses(run).Length >= 10);
+        Assert.Equal(13, Losses(run).Length);
 
         RunToEnd(["--run", run, .. common, "--resume"]);
         AssertSameRun(reference, run, 30);

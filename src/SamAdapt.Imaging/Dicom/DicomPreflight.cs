@@ -11,7 +11,7 @@ namespace SamAdapt.Imaging.Dicom;
 /// big endian, deflated data sets, sequences and encapsulated pixel data) and requires:
 /// <list type="bullet">
 /// <item>every element and item to lie within the file (no truncation anywhere);</item>
-/// <item>for an image: Rows, Columns ≥ 1; BitsAllocated 1, 8, 16, 32 or 64; 1 ≤ BitsStored ≤ BitsAllocated; HighBit &lt;
+/// <item>for an image: Rows, Columns ≥ 1; BitsAllocated 8, 16, 32 (or 64 uncompressed); 1 ≤ BitsStored ≤ BitsAllocated; HighBit &lt;
 /// BitsAllocated; SamplesPerPixel 1 or 3; NumberOfFrames ≥ 1; native pixel data at least Rows × Columns × Samples ×
 /// Frames × BitsAllocated / 8 bytes;</item>
 /// <item>ImagePositionPatient, ImageOrientationPatient, PixelSpacing, RescaleSlope/Intercept, when present, to be finite decimals
@@ -28,6 +28,12 @@ public static class DicomPreflight
     private const int MaxDepth = 16;
     private const string ExplicitLE = "1.2.840.10008.1.2.1", ImplicitLE = "1.2.840.10008.1.2", ExplicitBE = "1.2.840.10008.1.2.2",
         DeflatedLE = "1.2.840.10008.1.2.1.99";
+
+    private static readonly HashSet<string> KnownVrs =
+    [
+        "AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO", "LT", "OB", "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ",
+        "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV",
+    ];
 
     private static readonly HashSet<string> LongVrs = ["OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"];
 
@@ -82,9 +88,16 @@ public static class DicomPreflight
             int end = b.Length;
             var meta = new Fields();
             pos = Walk(b, pos, end, true, false, meta, 0, stopAtGroupChange: 0x0002);
-            if (meta.Values.TryGetValue(Tag(0x0002, 0x0010), out var tsv)) ts = Text(tsv);
+            if (meta.Values.TryGetValue(Tag(0x0002, 0x0010), out var tsv))
+            {
+                ts = Text(tsv);
+                if (ts is not (ExplicitLE or ImplicitLE or ExplicitBE or DeflatedLE)
+                    && !ts.StartsWith("1.2.840.10008.1.2.4.", StringComparison.Ordinal) && ts != "1.2.840.10008.1.2.5")
+                    throw new Bad($"field TransferSyntaxUID (0002,0010): expected a DICOM transfer syntax (1.2.840.10008.1.2…), found '{Clip(ts)}'");
+            }
         }
-        else if (!hasMagic)
+        else if (hasMagic) throw new Bad("field group 0002 (file meta information): expected after 'DICM', found none");
+        else
         {
             // raw data set without meta: implicit VR little endian unless the VR bytes look explicit
             explicitVr = pos + 6 <= b.Length && char.IsAsciiLetterUpper((char)b[pos + 4]) && char.IsAsciiLetterUpper((char)b[pos + 5]);
@@ -110,7 +123,16 @@ public static class DicomPreflight
                 var d = inflated.ToArray();
                 Walk(d, 0, d.Length, true, false, fields, 0);
             }
-            else Walk(b, pos, b.Length, true, false, fields, 0);
+            else
+            {
+                try { Walk(b, pos, b.Length, true, false, fields, 0); }
+                catch (Bad) when (!LooksExplicit(b, pos))
+                {
+                    // a data set written implicit although the meta says explicit (GDCM and pydicom read these too)
+                    fields = new Fields();
+                    Walk(b, pos, b.Length, false, false, fields, 0);
+                }
+            }
         }
         catch (InvalidDataException e)
         {
@@ -120,8 +142,13 @@ public static class DicomPreflight
         {
             return new Result(Verdict.NotDicom);
         }
+        if (pos >= b.Length)
+            throw new Bad("expected data elements after the file meta information, found none");
         return CheckImage(fields, path);
     }
+
+    private static bool LooksExplicit(byte[] b, int pos) =>
+        pos + 6 <= b.Length && char.IsAsciiLetterUpper((char)b[pos + 4]) && char.IsAsciiLetterUpper((char)b[pos + 5]);
 
     private static Result CheckImage(Fields f, string path)
     {
@@ -129,13 +156,19 @@ public static class DicomPreflight
         long? U(ushort g, ushort e)
         {
             if (!f.Values.TryGetValue(Tag(g, e), out var v)) return null;
-            if (v.Length < 2) throw new Bad($"field ({g:X4},{e:X4}): expected a 2-byte unsigned value, found {v.Length} byte(s)");
+            if (v.Length != 2) throw new Bad($"field ({g:X4},{e:X4}): expected one 2-byte unsigned value, found {v.Length} byte(s)");
             return f.BigEndian ? BinaryPrimitives.ReadUInt16BigEndian(v) : BinaryPrimitives.ReadUInt16LittleEndian(v);
         }
+        if (!f.Values.ContainsKey(Tag(0x0028, 0x0010)) || !f.Values.ContainsKey(Tag(0x0028, 0x0011)))
+            return new Result(Verdict.Ok); // no image geometry: the reader treats the file as holding no image
         long rows = U(0x0028, 0x0010) ?? 0, cols = U(0x0028, 0x0011) ?? 0;
+        foreach (var e in new ushort[] { 0x0002, 0x0006, 0x0100, 0x0101, 0x0102, 0x0103 }) U(0x0028, e); // one 2-byte value each
         if (rows < 1 || cols < 1) throw new Bad($"field Rows/Columns: expected ≥ 1 for an image with pixel data, found {rows}×{cols}");
-        long bits = U(0x0028, 0x0100) ?? throw new Bad("field BitsAllocated (0028,0100): expected 1, 8, 16, 32 or 64, found none");
-        if (bits is not (1 or 8 or 16 or 32 or 64)) throw new Bad($"field BitsAllocated (0028,0100): expected 1, 8, 16, 32 or 64, found {bits}");
+        // GDCM's codecs assert on other widths; 64 bits only as native (uncompressed) data
+        string allowed = f.PixelEncapsulated ? "8, 16 or 32" : "8, 16, 32 or 64";
+        long bits = U(0x0028, 0x0100) ?? throw new Bad($"field BitsAllocated (0028,0100): expected {allowed}, found none");
+        if (bits is not (8 or 16 or 32) && !(bits == 64 && !f.PixelEncapsulated))
+            throw new Bad($"field BitsAllocated (0028,0100): expected {allowed}, found {bits}");
         long stored = U(0x0028, 0x0101) ?? bits;
         if (stored < 1 || stored > bits) throw new Bad($"field BitsStored (0028,0101): expected 1..{bits} (BitsAllocated), found {stored}");
         long high = U(0x0028, 0x0102) ?? stored - 1;
@@ -148,7 +181,12 @@ public static class DicomPreflight
             if (!long.TryParse(ft, NumberStyles.Integer, CultureInfo.InvariantCulture, out frames) || frames < 1)
                 throw new Bad($"field NumberOfFrames (0028,0008): expected an integer ≥ 1, found '{Clip(ft)}'");
         }
-        double need = (double)rows * cols * spp * frames * bits / 8;
+        if (f.Values.TryGetValue(Tag(0x3004, 0x000C), out var gfov) && Text(gfov) is { Length: > 0 } gf && gf.Split('\\').Length != frames)
+            throw new Bad($"field GridFrameOffsetVector (3004,000C): expected {frames} value(s) (NumberOfFrames), found {gf.Split('\\').Length}");
+        string photometric = f.Values.TryGetValue(Tag(0x0028, 0x0004), out var ph) ? Text(ph).ToUpperInvariant() : "";
+        // YBR_FULL_422 / YBR_PARTIAL_422 native data store two samples per pixel (chroma subsampled horizontally)
+        double perPixel = spp == 3 && photometric.EndsWith("_422", StringComparison.Ordinal) ? 2 : spp;
+        double need = (double)rows * cols * perPixel * frames * bits / 8;
         SamAdapt.Torch.ResourceLimits.Check($"pixel data ({cols}×{rows}×{spp}×{frames} of {bits} bits)", need);
         if (!f.PixelEncapsulated && f.PixelLength < Math.Ceiling(need))
             throw new Bad($"field PixelData (7FE0,0010): expected {Math.Ceiling(need)} bytes for {cols}×{rows}×{spp}×{frames} samples of {bits} bits, found {f.PixelLength}");
@@ -208,8 +246,8 @@ public static class DicomPreflight
             if (explicitVr && !(g == 0xFFFE))
             {
                 vr = Encoding.ASCII.GetString(b, pos + 4, 2);
-                if (!(char.IsAsciiLetterUpper(vr[0]) && char.IsAsciiLetterUpper(vr[1])))
-                    throw new Bad($"element ({g:X4},{e:X4}) at byte {pos}: expected a VR, found bytes {b[pos + 4]:X2} {b[pos + 5]:X2}");
+                if (!KnownVrs.Contains(vr))
+                    throw new Bad($"element ({g:X4},{e:X4}) at byte {pos}: expected a value representation (VR), found bytes {b[pos + 4]:X2} {b[pos + 5]:X2}");
                 if (LongVrs.Contains(vr))
                 {
                     if (pos + 12 > end) throw new Bad($"truncated: element ({g:X4},{e:X4}) header at byte {pos}");
@@ -234,7 +272,7 @@ public static class DicomPreflight
             if (isPixel) f.PixelLength = len;
             else if (vr == "SQ")
                 Sequence(b, valueStart, valueStart + (int)len, explicitVr, be, f, depth + 1, definedLength: true);
-            else if (depth == 0 && g is 0x0002 or 0x0008 or 0x0018 or 0x0020 or 0x0028 && len <= 1024)
+            else if (depth == 0 && g is 0x0002 or 0x0008 or 0x0018 or 0x0020 or 0x0028 or 0x3004 && len <= 65536)
                 f.Values[Tag(g, e)] = b.AsSpan(valueStart, (int)len).ToArray();
             pos = valueStart + (int)len;
         }

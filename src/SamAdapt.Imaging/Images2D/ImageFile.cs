@@ -99,6 +99,25 @@ public static unsafe class ImageFile
                     throw new InvalidDataException($"{source}: truncated BMP: field pixel array: expected {need} bytes for {width}×{height} at {bpp} bits, found {b.Length}");
             }
         }
+        else if (b.Length >= 8 && b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G')
+        {
+            // every chunk within the file with a matching CRC-32, up to IEND (the decoder ignores CRCs)
+            long pos = 8;
+            while (true)
+            {
+                if (pos + 12 > b.Length) throw new InvalidDataException($"{source}: truncated PNG: expected a chunk at byte {pos} (no IEND), found the end of the file");
+                long len = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan((int)pos));
+                if (pos + 12 + len > b.Length)
+                    throw new InvalidDataException($"{source}: truncated PNG: chunk at byte {pos} declares {len} bytes, {b.Length - pos - 12} present");
+                var type = System.Text.Encoding.ASCII.GetString(b, (int)pos + 4, 4);
+                uint crc = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan((int)(pos + 8 + len)));
+                uint actual = Crc32.Compute(b.AsSpan((int)pos + 4, (int)len + 4));
+                if (crc != actual)
+                    throw new InvalidDataException($"{source}: corrupt PNG: chunk '{type}' at byte {pos}: expected CRC-32 {actual:x8}, found {crc:x8}");
+                pos += 12 + len;
+                if (type == "IEND") break;
+            }
+        }
         else if (b.Length >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
         {
             int sos = b.AsSpan().IndexOf([(byte)0xFF, (byte)0xDA]);

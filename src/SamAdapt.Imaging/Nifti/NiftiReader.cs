@@ -320,8 +320,16 @@ public static class NiftiReader
         if (data is GZipStream)
         {
             // read to the end so the gzip trailer (CRC-32, length) is verified: damage inside stored blocks decodes silently
-            try { data.CopyTo(Stream.Null); }
+            long tail = 0;
+            try
+            {
+                var buf = new byte[1 << 16];
+                int r;
+                while ((r = data.Read(buf)) > 0) tail += r;
+            }
             catch (InvalidDataException e) { throw new InvalidDataException($"{dataName}: corrupt gzip stream (checksum or trailer): {GzipReason(e)}", e); }
+            // a stream cut inside its 8-byte trailer ends without an error: the trailer's length field must match
+            CheckGzipLength(imagePath ?? headerPath, (long)h.VoxOffset + got + tail, dataName);
         }
         if (h.BigEndian) VoxelBuffer.SwapBytes(array);
 
@@ -366,6 +374,21 @@ public static class NiftiReader
         if (f != 1.0)
             for (int i = 0; i < 12; i++) affine[i] *= f;
         return affine;
+    }
+
+    /// <summary>The ISIZE field (last 4 bytes) of a single-member gzip file equals the decompressed length mod 2³².</summary>
+    private static void CheckGzipLength(string gzPath, long decompressed, string dataName)
+    {
+        if (!gzPath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || !File.Exists(gzPath)) return;
+        using var f = new FileStream(gzPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+        if (f.Length < 18) return;
+        f.Seek(-4, SeekOrigin.End);
+        Span<byte> isize = stackalloc byte[4];
+        f.ReadExactly(isize);
+        uint stored = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(isize);
+        if (stored != (uint)decompressed)
+            throw new InvalidDataException(
+                $"{dataName}: truncated or corrupt gzip trailer: field ISIZE: expected {(uint)decompressed} (the decompressed length), found {stored}");
     }
 
     /// <summary>.NET reports damaged deflate data as "unsupported compression method"; say what it is.</summary>
