@@ -7,7 +7,7 @@ namespace SamAdapt.Cli;
 /// input or usage (<see cref="IsUserFacing"/>), exit 1 for an internal error (with a hint to report it); a stack trace
 /// only with <c>--verbose</c>.
 /// </summary>
-internal static partial class Errors
+public static partial class Errors
 {
     public const int BadInput = 2;
     public const int Internal = 1;

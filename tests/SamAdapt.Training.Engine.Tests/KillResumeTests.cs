@@ -124,6 +124,43 @@ public class KillResumeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_resume_from_an_inconsistent_checkpoint_fails_before_touching_the_logs()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        string run = tmp.File("run");
+        string[] common = ["--iterations", "20", "--ckpt-every", "10", "--val-every", "5"];
+        using (var c = new Child(["--run", run, .. common, "--hold-at-step", "13"]))
+        {
+            c.WaitForHold();
+            c.Kill();
+        }
+        string trainLog = Path.Combine(run, "train_log.csv"), valLog = Path.Combine(run, "val_log.csv"), path = Path.Combine(run, "last.ckpt");
+        string train = File.ReadAllText(trainLog), val = File.ReadAllText(valLog);
+        var ck = TrainingCheckpoint.Load(path);
+        long bpe = ck.State.BatchesPerEpoch, huge = 1_000_000_000_000;
+        foreach (var bad in new[]
+                 {
+                     ck.State with { Step = -5 },
+                     ck.State with { Step = huge, Epoch = huge / bpe, BatchIndex = huge % bpe },
+                     ck.State with { ElapsedSeconds = double.NaN },
+                     ck.State with { BestStep = 99 },
+                 })
+        {
+            new TrainingCheckpoint { State = bad, Model = ck.Model, Optimizer = ck.Optimizer, CpuRng = ck.CpuRng, CudaRng = ck.CudaRng }.Save(path);
+            using var r = new Child(["--run", run, .. common, "--resume"]);
+            Assert.Equal(3, r.Wait()); // the host's exit code for a TrainingException
+            Assert.Contains("cannot resume", r.Stderr);
+            Assert.Contains(" field ", r.Stderr); // names the inconsistent field, what was expected and what was found
+            Assert.Equal(train, File.ReadAllText(trainLog)); // nothing truncated by a resume that could not start
+            Assert.Equal(val, File.ReadAllText(valLog));
+        }
+        // the genuine checkpoint still resumes to the end
+        new TrainingCheckpoint { State = ck.State, Model = ck.Model, Optimizer = ck.Optimizer, CpuRng = ck.CpuRng, CudaRng = ck.CudaRng }.Save(path);
+        RunToEnd(["--run", run, .. common, "--resume"]);
+        Assert.Equal(20, Losses(run).Length);
+    }
+
+    [Fact]
     public void Kills_at_random_moments_including_mid_checkpoint_never_corrupt_last_ckpt()
     {
         using var tmp = TestPaths.NewTempDir();
