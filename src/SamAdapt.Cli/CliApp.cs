@@ -51,7 +51,7 @@ public static class CliApp
             {
                 // usage errors: exit 2 like every other bad input (System.CommandLine's own handler exits 1)
                 var verb = parsed.CommandResult.Command == root ? "" : " " + parsed.CommandResult.Command.Name;
-                err.WriteLine($"samadapt: error: {parsed.Errors[0].Message} (see `samadapt{verb} --help`)");
+                err.WriteLine($"samadapt: error: {string.Join("; ", parsed.Errors.Select(e => e.Message))} (see `samadapt{verb} --help`)");
                 return Errors.BadInput;
             }
             if (parsed.GetValue(maxMemory) is { } gb) SamAdapt.Torch.ResourceLimits.SetGigabytes(gb, "--max-memory");

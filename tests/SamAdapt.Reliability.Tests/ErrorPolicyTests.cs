@@ -38,8 +38,8 @@ public class ErrorPolicyTests : IDisposable
     [Fact]
     public void Usage_errors_exit_2_with_one_line()
     {
-        var (code, _, err) = Cli("convert", "--no-such-option", "a", "b");
-        AssertOneLineError(code, err, "--no-such-option");
+        var (code, _, err) = Cli("evaluate", "--gt", "g.nii", "--out", "r.json");
+        AssertOneLineError(code, err, "--pred");
         (code, _, err) = Cli("frobnicate");
         AssertOneLineError(code, err);
     }

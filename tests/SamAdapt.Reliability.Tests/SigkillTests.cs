@@ -48,7 +48,14 @@ public class SigkillTests(ITestOutputHelper output) : IDisposable
         for (int i = 0; i < rounds; i++)
         {
             using var p = Start(args);
-            Thread.Sleep(rng.Next(0, maxDelayMs));
+            if (i % 2 == 0)
+            {
+                // targeted: kill while an atomic write is in progress (its temporary file exists), so the mid-write case is
+                // exercised every time, not by timing luck
+                var deadline = DateTime.UtcNow.AddSeconds(120);
+                while (!p.HasExited && DateTime.UtcNow < deadline && Directory.GetFiles(outDir, ".*.tmp").Length == 0) Thread.Sleep(1);
+            }
+            else Thread.Sleep(rng.Next(0, maxDelayMs));
             if (!p.HasExited) p.Kill();
             p.WaitForExit();
             if (Directory.GetFiles(outDir, ".*.tmp").Length > 0) killedWithTemp++;
@@ -65,6 +72,7 @@ public class SigkillTests(ITestOutputHelper output) : IDisposable
         var target = Path.Combine(outDir, "ch2.nii.gz");
         string[] args = ["convert", input, target, "--spacing", "0.7"];
         int midWrite = KillRepeatedly(args, outDir, [target], o => Assert.Equal(0, RunToEnd("info", o).Code), rounds: 6, maxDelayMs: 6000);
+        Assert.True(midWrite >= 1, "no kill landed inside a write: the test did not exercise what it should");
         var (code, err) = RunToEnd(args);
         Assert.True(code == 0, err);
         Assert.Equal(0, RunToEnd("info", target).Code);
@@ -86,11 +94,12 @@ public class SigkillTests(ITestOutputHelper output) : IDisposable
         var outDir = Directory.CreateDirectory(_tmp.File("out")).FullName;
         string json = Path.Combine(outDir, "r.json"), csv = Path.Combine(outDir, "r.csv");
         string[] args = ["evaluate", "--pred", pred, "--gt", gt, "--labels", "1,2,3", "--metrics", "dice,hd95", "--threads", "1", "--out", json, "--csv", csv];
-        KillRepeatedly(args, outDir, [json, csv], o =>
+        int midWrite = KillRepeatedly(args, outDir, [json, csv], o =>
         {
             if (o.EndsWith(".json", StringComparison.Ordinal)) JsonDocument.Parse(File.ReadAllText(o)).Dispose();
             else Assert.Contains("case", File.ReadLines(o).First());
         }, rounds: 5, maxDelayMs: 4000);
+        Assert.True(midWrite >= 1, "no kill landed inside a write of the reports");
         var (code, err) = RunToEnd(args);
         Assert.True(code == 0, err);
         Assert.True(File.Exists(json) && File.Exists(csv));
