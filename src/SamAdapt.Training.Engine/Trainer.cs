@@ -268,7 +268,8 @@ public sealed class Trainer
             foreach (var (k, dst) in own) dst.copy_(ckpt.Model[k].ToTensor());
             var optState = ckpt.Optimizer.ToDictionary(kv => kv.Key, kv => kv.Value.ToTensor());
             try { _opt.load_state_dict(optState); }
-            catch (InvalidDataException e) { throw new TrainingException($"cannot resume: the optimizer state in last.ckpt does not fit: {e.Message}", e); }
+            catch (Exception e) when (e is InvalidDataException or FormatException or OverflowException or ArgumentException or KeyNotFoundException)
+            { throw new TrainingException($"cannot resume: the optimizer state in last.ckpt does not fit: {e.Message}", e); }
             if (ckpt.CpuRng != null) torch.set_rng_state(ckpt.CpuRng.ToTensor());
             if (_device.IsCuda && ckpt.CudaRng != null) torch.set_rng_state(ckpt.CudaRng.ToTensor(), _device);
         }

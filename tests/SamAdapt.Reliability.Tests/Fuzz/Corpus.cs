@@ -57,8 +57,8 @@ public static class Corpus
             foreach (var f in Directory.GetFiles(NumpyData, "*.npy").Where(f => new FileInfo(f).Length < 200_000).Order())
                 seeds.Add(new Seed(Path.GetFileName(f), SeedKind.Npy, File.ReadAllBytes(f)));
         seeds.Add(new Seed("sam-tiny/image.npy", SeedKind.Npy, File.ReadAllBytes(TestPaths.Fixture("sam-tiny", "image.npy"))));
-        var lowRes = Directory.GetFiles(TestPaths.Fixture("sam-tiny", "one_point"), "low_res_logits.npy");
-        if (lowRes.Length > 0) seeds.Add(new Seed("sam-tiny/one_point/low_res_logits.npy", SeedKind.Npy, File.ReadAllBytes(lowRes[0])));
+        var lowRes = Directory.GetFiles(TestPaths.Fixture("sam-tiny", "box"), "low_res_logits.npy");
+        if (lowRes.Length > 0) seeds.Add(new Seed("sam-tiny/box/low_res_logits.npy", SeedKind.Npy, File.ReadAllBytes(lowRes[0])));
         seeds.Add(new Seed("sam-tiny/checkpoint.pth", SeedKind.Pth, File.ReadAllBytes(TestPaths.Fixture("sam-tiny", "checkpoint.pth"))));
         seeds.Add(new Seed("sam-tiny/checkpoint.safetensors", SeedKind.SafeTensors, File.ReadAllBytes(TestPaths.Fixture("sam-tiny", "checkpoint.safetensors"))));
         seeds.Add(new Seed("sam-tiny/config.json", SeedKind.ModelJson, File.ReadAllBytes(TestPaths.Fixture("sam-tiny", "config.json"))));
@@ -72,11 +72,11 @@ public static class Corpus
         return seeds;
     }
 
-    /// <summary>The dataset.json of the one-case dataset <see cref="FuzzRunner"/> builds (image and label from mricron's atlas).</summary>
-    public const string DatasetJson = """
-        {"name": "fuzz", "channel_names": {"0": "MR"}, "labels": {"background": 0, "a": 1, "b": 2},
-         "numTraining": 1, "file_ending": ".nii.gz"}
-        """;
+    /// <summary>The dataset.json of the one-case dataset <see cref="FuzzRunner"/> builds (image and label: mricron's JHU
+    /// white-matter atlas, labels 0..48).</summary>
+    public static readonly string DatasetJson =
+        "{\"name\": \"fuzz\", \"channel_names\": {\"0\": \"MR\"}, \"labels\": {\"background\": 0, " +
+        string.Join(", ", Enumerable.Range(1, 48).Select(i => $"\"l{i}\": {i}")) + "}, \"numTraining\": 1, \"file_ending\": \".nii.gz\"}";
 
     private static void Require(string dir, string package)
     {

@@ -35,7 +35,7 @@ public sealed class FuzzRunner : IDisposable
     public void Dispose() => _tmp.Dispose();
 
     /// <summary>The verb lines (arguments) run on a mutated file <paramref name="f"/>; outputs go to <paramref name="o"/>.</summary>
-    public IEnumerable<(string Name, string[] Args, string[] Outputs)> Verbs(Seed seed, string f, string o, Random rng)
+    public IEnumerable<(string Name, string[] Args, string[] Outputs)> Verbs(Seed seed, string f, string o, Random rng, bool all = false)
     {
         string Out(string name) => Path.Combine(o, name);
         string[] segment = ["segment", "--checkpoint", _checkpoint, "--model", _config, "--box", "10,10,60,50"];
@@ -44,10 +44,11 @@ public sealed class FuzzRunner : IDisposable
             case SeedKind.Nifti or SeedKind.NiftiGz:
                 yield return ("info", ["info", f], []);
                 yield return ("convert", ["convert", f, Out("c.nii.gz")], [Out("c.nii.gz")]);
-                if (rng.Next(2) == 0)
+                bool evaluate = rng.Next(2) == 0;
+                if (all || evaluate)
                     yield return ("evaluate", ["evaluate", "--pred", f, "--gt", _label, "--labels", "1,2", "--metrics", "dice", "--out", Out("r.json"), "--csv", Out("r.csv")],
                         [Out("r.json"), Out("r.csv")]);
-                else
+                if (all || !evaluate)
                     yield return ("segment", [.. segment[..^2], "--image", f, "--slice", "0", "--point", "5,5", "--out", Out("m.nii.gz"), "--logits", Out("l.npy")],
                         [Out("m.nii.gz"), Out("l.npy")]);
                 break;
@@ -58,8 +59,8 @@ public sealed class FuzzRunner : IDisposable
             case SeedKind.Png or SeedKind.Jpeg or SeedKind.Bmp:
                 yield return ("info", ["info", f], []);
                 yield return ("convert", ["convert", f, Out("c.nii.gz")], [Out("c.nii.gz")]);
-                if (rng.Next(3) == 0)
-                    yield return ("segment", [.. segment, "--image", f, "--out", Out("m.png"), "--iou", Out("i.npy")], [Out("m.png"), Out("i.npy")]);
+                if (all || rng.Next(3) == 0)
+                    yield return ("segment", [.. segment[..^2], "--point", "2,2", "--image", f, "--out", Out("m.png"), "--iou", Out("i.npy")], [Out("m.png"), Out("i.npy")]);
                 break;
             case SeedKind.Npy when seed.Name.Contains("low_res", StringComparison.Ordinal):
                 yield return ("segment --mask-input", [.. segment, "--image", _image, "--mask-input", f, "--out", Out("m.png")], [Out("m.png")]);
@@ -85,19 +86,28 @@ public sealed class FuzzRunner : IDisposable
         }
     }
 
+    /// <summary>Runs every verb of <paramref name="seed"/>'s kind on the seed itself (no mutation).</summary>
+    public IEnumerable<FuzzOutcome> RunUnmutated(int caseNo, Seed seed) =>
+        RunOn(caseNo, seed, new Mutation("none", seed.Bytes), new Random(caseNo), allVerbs: true);
+
     /// <summary>Runs case <paramref name="caseNo"/>: one mutation of one seed (both chosen by the seeded generator), every verb on it.</summary>
     public IEnumerable<FuzzOutcome> RunCase(int caseNo, IReadOnlyList<Seed> seeds, int masterSeed)
     {
         var rng = new Random(HashCode.Combine(masterSeed, caseNo) & 0x7fffffff);
         var seed = seeds[caseNo % seeds.Count];
         var mutation = Mutator.Mutate(seed, rng);
+        return RunOn(caseNo, seed, mutation, rng, allVerbs: false);
+    }
+
+    private List<FuzzOutcome> RunOn(int caseNo, Seed seed, Mutation mutation, Random rng, bool allVerbs)
+    {
         var dir = Path.Combine(_tmp.Path, $"case{caseNo}");
         var o = Path.Combine(dir, "out");
         Directory.CreateDirectory(o);
         var f = Path.Combine(dir, "input" + seed.Extension);
         File.WriteAllBytes(f, mutation.Bytes);
         var results = new List<FuzzOutcome>();
-        foreach (var (name, args, outputs) in Verbs(seed, f, o, rng).ToList())
+        foreach (var (name, args, outputs) in Verbs(seed, f, o, rng, allVerbs).ToList())
         {
             var (code, stderr, elapsed) = Invoke([.. args, "--max-memory", MemoryLimitGb.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
             string? violation = Check(code, stderr, elapsed, outputs, o, f, mutation.Bytes);

@@ -14,6 +14,22 @@ public class FuzzTests(ITestOutputHelper output)
     private static int Env(string name, int fallback) =>
         int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : fallback;
 
+    /// <summary>The seeds themselves are accepted by every verb that reads them: otherwise the fuzz run measures a broken
+    /// setup (a missing native library, a missing package), not the readers.</summary>
+    [Fact]
+    public void Unmutated_seeds_pass_every_verb()
+    {
+        var seeds = Corpus.Load().Where(s => s.Name is "JHU-WhiteMatter-labels-2mm.nii" or "JHU-WhiteMatter-labels-2mm.nii.gz" or "CT_small.dcm"
+            or "MR_small_RLE.dcm" or "sam-tiny/image.npy" or "sam-tiny/box/low_res_logits.npy" or "sam-tiny/checkpoint.pth"
+            or "sam-tiny/checkpoint.safetensors" or "sam-tiny/config.json" or "debian-logo.png" or "synthetic.bmp" or "dataset.json").ToList();
+        Assert.Equal(12, seeds.Count);
+        using var runner = new FuzzRunner();
+        var outcomes = seeds.SelectMany((s, i) => runner.RunUnmutated(i, s)).ToList();
+        var failed = outcomes.Where(o => o.ExitCode != 0 || o.Violation is not null).ToList();
+        Assert.True(failed.Count == 0, string.Join("\n", failed.Select(o => $"{o.Seed} {o.Verb}: exit {o.ExitCode} {o.Violation} {o.FirstErrorLine}")));
+        Assert.Contains(outcomes, o => o.Verb.StartsWith("segment", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Fuzz_mutated_real_files_through_every_reader_and_verb_give_exit_0_or_2_no_trace_no_leftovers()
     {
