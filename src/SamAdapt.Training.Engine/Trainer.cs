@@ -139,7 +139,35 @@ public sealed class Trainer
         TrainingCheckpoint? ckpt = null;
         if (resume) ckpt = OpenForResume(config);
         else StartNewRunDir(config);
+        try { return RunStarted(ckpt, cancellation); }
+        catch when (!resume && !File.Exists(CheckpointPath))
+        {
+            // failed before its first checkpoint: nothing can be resumed, so do not leave a folder that blocks a new start
+            RemoveUnstartedRun();
+            throw;
+        }
+    }
 
+    /// <summary>Removes config.yaml (and logs without rows) of a new run that failed before its first checkpoint.</summary>
+    private void RemoveUnstartedRun()
+    {
+        try
+        {
+            File.Delete(Path.Combine(_dir, RunConfig.FileName));
+            foreach (var name in new[] { TrainingLogs.TrainFile, TrainingLogs.ValFile })
+            {
+                var p = Path.Combine(_dir, name);
+                if (File.Exists(p) && File.ReadLines(p).Skip(1).All(l => l.Length == 0)) File.Delete(p);
+            }
+            FileUtil.RemoveStaleTempFiles(_dir);
+            if (!Directory.EnumerateFileSystemEntries(_dir).Any()) Directory.Delete(_dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    private TrainingResult RunStarted(TrainingCheckpoint? ckpt, CancellationToken cancellation)
+    {
+        bool resume = ckpt != null;
         _ctx = new TrainingContext(_device, _o.Bf16, _o.GradCheckpoint, _o, resume);
         _task.Prepare(_ctx);
         _task.Model.train();

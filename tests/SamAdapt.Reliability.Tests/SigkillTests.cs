@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
+using SamAdapt.Cli;
+using SamAdapt.Imaging;
+using SamAdapt.Imaging.Nifti;
 using SamAdapt.Reliability.Tests.Fuzz;
 using SamAdapt.Tests;
 using Xunit.Abstractions;
@@ -7,7 +10,7 @@ using Xunit.Abstractions;
 namespace SamAdapt.Reliability.Tests;
 
 /// <summary>
-/// SIGKILL at seeded random moments of `convert` and `evaluate` (real processes): never a partial file under a final name,
+/// SIGKILL at seeded random moments of `convert`, `evaluate` and `predict --probabilities` (real processes): never a partial file under a final name,
 /// no temporary file left after the next run, and the next run completes. (`train` is covered by the engine's
 /// KillResumeTests, which kill at explicit points and mid-checkpoint and resume.)
 /// </summary>
@@ -41,7 +44,7 @@ public class SigkillTests(ITestOutputHelper output) : IDisposable
     }
 
     /// <summary>Kills runs of <paramref name="args"/> at random moments; after each kill checks the outputs with <paramref name="check"/>.</summary>
-    private int KillRepeatedly(string[] args, string outDir, string[] outputs, Action<string> check, int rounds, int maxDelayMs)
+    private int KillRepeatedly(string[] args, string outDir, string[] outputs, Action<string> check, int rounds, int maxDelayMs, Action? after = null)
     {
         var rng = new Random(4242);
         int killedWithTemp = 0;
@@ -60,6 +63,7 @@ public class SigkillTests(ITestOutputHelper output) : IDisposable
             p.WaitForExit();
             if (Directory.GetFiles(outDir, ".*.tmp").Length > 0) killedWithTemp++;
             foreach (var o in outputs.Where(File.Exists)) check(o); // whatever exists under a final name is complete
+            after?.Invoke();
         }
         return killedWithTemp;
     }
@@ -78,6 +82,56 @@ public class SigkillTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, RunToEnd("info", target).Code);
         Assert.Empty(Directory.GetFiles(outDir, ".*.tmp")); // left by the kills, removed by the next write
         output.WriteLine($"6 kills, {midWrite} left a temporary file; the next run removed them");
+    }
+
+    [Fact]
+    public void Predict_with_probabilities_killed_mid_write_never_leaves_probabilities_without_labels()
+    {
+        // a tiny MA-SAM run trained in-process on a synthetic two-organ dataset
+        var ds = Directory.CreateDirectory(_tmp.File("Dataset001_Synth")).FullName;
+        Directory.CreateDirectory(Path.Combine(ds, "imagesTr"));
+        Directory.CreateDirectory(Path.Combine(ds, "labelsTr"));
+        File.WriteAllText(Path.Combine(ds, "dataset.json"),
+            """{"channel_names": {"0": "CT"}, "labels": {"background": 0, "liver": 1, "spleen": 2}, "numTraining": 4, "file_ending": ".nii.gz"}""");
+        double[] affine = [0.8, 0, 0, 10, 0, 0.8, 0, -20, 0, 0, 3, 5, 0, 0, 0, 1];
+        for (int c = 0; c < 4; c++)
+        {
+            int ni = 24, nj = 20, nk = 6 + c;
+            var img = new short[ni * nj * nk];
+            var lbl = new byte[ni * nj * nk];
+            for (int x = 0; x < img.Length; x++)
+            {
+                int i = x % ni, j = x / ni % nj;
+                lbl[x] = (byte)(i >= 3 && i < 12 && j >= 4 && j < 12 ? 1 : i >= 15 && j >= 12 ? 2 : 0);
+                img[x] = (short)(lbl[x] * 100 - 500);
+            }
+            NiftiWriter.Write(new Volume([ni, nj, nk], VoxelType.Int16, img, affine), Path.Combine(ds, "imagesTr", $"s_{c:000}_0000.nii.gz"));
+            NiftiWriter.Write(new Volume([ni, nj, nk], VoxelType.UInt8, lbl, affine), Path.Combine(ds, "labelsTr", $"s_{c:000}.nii.gz"));
+        }
+        var run = _tmp.File("run");
+        var err = new StringWriter();
+        int trained = CliApp.Run(["train", "--dataset", ds, "--method", "ma-sam", "--out", run, "--model", "tiny", "--img-size", "32", "--slices", "3",
+            "--intensity", "ct-window:-500,300", "--val-fraction", "0.25", "--iterations", "2", "--batch", "2", "--warmup", "1", "--val-every", "2",
+            "--checkpoint-every", "2", "--seed", "7", "--threads", "1"], new StringWriter(), err);
+        Assert.True(trained == 0, err.ToString());
+
+        // a larger volume, so that writing the probabilities takes a while
+        int n0 = 160, n1 = 160, n2 = 24;
+        var rng = new Random(5);
+        var big = new short[n0 * n1 * n2];
+        for (int x = 0; x < big.Length; x++) big[x] = (short)rng.Next(-600, 300);
+        var input = _tmp.File("big.nii.gz");
+        NiftiWriter.Write(new Volume([n0, n1, n2], VoxelType.Int16, big, affine), input);
+        var outDir = Directory.CreateDirectory(_tmp.File("pred")).FullName;
+        string labels = Path.Combine(outDir, "big.nii.gz"), probs = Path.Combine(outDir, "big_probabilities.nii.gz");
+        string[] args = ["predict", "--run", run, "--input", input, "--out", labels, "--probabilities", "--threads", "1"];
+        int midWrite = KillRepeatedly(args, outDir, [labels, probs], o => Assert.Equal(0, RunToEnd("info", o).Code), rounds: 4, maxDelayMs: 8000,
+            after: () => Assert.True(!File.Exists(probs) || File.Exists(labels), "probabilities appeared without their label map"));
+        Assert.True(midWrite >= 1, "no kill landed inside a write: the test did not exercise what it should");
+        var (code, e2) = RunToEnd(args);
+        Assert.True(code == 0, e2);
+        Assert.True(File.Exists(labels) && File.Exists(probs));
+        Assert.Empty(Directory.GetFiles(outDir, ".*.tmp"));
     }
 
     [Fact]
