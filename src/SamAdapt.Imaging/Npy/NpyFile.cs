@@ -97,7 +97,7 @@ public static class NpyFile
             throw new NpyFormatException($"array of {nbytes} bytes ({dtype.NumpyName()} {NpyArray.FormatShape(shape)}) is too large for one .NET array");
         if (stream.CanSeek && nbytes > stream.Length - stream.Position)
             throw new NpyFormatException(
-                $"truncated file: shape {NpyArray.FormatShape(shape)} of {dtype.NumpyName()} needs {nbytes} data bytes, found {Math.Max(0, stream.Length - stream.Position)}");
+                $"truncated file: array data ({nbytes} bytes for {dtype.NumpyName()} {NpyArray.FormatShape(shape)}) needs {nbytes} bytes, only {Math.Max(0, stream.Length - stream.Position)} present");
         SamAdapt.Torch.ResourceLimits.Check($"array data ({dtype.NumpyName()} {NpyArray.FormatShape(shape)})", nbytes);
         var data = new byte[nbytes];
         ReadExact(stream, data, $"array data ({nbytes} bytes for {dtype.NumpyName()} {NpyArray.FormatShape(shape)})");
