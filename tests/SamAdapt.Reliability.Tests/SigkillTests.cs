@@ -84,8 +84,8 @@ public class SigkillTests(ITestOutputHelper output) : IDisposable
         output.WriteLine($"6 kills, {midWrite} left a temporary file; the next run removed them");
     }
 
-    [Fact]
-    public void Predict_with_probabilities_killed_mid_write_never_leaves_probabilities_without_labels()
+    /// <summary>A tiny MA-SAM run trained in-process on a synthetic two-organ dataset (labels 1 and 2).</summary>
+    private string TrainTinyRun()
     {
         // a tiny MA-SAM run trained in-process on a synthetic two-organ dataset
         var ds = Directory.CreateDirectory(_tmp.File("Dataset001_Synth")).FullName;
@@ -114,6 +114,46 @@ public class SigkillTests(ITestOutputHelper output) : IDisposable
             "--intensity", "ct-window:-500,300", "--val-fraction", "0.25", "--iterations", "2", "--batch", "2", "--warmup", "1", "--val-every", "2",
             "--checkpoint-every", "2", "--seed", "7", "--threads", "1"], new StringWriter(), err);
         Assert.True(trained == 0, err.ToString());
+        return run;
+
+    }
+
+    [Fact]
+    public void Predict_refuses_a_class_list_that_does_not_match_the_model_or_does_not_fit_int16()
+    {
+        var run = TrainTinyRun();
+        var input = Path.Combine(_tmp.File("Dataset001_Synth"), "imagesTr", "s_000_0000.nii.gz");
+        var cfgPath = Path.Combine(run, "config.yaml");
+        var original = File.ReadAllLines(cfgPath);
+        int at = Array.FindIndex(original, l => l.Trim() == "class_values:");
+        Assert.True(at >= 0, "config.yaml has no class_values list");
+        int last = at;
+        while (last + 1 < original.Length && original[last + 1].TrimStart().StartsWith("- ", StringComparison.Ordinal)) last++;
+        Assert.Equal(3, last - at); // background, 1, 2
+        var indent = original[last][..original[last].IndexOf('-')];
+        foreach (var (edited, what) in new[]
+                 {
+                     (original.Where((_, i) => i != last).ToArray(), "one class fewer than the model's outputs"),
+                     (original.Select((l, i) => i == last ? indent + "- 70000" : l).ToArray(), "a label value beyond int16"),
+                 })
+        {
+            File.WriteAllLines(cfgPath, edited);
+            var outFile = _tmp.File("p.nii.gz");
+            var err = new StringWriter();
+            int code = CliApp.Run(["predict", "--run", run, "--input", input, "--out", outFile, "--threads", "1"], new StringWriter(), err);
+            Assert.True(code == 2, $"{what}: exit {code}\n{err}");
+            Assert.Contains("class_values", err.ToString());
+            Assert.False(File.Exists(outFile), $"{what}: a label map was written");
+        }
+        File.WriteAllLines(cfgPath, original);
+        Assert.Equal(0, CliApp.Run(["predict", "--run", run, "--input", input, "--out", _tmp.File("ok.nii.gz"), "--threads", "1"], new StringWriter(), new StringWriter()));
+    }
+
+    [Fact]
+    public void Predict_with_probabilities_killed_mid_write_never_leaves_probabilities_without_labels()
+    {
+        var run = TrainTinyRun();
+        double[] affine = [0.8, 0, 0, 10, 0, 0.8, 0, -20, 0, 0, 3, 5, 0, 0, 0, 1];
 
         // a larger volume, so that writing the probabilities takes a while
         int n0 = 160, n1 = 160, n2 = 24;
