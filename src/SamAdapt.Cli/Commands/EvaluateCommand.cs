@@ -77,6 +77,12 @@ public sealed class EvaluateCommand : ICliCommand
             EmptyPolicy = EvaluationOptions.ParseEmptyPolicy(a.Empty),
             UseVoxelUnits = a.VoxelUnits,
             MaxDegreeOfParallelism = a.Threads,
+            // one case with many labels can take minutes: show the labels done (folder mode shows the cases done)
+            LabelProgress = predDir ? null : (done, total) =>
+            {
+                if (total >= 10 && (done % Math.Max(1, total / 10) == 0 || done == total))
+                    lock (stderr) stderr.Write(done == total ? $"\r{done}/{total} labels\n" : $"\r{done}/{total} labels");
+            },
         };
         var evaluator = new SegmentationEvaluator(options);
 
