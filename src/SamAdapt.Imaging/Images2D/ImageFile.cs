@@ -52,7 +52,7 @@ public static unsafe class ImageFile
             // size and completeness first: a huge image is refused before decoding, a truncated one is never zero-filled
             if (ImageCodecNative.Info(p, bytes.Length, &w, &h, &c, &bits) != 0)
                 throw new InvalidDataException($"{source}: cannot decode image: {ImageCodecNative.LastError}");
-            try { SamAdapt.Torch.ResourceLimits.Check($"{w}×{h} image with {c} channel(s)", (double)w * h * Math.Max(c, 3), bits / 8 + 12); }
+            try { SamAdapt.Torch.ResourceLimits.Check($"{w}×{h} image with {c} channel(s)", (double)w * h * Math.Max(c, 3), bits / 8 + 16); }
             catch (SamAdapt.Torch.ResourceLimitException e) { throw new SamAdapt.Torch.ResourceLimitException($"{source}: {e.Message}"); }
             CheckComplete(bytes, source);
             if (ImageCodecNative.Decode(p, bytes.Length, &w, &h, &c, &bits, &pixels) != 0)

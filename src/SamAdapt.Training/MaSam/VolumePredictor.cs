@@ -29,6 +29,14 @@ public sealed class VolumePredictor(AdaptedSam model, MaSamTaskConfig config, De
         // label values must fit the int16 label map exactly (no wrap-around) and be one per model output
         if (_values.Length < 2 || _values[0] != 0 || _values.Skip(1).Any(v => v is < 1 or > short.MaxValue) || _values.Distinct().Count() != _values.Length)
             throw new InvalidDataException($"run config field class_values: expected 0 then distinct label values 1..{short.MaxValue}, found [{string.Join(", ", _values)}]");
+        // sizes from the run's config.yaml and --batch: checked before anything is allocated
+        if (config.Slices is < 1 or > 99 || config.Slices % 2 == 0)
+            throw new InvalidDataException($"run config field slices: expected an odd number 1..99, found {config.Slices}");
+        if (config.ImageSize is < 16 or > 8192)
+            throw new InvalidDataException($"run config field image_size: expected 16..8192, found {config.ImageSize}");
+        SamAdapt.Torch.ResourceLimits.Check(
+            $"--batch {batchSize} × slices {config.Slices} × 3 × {config.ImageSize}² float32 inputs and probabilities",
+            (double)batchSize * config.Slices * config.ImageSize * config.ImageSize * (3 + _values.Length), 4 * 4);
         var pv = _pipeline.Prepare(id, image);
         int n = pv.SliceCount, d = config.Slices, s = config.ImageSize, k1 = _values.Length, plane = s * s;
         var acc = new float[n][];
