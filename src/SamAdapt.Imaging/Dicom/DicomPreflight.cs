@@ -190,6 +190,10 @@ public static class DicomPreflight
         SamAdapt.Torch.ResourceLimits.Check($"pixel data ({cols}×{rows}×{spp}×{frames} of {bits} bits)", need);
         if (!f.PixelEncapsulated && f.PixelLength < Math.Ceiling(need))
             throw new Bad($"field PixelData (7FE0,0010): expected {Math.Ceiling(need)} bytes for {cols}×{rows}×{spp}×{frames} samples of {bits} bits, found {f.PixelLength}");
+        // the retired RecognitionCode: GDCM asserts on any value but the ACR-NEMA ones
+        if (f.Values.TryGetValue(Tag(0x0008, 0x0010), out var rc) && Text(rc) is { Length: > 0 } rcs
+            && !(rcs.StartsWith("ACR-NEMA", StringComparison.Ordinal) || rcs.StartsWith("ACRNEMA", StringComparison.Ordinal) || rcs.StartsWith("MIPS 2.0", StringComparison.Ordinal)))
+            throw new Bad($"field RecognitionCode (0008,0010): expected ACR-NEMA, ACRNEMA or MIPS 2.0, found '{Clip(rcs)}'");
         Decimals(f, 0x0020, 0x0032, 3, "ImagePositionPatient");
         Decimals(f, 0x0020, 0x0037, 6, "ImageOrientationPatient");
         Decimals(f, 0x0028, 0x0030, 2, "PixelSpacing");

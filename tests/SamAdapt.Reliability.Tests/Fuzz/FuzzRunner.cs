@@ -93,7 +93,7 @@ public sealed class FuzzRunner : IDisposable
     /// <summary>Runs case <paramref name="caseNo"/>: one mutation of one seed (both chosen by the seeded generator), every verb on it.</summary>
     public IEnumerable<FuzzOutcome> RunCase(int caseNo, IReadOnlyList<Seed> seeds, int masterSeed)
     {
-        var rng = new Random(HashCode.Combine(masterSeed, caseNo) & 0x7fffffff);
+        var rng = new Random(unchecked(masterSeed * 1_000_003 + caseNo) & 0x7fffffff); // reproducible (HashCode is per-process random)
         var seed = seeds[caseNo % seeds.Count];
         var mutation = Mutator.Mutate(seed, rng);
         return RunOn(caseNo, seed, mutation, rng, allVerbs: false);
