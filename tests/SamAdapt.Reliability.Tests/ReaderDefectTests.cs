@@ -113,6 +113,26 @@ public class ReaderDefectTests : IDisposable
     }
 
     [Fact]
+    public void Dataset_check_finds_truncated_compressed_image_data_that_a_header_read_misses()
+    {
+        var ds = Directory.CreateDirectory(_tmp.File("ds")).FullName;
+        Directory.CreateDirectory(Path.Combine(ds, "imagesTr"));
+        Directory.CreateDirectory(Path.Combine(ds, "labelsTr"));
+        File.WriteAllText(Path.Combine(ds, "dataset.json"), Corpus.DatasetJson);
+        var atlas = File.ReadAllBytes(Path.Combine(Corpus.Mricron, "JHU-WhiteMatter-labels-2mm.nii.gz"));
+        File.WriteAllBytes(Path.Combine(ds, "labelsTr", "case.nii.gz"), atlas);
+        File.WriteAllBytes(Path.Combine(ds, "imagesTr", "case_0000.nii.gz"), atlas);
+        var err = new StringWriter();
+        Assert.True(CliApp.Run(["dataset", "check", ds], new StringWriter(), err) == 0, err.ToString());
+
+        File.WriteAllBytes(Path.Combine(ds, "imagesTr", "case_0000.nii.gz"), atlas[..(atlas.Length / 2)]); // the header survives
+        var output = new StringWriter();
+        err = new StringWriter();
+        Assert.Equal(2, CliApp.Run(["dataset", "check", ds], output, err));
+        Assert.Contains("truncated", output.ToString() + err);
+    }
+
+    [Fact]
     public void Label_values_that_do_not_fit_the_output_type_are_errors_not_wrapped()
     {
         var v = new Volume([2, 1, 1], VoxelType.Int32, new[] { 70000, -1 }, [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]);
