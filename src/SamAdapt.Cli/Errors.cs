@@ -1,17 +1,66 @@
+using System.Text.RegularExpressions;
+
 namespace SamAdapt.Cli;
 
-/// <summary>Which exceptions are the user's input problem (one line, exit 2) rather than a bug (stack trace).</summary>
-internal static class Errors
+/// <summary>
+/// The error policy (docs/reliability.md): every failure is one line <c>samadapt: error: …</c> on stderr; exit 2 for bad
+/// input or usage (<see cref="IsUserFacing"/>), exit 1 for an internal error (with a hint to report it); a stack trace
+/// only with <c>--verbose</c>.
+/// </summary>
+public static partial class Errors
 {
+    public const int BadInput = 2;
+    public const int Internal = 1;
+
+    /// <summary>The exception that says what went wrong: wrappers from parallel loops, reflection and type initialisers removed.</summary>
+    public static Exception Unwrap(Exception e)
+    {
+        while (true)
+        {
+            switch (e)
+            {
+                case AggregateException { InnerExceptions.Count: > 0 } a:
+                    // several cases failed in a parallel loop: a user-facing one (a bad file) explains it best
+                    e = a.Flatten().InnerExceptions.FirstOrDefault(x => IsUserFacing(Unwrap(x))) ?? a.Flatten().InnerExceptions[0];
+                    continue;
+                case System.Reflection.TargetInvocationException { InnerException: { } i }: e = i; continue;
+                case TypeInitializationException { InnerException: { } t }: e = t; continue;
+                default: return e;
+            }
+        }
+    }
+
+    /// <summary>Exceptions that describe a problem with the input, the options or the environment (exit 2), not a bug.</summary>
     public static bool IsUserFacing(Exception e) => e switch
     {
-        CliException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException
-            or UnauthorizedAccessException or FormatException or ArgumentException or NotSupportedException => true,
+        CliException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or PathTooLongException
+            or UnauthorizedAccessException or FormatException or ArgumentException or NotSupportedException
+            or System.Text.Json.JsonException or YamlDotNet.Core.YamlException or OutOfMemoryException
+            or SamAdapt.Common.ResourceLimitException or SamAdapt.Common.OutputOverwritesInputException => true,
         IOException => true,
         DllNotFoundException => true,
-        _ => e.GetType().Name is "TorchException",
+        _ => e.GetType().Name is "TorchException" or "TrainingException" or "NonFiniteLossException" or "NpyFormatException",
     };
 
-    public static string Message(Exception e) => e.InnerException is { } inner && e is System.Reflection.TargetInvocationException
-        ? inner.Message : e.Message;
+    public static int ExitCode(Exception e) => IsUserFacing(Unwrap(e)) ? BadInput : Internal;
+
+    /// <summary>The one-line message: .NET's parameter/actual-value suffixes removed, line breaks kept only for lists.</summary>
+    public static string Message(Exception e)
+    {
+        e = Unwrap(e);
+        var m = e.Message;
+        m = ParameterSuffix().Replace(m, "");
+        m = ActualValue().Replace(m, "");
+        if (e is OutOfMemoryException)
+            m = $"out of memory ({m.TrimEnd('.')}); lower the sizes (batch, image size) or the input, or raise the limit with --max-memory GB";
+        else if (!IsUserFacing(e))
+            m = $"internal error: {e.GetType().Name}: {m} — please report it with the command line and `samadapt --version` (rerun with --verbose for the stack trace)";
+        return m.Trim();
+    }
+
+    [GeneratedRegex(@"\s*\(Parameter '[^']*'\)")]
+    private static partial Regex ParameterSuffix();
+
+    [GeneratedRegex(@"\s*Actual value was [^\r\n]*")]
+    private static partial Regex ActualValue();
 }

@@ -168,6 +168,7 @@ internal static class LabelStatistics
             var v = BinaryMetrics.Combine(np[k], ng[k], inter[k], o.Metrics, o.NsdTolerance, o.HausdorffMode, o.EmptyPolicy,
                 () => surf ?? throw new InvalidOperationException("surface distances were not prepared"));
             results[k] = new LabelResult(label, np[k], ng[k], v.Dice, v.Hd95, v.Nsd);
+            o.LabelProgress?.Invoke(k + 1, L);
         }
         return results;
     }

@@ -56,6 +56,10 @@ public sealed record EvaluationOptions
     /// <summary>Cases evaluated at once (each holds two label maps and its EDT buffers in memory).</summary>
     public int MaxDegreeOfParallelism { get; init; } = Math.Clamp(Environment.ProcessorCount, 1, 4);
 
+    /// <summary>Called after each label of a case with (labels done, labels in all), from the evaluating thread: the CLI's
+    /// progress for a single case with many labels.</summary>
+    public Action<int, int>? LabelProgress { get; init; }
+
     public string NameOf(int label) =>
         LabelNames is not null && LabelNames.TryGetValue(label, out var n) && !string.IsNullOrWhiteSpace(n) ? n : label.ToString(System.Globalization.CultureInfo.InvariantCulture);
 

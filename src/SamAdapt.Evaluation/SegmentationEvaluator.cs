@@ -116,7 +116,8 @@ public sealed class SegmentationEvaluator
     }
 
     private static bool IsUserError(Exception e) =>
-        e is IOException or InvalidDataException or ArgumentException or FormatException or NotSupportedException or UnauthorizedAccessException;
+        e is IOException or InvalidDataException or ArgumentException or FormatException or NotSupportedException or UnauthorizedAccessException
+            or SamAdapt.Common.ResourceLimitException || e.GetType().Name == "NpyFormatException";
 
     private static void CheckUniqueIds(IEnumerable<string> ids)
     {

@@ -42,26 +42,53 @@ public static class PredictionRunner
         var device = DeviceCheck.Resolve(s.Device);
         if (!File.Exists(s.Input) && !Directory.Exists(s.Input)) throw new FileNotFoundException($"--input: no such file or folder: {s.Input}");
         var jobs = PredictionJobs.Plan(s.Input, s.Out);
+        foreach (var job in jobs)
+            SamAdapt.Common.OutputGuard.Check(
+                [("--out", job.Output), ("--out (probabilities)", s.Probabilities ? PredictionJobs.ProbabilityPath(job.Output) : null)],
+                [("--input", job.Input), ("--run", Path.Combine(s.Run, SamAdapt.Training.Engine.RunConfig.FileName))]);
+        if (s.Bf16 && !device.IsCuda)
+            throw new ArgumentException($"--bf16: expected --device cuda (bfloat16 autocast runs on CUDA), found --device {s.Device}");
         using var run = RunLoader.Load(s.Run, s.Weights, device);
         if (run.Note is not null) log.WriteLine(run.Note);
         var predictor = new VolumePredictor(run.Model, device, s.Bf16, s.Batch);
         log.WriteLine($"model: {run.Model.Method}, {run.Model.ClassNames.Count - 1} classes, weights {run.WeightsFile}; {jobs.Count} volume(s)");
         var results = new List<PredictedCase>();
+        var failed = new List<string>();
         foreach (var (i, job) in jobs.Index())
         {
             var sw = Stopwatch.StartNew();
-            var image = read(job.Input);
+            Volume image;
+            try { image = read(job.Input); }
+            catch (Exception e) when (jobs.Count > 1 && IsInputError(e))
+            {
+                // a folder: one bad case does not stop the others; the run still fails at the end, naming the skipped cases
+                log.WriteLine($"samadapt: error: {e.Message} (case {job.Id} skipped)");
+                failed.Add(job.Id);
+                continue;
+            }
             var p = progress is null ? null : new Progress(x => progress(i, job, x.Done, x.Total));
             var result = predictor.Predict(image, job.Id, s.Probabilities, p);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(job.Output))!);
-            VolumeIO.Write(result.Labels, job.Output);
-            if (result.Probabilities is not null) VolumeIO.Write(result.Probabilities, PredictionJobs.ProbabilityPath(job.Output));
+            using (var outputs = SamAdapt.Common.AtomicFile.BeginSet()) // labels and probabilities: both or neither
+            {
+                VolumeIO.Write(result.Labels, job.Output);
+                if (result.Probabilities is not null) VolumeIO.Write(result.Probabilities, PredictionJobs.ProbabilityPath(job.Output));
+                outputs.Commit();
+            }
             var c = new PredictedCase(job.Id, image.Shape, job.Output, sw.Elapsed.TotalSeconds);
             results.Add(c);
             done?.Invoke(c);
         }
+        if (failed.Count > 0)
+            throw new InvalidDataException($"--input: {failed.Count} of {jobs.Count} case(s) could not be read ({string.Join(", ", failed)}); the others were written");
         return results;
     }
+
+    /// <summary>An input file that cannot be read (corrupt, unsupported, missing), as opposed to a bug.</summary>
+    private static bool IsInputError(Exception e) =>
+        (e is AggregateException { InnerException: { } inner } ? inner : e) is InvalidDataException or IOException or NotSupportedException
+            or FormatException or ArgumentException or UnauthorizedAccessException or SamAdapt.Common.ResourceLimitException
+        || e.GetType().Name is "NpyFormatException";
 
     private sealed class Progress(Action<(int Done, int Total)> report) : IProgress<(int Done, int Total)>
     {

@@ -32,6 +32,17 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
     /// <summary>Predicts one volume; <paramref name="progress"/> gets (stacks done, stacks total).</summary>
     public VolumePrediction Predict(Volume image, string id, bool probabilities = false, IProgress<(int Done, int Total)>? progress = null)
     {
+        // label values must fit the int16 label map exactly (no wrap-around) and be one per model output
+        if (_values.Length < 2 || _values[0] != 0 || _values.Skip(1).Any(v => v is < 1 or > short.MaxValue) || _values.Distinct().Count() != _values.Length)
+            throw new InvalidDataException($"run config field class_values: expected 0 then distinct label values 1..{short.MaxValue}, found [{string.Join(", ", _values)}]");
+        // sizes from the run's config.yaml and --batch: checked before anything is allocated
+        if (preprocessing.Slices is < 1 or > 99 || preprocessing.Slices % 2 == 0)
+            throw new InvalidDataException($"run config field slices: expected an odd number 1..99, found {preprocessing.Slices}");
+        if (preprocessing.ImageSize is < 16 or > 8192)
+            throw new InvalidDataException($"run config field image_size: expected 16..8192, found {preprocessing.ImageSize}");
+        SamAdapt.Common.ResourceLimits.Check(
+            $"--batch {batchSize} × slices {preprocessing.Slices} × 3 × {preprocessing.ImageSize}² float32 inputs and probabilities",
+            (double)batchSize * preprocessing.Slices * preprocessing.ImageSize * preprocessing.ImageSize * (3 + _values.Length), 4 * 4);
         var pv = _pipeline.Prepare(id, image);
         int n = pv.SliceCount, d = preprocessing.Slices, s = preprocessing.ImageSize, k1 = _values.Length, plane = s * s;
         var acc = new float[n][];
@@ -51,6 +62,8 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
                 Tensor logits;
                 using (bf16 ? torch.autocast(device.Type, DType.BFloat16) : null)
                     logits = model.ClassLogits(x, d);
+                if (logits.shape[1] != k1)
+                    throw new InvalidDataException($"run config field class_values: expected {logits.shape[1]} classes (the model's outputs), found {k1}");
                 probs = F.softmax(logits.to(DType.Float32), 1).cpu().ToArray<float>();
             }
             for (int i = 0; i < b; i++)

@@ -42,12 +42,20 @@ public static class TrainRunner
         var method = MethodRegistry.Get(settings.Method ?? stored!.Method);
         if (stored is not null) settings = settings.Over(method.StoredSettings(stored));
         if (settings.Dataset is null) throw new ArgumentException("--dataset is required (the dataset folder to train on)");
+        SamAdapt.Common.OutputGuard.Check("--out", settings.Out,
+            ("--dataset", settings.Dataset), ("--checkpoint", settings.Checkpoint), ("--model", settings.Model));
+        if (settings.Slices is < 1 or > 99) throw new ArgumentException($"--slices: expected an odd number 1..99, found {settings.Slices}");
+        if (settings.ImageSize is < 16 or > 8192) throw new ArgumentException($"--img-size: expected 16..8192, found {settings.ImageSize}");
         var dataset = LoadDataset(settings.Dataset, check: !settings.Resume, output.Log);
 
         TrainerOptions trainer;
         try { trainer = settings.TrainerOptions(stored?.Trainer); }
         catch (ArgumentException e) { throw new ArgumentException(e.Message, e); }
         if (settings.ValFraction is < 0 or >= 1) throw new ArgumentException($"--val-fraction must lie in [0, 1), got {settings.ValFraction}");
+        // one batch of input stacks (batch × D × 3 × S × S float32), refused before anything is allocated
+        int side = settings.ImageSize ?? 512, depth = settings.Slices ?? 5;
+        SamAdapt.Common.ResourceLimits.Check($"--batch {trainer.BatchSize} × --slices {depth} × 3 × {side}² float32 inputs",
+            (double)trainer.BatchSize * depth * 3 * side * side, 4 * 8);
 
         // a multi-process job (torchrun/srun environment, or --nproc's workers): join it; CUDA becomes cuda:LOCAL_RANK
         using var group = DataParallelGroup.JoinFromEnvironment(ref trainer, settings.DistTimeoutSpan());

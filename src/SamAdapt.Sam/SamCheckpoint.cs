@@ -222,7 +222,10 @@ public static partial class SamCheckpoint
             return s;
         }
         static int Count(IEnumerable<string> keys, Regex re) =>
-            keys.Select(k => re.Match(k)).Where(m => m.Success).Select(m => int.Parse(m.Groups[1].Value)).DefaultIfEmpty(-1).Max() + 1;
+            keys.Select(k => re.Match(k)).Where(m => m.Success).Select(m =>
+                int.TryParse(m.Groups[1].Value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var i) && i < 100_000
+                    ? i : throw new InvalidDataException($"key '{m.Value}': expected a layer index below 100000, found {m.Groups[1].Value}"))
+                .DefaultIfEmpty(-1).Max() + 1;
 
         var pos = Get("image_encoder.pos_embed", 4);
         int grid = (int)pos[1], e = (int)pos[3];

@@ -125,6 +125,13 @@ public sealed record SamConfig
             $"decoder cross-attention dim {PromptEmbedDim}/{AttentionDownsampleRate} must be divisible by {DecoderNumHeads} heads");
         Check(NumMultimaskOutputs >= 1 && DecoderDepth >= 1 && DecoderMlpDim > 0 && IouHeadDepth >= 1 && IouHeadHiddenDim > 0, "decoder sizes must be positive");
         Check(PixelMean.Length == 3 && PixelStd.Length == 3, "pixel mean/std need 3 values");
+        Check(MlpRatio > 0 && double.IsFinite(MlpRatio) && MlpRatio <= 64, $"mlp_ratio {MlpRatio} must lie in (0, 64]");
+        // refuse a configuration whose weights alone exceed the memory limit, before any tensor is allocated
+        double e = EncoderEmbedDim, d = PromptEmbedDim, tokens = (double)ImageEmbeddingSize * ImageEmbeddingSize;
+        double parameters = EncoderDepth * (4 * e * e + 2 * e * e * MlpRatio) + 3.0 * PatchSize * PatchSize * e + tokens * e
+            + DecoderDepth * (4 * d * d + 2 * d * DecoderMlpDim) + IouHeadDepth * (double)IouHeadHiddenDim * IouHeadHiddenDim;
+        SamAdapt.Common.ResourceLimits.Check(
+            $"SAM configuration (depth {EncoderDepth}, embed {EncoderEmbedDim}, image {ImageSize}: {parameters:G3} parameters)", parameters, 4);
     }
 
     /// <summary>
@@ -196,7 +203,15 @@ public sealed record SamConfig
     }
 
     /// <summary><see cref="FromJson"/> on a file.</summary>
-    public static SamConfig FromJsonFile(string path) => FromJson(File.ReadAllText(path));
+    public static SamConfig FromJsonFile(string path)
+    {
+        try { return FromJson(File.ReadAllText(path)); }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException or ArgumentException)
+        {
+            // a value of the wrong JSON type (e.g. an array where a number belongs) or a bad size: name the file
+            throw new FormatException($"{path}: {e.Message}", e);
+        }
+    }
 
     /// <summary>A one-line summary (type, sizes) for logs and error messages.</summary>
     public string Describe() =>

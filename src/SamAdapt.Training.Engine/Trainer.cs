@@ -80,6 +80,10 @@ public sealed class Trainer
     /// <summary>Called after each checkpoint is written, with the iterations completed (for tests and tooling).</summary>
     public Action<long>? CheckpointWritten { get; init; }
 
+    /// <summary>Called after each iteration's train_log.csv row is written, with the iterations completed (fault tests
+    /// use it to stop the process at an exact point).</summary>
+    public Action<long>? StepLogged { get; init; }
+
     /// <summary>Extra string metadata stored in adapter/best files (e.g. the CLI's version).</summary>
     public IReadOnlyDictionary<string, string>? ExtraMetadata { get; init; }
 
@@ -143,7 +147,35 @@ public sealed class Trainer
         TrainingCheckpoint? ckpt = null;
         if (resume) ckpt = OpenForResume(config);
         else if (Writer) StartNewRunDir(config);
+        try { return RunStarted(ckpt, cancellation); }
+        catch when (!resume && Writer && !File.Exists(CheckpointPath))
+        {
+            // failed before its first checkpoint: nothing can be resumed, so do not leave a folder that blocks a new start
+            RemoveUnstartedRun();
+            throw;
+        }
+    }
 
+    /// <summary>Removes config.yaml (and logs without rows) of a new run that failed before its first checkpoint.</summary>
+    private void RemoveUnstartedRun()
+    {
+        try
+        {
+            File.Delete(Path.Combine(_dir, RunConfig.FileName));
+            foreach (var name in new[] { TrainingLogs.TrainFile, TrainingLogs.ValFile })
+            {
+                var p = Path.Combine(_dir, name);
+                if (File.Exists(p) && File.ReadLines(p).Skip(1).All(l => l.Length == 0)) File.Delete(p);
+            }
+            FileUtil.RemoveStaleTempFiles(_dir);
+            if (!Directory.EnumerateFileSystemEntries(_dir).Any()) Directory.Delete(_dir);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+    }
+
+    private TrainingResult RunStarted(TrainingCheckpoint? ckpt, CancellationToken cancellation)
+    {
+        bool resume = ckpt != null;
         _ctx = new TrainingContext(_device, _o.Bf16, _o.GradCheckpoint, _o, resume);
         _task.Prepare(_ctx);
         _task.Model.train();
@@ -258,6 +290,7 @@ public sealed class Trainer
     private long Restore(TrainingCheckpoint ckpt)
     {
         var s = ckpt.State;
+        if (s.Problem() is { } problem) throw new TrainingException($"cannot resume: last.ckpt field {problem}");
         if (s.Method != _task.Method)
             throw new TrainingException($"cannot resume: last.ckpt was written by method '{s.Method}', the task is '{_task.Method}'");
         if (s.BatchesPerEpoch != _data.BatchesPerEpoch)
@@ -274,13 +307,16 @@ public sealed class Trainer
             foreach (var (k, dst) in own) dst.copy_(ckpt.Model[k].ToTensor());
             var optState = ckpt.Optimizer.ToDictionary(kv => kv.Key, kv => kv.Value.ToTensor());
             try { _opt.load_state_dict(optState); }
-            catch (InvalidDataException e) { throw new TrainingException($"cannot resume: the optimizer state in last.ckpt does not fit: {e.Message}", e); }
+            catch (Exception e) when (e is InvalidDataException or FormatException or OverflowException or ArgumentException or KeyNotFoundException)
+            { throw new TrainingException($"cannot resume: the optimizer state in last.ckpt does not fit: {e.Message}", e); }
             if (ckpt.CpuRng != null) torch.set_rng_state(ckpt.CpuRng.ToTensor());
             if (_device.IsCuda && ckpt.CudaRng != null) torch.set_rng_state(ckpt.CudaRng.ToTensor(), _device);
         }
         _total ??= s.TotalSteps;
         if (s.TotalSteps.HasValue && _total != s.TotalSteps)
             throw new TrainingException($"cannot resume: the run's schedule has {s.TotalSteps} iterations, the options give {_total}");
+        if (_total is { } total && s.Step > total)
+            throw new TrainingException($"cannot resume: last.ckpt field step: expected ≤ {total} (the run's length), found {s.Step}");
         _elapsedBase = s.ElapsedSeconds;
         _best = s.BestMetric;
         _bestStep = s.BestStep;
@@ -349,6 +385,7 @@ public sealed class Trainer
             step++;
             double sps = sec > 0 ? slices / sec : 0;
             if (Writer) _logs.Append(new TrainLogRow(step, epoch + 1, lossV, lr, norm, sps, Elapsed, skipped));
+            StepLogged?.Invoke(step);
 
             if (skipped)
             {

@@ -32,6 +32,26 @@ public sealed record TrainerState
     public string Method { get; init; } = "";
     public ulong Seed { get; init; }
     public string Device { get; init; } = "";
+
+    /// <summary>The first inconsistent field as "name: expected …, found …", or null when the state is usable
+    /// (checked before a resume touches the run's logs or weights).</summary>
+    public string? Problem()
+    {
+        static string F(double v) => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        if (Step < 0) return $"step: expected ≥ 0, found {Step}";
+        if (BatchesPerEpoch < 1) return $"batches_per_epoch: expected ≥ 1, found {BatchesPerEpoch}";
+        if (TotalSteps is { } t && (t < 1 || Step > t)) return $"total_steps: expected ≥ 1 and ≥ step {Step}, found {t}";
+        if (Epoch != Step / BatchesPerEpoch || BatchIndex != Step % BatchesPerEpoch)
+            return $"epoch/batch_index: expected {Step / BatchesPerEpoch}/{Step % BatchesPerEpoch} for step {Step}, found {Epoch}/{BatchIndex}";
+        if (!double.IsFinite(ElapsedSeconds) || ElapsedSeconds < 0) return $"elapsed_seconds: expected a finite value ≥ 0, found {F(ElapsedSeconds)}";
+        if (BestStep is { } b && (b < 0 || b > Step)) return $"best_step: expected 0..{Step}, found {b}";
+        if (LastValStep is { } v && (v < 0 || v > Step)) return $"last_val_step: expected 0..{Step}, found {v}";
+        if (BestMetric is { } m && double.IsInfinity(m)) return $"best_metric: expected a finite value, found {F(m)}";
+        if (ConsecutiveNonFinite < 0) return $"consecutive_non_finite: expected ≥ 0, found {ConsecutiveNonFinite}";
+        if (SkippedSteps < 0 || SkippedSteps > Step) return $"skipped_steps: expected 0..{Step}, found {SkippedSteps}";
+        if (TrainLogRows < 0 || ValLogRows < 0) return $"train_log_rows/val_log_rows: expected ≥ 0, found {TrainLogRows}/{ValLogRows}";
+        return null;
+    }
 }
 
 /// <summary>
@@ -91,6 +111,7 @@ public sealed class TrainingCheckpoint
         catch (JsonException e) { throw new InvalidDataException($"'{path}': the trainer state cannot be read: {e.Message}", e); }
         if (state.Version != TrainerState.CurrentVersion)
             throw new InvalidDataException($"'{path}' has checkpoint format version {state.Version}; this SamAdapt reads version {TrainerState.CurrentVersion}");
+        if (state.Problem() is { } problem) throw new InvalidDataException($"'{path}': trainer state field {problem}");
         var model = new Dictionary<string, HostTensor>();
         var optim = new Dictionary<string, HostTensor>();
         HostTensor? cpu = null, cuda = null;

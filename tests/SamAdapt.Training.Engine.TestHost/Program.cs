@@ -9,6 +9,8 @@ using SamAdapt.Training.Engine.TestHost;
 //   [--bf16] [--device cpu|cuda] [--progress]   (--progress: the Spectre.Console bar, as on a terminal)
 //   [--batch B] [--dice-weight W] [--dropout P] [--dist-timeout S] [--stall-rank R --stall-at STEP]
 //   [--nproc N]: N data-parallel workers (LocalLauncher); without it, RANK/WORLD_SIZE/... in the environment join a job.
+//   [--hold-at-step S]: after iteration S is logged (and, when S is a checkpoint step, checkpointed), print "holding S"
+//   and wait to be killed: an explicit kill point for fault tests, instead of a timed one
 var a = args.ToList();
 string? Opt(string name) { int i = a.IndexOf(name); return i >= 0 && i + 1 < a.Count ? a[i + 1] : null; }
 long L(string name, long d) => Opt(name) is { } v ? long.Parse(v, CultureInfo.InvariantCulture) : d;
@@ -48,6 +50,13 @@ catch (TrainingException e)
     Console.Error.WriteLine("error: " + e.Message);
     return 3;
 }
+long holdAt = L("--hold-at-step", -1);
+void Hold(long step)
+{
+    Console.Out.WriteLine($"holding {step}");
+    Console.Out.Flush();
+    Thread.Sleep(Timeout.Infinite);
+}
 torch.manual_seed(options.Seed);
 using var task = new TinyTask(new TinyConfig { BallastFloats = (int)L("--ballast", 0), Dropout = D("--dropout", 0.1) }, options)
 {
@@ -59,7 +68,15 @@ if (group != null) data = new ShardedBatchSource(data, group.Rank, group.WorldSi
 var trainer = new Trainer(task, data, options, Opt("--run") ?? throw new ArgumentException("--run DIR is required"),
     a.Contains("--progress") ? TrainingProgress.Create(plainEvery: 10) : TrainingProgress.Create(Console.Error, interactive: false, plainEvery: 0))
 {
-    CheckpointWritten = step => { Console.Out.WriteLine($"checkpoint {step}"); Console.Out.Flush(); if (delay > 0) Thread.Sleep(delay); },
+    CheckpointWritten = step =>
+    {
+        Console.Out.WriteLine($"checkpoint {step}");
+        Console.Out.Flush();
+        if (delay > 0) Thread.Sleep(delay);
+        if (step == holdAt) Hold(step);
+    },
+    // a step that is not a checkpoint step holds right after its log row (a checkpoint step holds after its checkpoint)
+    StepLogged = step => { if (step == holdAt && step % options.CheckpointEvery != 0) Hold(step); },
     Parallel = group,
 };
 using var _ = group;

@@ -34,6 +34,19 @@ public class KillResumeTests(ITestOutputHelper output)
         }
 
         public int Checkpoints { get { lock (_out) return _out.Count(l => l.StartsWith("checkpoint ")); } }
+        public bool Holding { get { lock (_out) return _out.Any(l => l.StartsWith("holding ")); } }
+
+        /// <summary>Waits until the host reached its explicit kill point (--hold-at-step) and is waiting there.</summary>
+        public void WaitForHold()
+        {
+            var sw = Stopwatch.StartNew();
+            while (!Holding)
+            {
+                if (_p.HasExited) { _p.WaitForExit(); if (Holding) return; Assert.Fail($"child exited ({_p.ExitCode}) before its hold point:\n{Stderr}"); }
+                if (sw.Elapsed > TimeSpan.FromSeconds(120)) Assert.Fail($"no hold within 120 s:\n{Stderr}");
+                Thread.Sleep(5);
+            }
+        }
         public string Stderr { get { lock (_err) return _err.ToString(); } }
         public bool HasExited => _p.HasExited;
 
@@ -95,18 +108,56 @@ public class KillResumeTests(ITestOutputHelper output)
         string[] common = ["--iterations", "30", "--ckpt-every", "10", "--val-every", "5"];
         RunToEnd(["--run", reference, .. common]);
 
-        using (var c = new Child(["--run", run, .. common, "--delay-ms", "200"]))
+        // explicit kill point (not a timed one): the host holds after logging step 13, i.e. three steps past the checkpoint
+        // at 10, so the resume must also drop the rows 11–13 that no checkpoint covers
+        using (var c = new Child(["--run", run, .. common, "--hold-at-step", "13"]))
         {
-            c.WaitForCheckpoints(1);
-            Thread.Sleep(100); // inside the post-checkpoint pause: steps after 10 may be logged but not checkpointed
+            c.WaitForHold();
             c.Kill();
         }
         var ckpt = TrainingCheckpoint.Load(Path.Combine(run, "last.ckpt"));
         Assert.Equal(10, ckpt.State.Step);
-        Assert.True(Losses(run).Length >= 10);
+        Assert.Equal(13, Losses(run).Length);
 
         RunToEnd(["--run", run, .. common, "--resume"]);
         AssertSameRun(reference, run, 30);
+    }
+
+    [Fact]
+    public void A_resume_from_an_inconsistent_checkpoint_fails_before_touching_the_logs()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        string run = tmp.File("run");
+        string[] common = ["--iterations", "20", "--ckpt-every", "10", "--val-every", "5"];
+        using (var c = new Child(["--run", run, .. common, "--hold-at-step", "13"]))
+        {
+            c.WaitForHold();
+            c.Kill();
+        }
+        string trainLog = Path.Combine(run, "train_log.csv"), valLog = Path.Combine(run, "val_log.csv"), path = Path.Combine(run, "last.ckpt");
+        string train = File.ReadAllText(trainLog), val = File.ReadAllText(valLog);
+        var ck = TrainingCheckpoint.Load(path);
+        long bpe = ck.State.BatchesPerEpoch, huge = 1_000_000_000_000;
+        foreach (var bad in new[]
+                 {
+                     ck.State with { Step = -5 },
+                     ck.State with { Step = huge, Epoch = huge / bpe, BatchIndex = huge % bpe },
+                     ck.State with { ElapsedSeconds = double.NaN },
+                     ck.State with { BestStep = 99 },
+                 })
+        {
+            new TrainingCheckpoint { State = bad, Model = ck.Model, Optimizer = ck.Optimizer, CpuRng = ck.CpuRng, CudaRng = ck.CudaRng }.Save(path);
+            using var r = new Child(["--run", run, .. common, "--resume"]);
+            Assert.Equal(3, r.Wait()); // the host's exit code for a TrainingException
+            Assert.Contains("cannot resume", r.Stderr);
+            Assert.Contains(" field ", r.Stderr); // names the inconsistent field, what was expected and what was found
+            Assert.Equal(train, File.ReadAllText(trainLog)); // nothing truncated by a resume that could not start
+            Assert.Equal(val, File.ReadAllText(valLog));
+        }
+        // the genuine checkpoint still resumes to the end
+        new TrainingCheckpoint { State = ck.State, Model = ck.Model, Optimizer = ck.Optimizer, CpuRng = ck.CpuRng, CudaRng = ck.CudaRng }.Save(path);
+        RunToEnd(["--run", run, .. common, "--resume"]);
+        Assert.Equal(20, Losses(run).Length);
     }
 
     [Fact]

@@ -112,6 +112,10 @@ public sealed class ConvertCommand : ICliCommand
         var writer = VolumeIO.WriterFor(outPath)
             ?? throw new CliException($"{outPath}: unsupported output format (use .nii, .nii.gz or .png)");
         if (o.Slice is < 0) throw new CliException($"--slice {o.Slice}: the slice index must be >= 0");
+        SamAdapt.Common.OutputGuard.Check("OUT", outPath, ("IN", inPath), ("--like", o.Like));
+        if (outPath.EndsWith(".hdr", StringComparison.OrdinalIgnoreCase) || outPath.EndsWith(".img", StringComparison.OrdinalIgnoreCase))
+            SamAdapt.Common.OutputGuard.Check(
+                [("OUT", Path.ChangeExtension(outPath, ".hdr")), ("OUT", Path.ChangeExtension(outPath, ".img"))], [("IN", inPath), ("--like", o.Like)]);
         var v = VolumeInput.Read(inPath, o.Series);
         var notes = new List<string>();
         bool labelLike = Resampler.LooksLikeLabelMap(v);

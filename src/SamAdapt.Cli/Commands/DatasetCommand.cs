@@ -16,7 +16,7 @@ public sealed class DatasetCommand : ICliCommand
         var dataset = new Command("dataset", "Inspect segmentation datasets (nnU-Net v2 raw or Medical Segmentation Decathlon layout)");
         var check = new Command("check",
             "Validate a dataset folder: missing files, image/label geometry, channel counts, label values, numTraining. " +
-            "Prints one row per case; exits 1 when problems are found.");
+            "Prints one row per case; exits 2 (bad input, docs/reliability.md) when problems are found.");
         var dir = new Argument<string>("DATASET_DIR") { Description = "Folder holding dataset.json, imagesTr/, labelsTr/ (and imagesTs/)" };
         check.Arguments.Add(dir);
         check.SetAction((ParseResult pr) => Check(pr.GetValue(dir)!, pr.InvocationConfiguration.Output));
@@ -64,7 +64,7 @@ public sealed class DatasetCommand : ICliCommand
         }
         output.WriteLine($"{problems.Count} problem(s) in {train} training and {test} test case(s):");
         foreach (var p in problems) output.WriteLine("  " + p);
-        return 1;
+        throw new CliException($"{root}: {problems.Count} problem(s) in the dataset (listed above); fix them before training");
     }
 
     /// <summary>All items when there are at most 16, else the first 8, "…", the last 3 and the count.</summary>

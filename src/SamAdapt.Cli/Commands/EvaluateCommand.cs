@@ -60,6 +60,8 @@ public sealed class EvaluateCommand : ICliCommand
             if (path is not null && Path.GetDirectoryName(Path.GetFullPath(path)) is { } dir && !Directory.Exists(dir))
                 throw new CliException($"{opt}: output folder does not exist: {dir}");
 
+        SamAdapt.Common.OutputGuard.Check([("--out", a.Out), ("--csv", a.Csv), ("--markdown", a.Markdown)],
+            [("--pred", a.Pred), ("--gt", a.Gt), ("--names", a.Names)]);
         IReadOnlyList<CasePair> pairs = predDir
             ? CaseMatcher.Match(a.Pred, a.Gt, null, a.IgnoreUnmatchedGt)
             : [new CasePair(CaseMatcher.CaseIdOf(Path.GetFileName(a.Gt)) ?? Path.GetFileName(a.Gt), a.Pred, a.Gt)];
@@ -75,6 +77,12 @@ public sealed class EvaluateCommand : ICliCommand
             EmptyPolicy = EvaluationOptions.ParseEmptyPolicy(a.Empty),
             UseVoxelUnits = a.VoxelUnits,
             MaxDegreeOfParallelism = a.Threads,
+            // one case with many labels can take minutes: show the labels done (folder mode shows the cases done)
+            LabelProgress = predDir ? null : (done, total) =>
+            {
+                if (total >= 10 && (done % Math.Max(1, total / 10) == 0 || done == total))
+                    lock (stderr) stderr.Write(done == total ? $"\r{done}/{total} labels\n" : $"\r{done}/{total} labels");
+            },
         };
         var evaluator = new SegmentationEvaluator(options);
 
@@ -95,9 +103,13 @@ public sealed class EvaluateCommand : ICliCommand
             return 2;
         }
 
-        ReportWriter.WriteJson(report, a.Out);
-        if (a.Csv is not null) ReportWriter.WriteCsv(report, a.Csv);
-        if (a.Markdown is not null) ReportWriter.WriteMarkdown(report, a.Markdown);
+        using (var outputs = SamAdapt.Common.AtomicFile.BeginSet()) // the reports appear together or not at all
+        {
+            ReportWriter.WriteJson(report, a.Out);
+            if (a.Csv is not null) ReportWriter.WriteCsv(report, a.Csv);
+            if (a.Markdown is not null) ReportWriter.WriteMarkdown(report, a.Markdown);
+            outputs.Commit();
+        }
         RenderTable(report, stdout);
         stdout.WriteLine($"{report.Cases.Count} case(s); report written to {a.Out}" +
             (a.Csv is null ? "" : $", {a.Csv}") + (a.Markdown is null ? "" : $", {a.Markdown}"));

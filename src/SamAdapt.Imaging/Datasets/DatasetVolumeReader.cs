@@ -32,7 +32,7 @@ public sealed class DatasetVolumeReader : IDatasetVolumeReader
     {
         if (NiftiReader.IsNiftiPath(path))
         {
-            var info = NiftiReader.ReadInfo(path);
+            var info = NiftiReader.ReadInfo(path, verifyData: true); // a dataset check must find truncated data before training does
             return new VolumeHeader(info.Shape, info.Type, info.Affine, info.Slope, info.Intercept);
         }
         if (ImageFile.IsImageFile(path))

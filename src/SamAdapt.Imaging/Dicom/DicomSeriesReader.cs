@@ -158,6 +158,10 @@ public static class DicomSeriesReader
     private static SliceHeader? ReadHeader(string path, out bool isDicom)
     {
         isDicom = false;
+        // GDCM aborts the process on some malformed files: only files that pass the C# preflight reach it
+        var pre = DicomPreflight.Check(path);
+        if (pre.Verdict == DicomPreflight.Verdict.NotDicom) return null;
+        if (pre.Verdict == DicomPreflight.Verdict.Invalid) throw new DicomSeriesException(pre.Problem!);
         using var reader = new gdcm.Reader();
         reader.SetFileName(path);
         if (!reader.ReadUpToTag(TagPixelData)) return null;

@@ -49,6 +49,12 @@ public static unsafe class ImageFile
         void* pixels = null;
         fixed (byte* p = bytes)
         {
+            // size and completeness first: a huge image is refused before decoding, a truncated one is never zero-filled
+            if (ImageCodecNative.Info(p, bytes.Length, &w, &h, &c, &bits) != 0)
+                throw new InvalidDataException($"{source}: cannot decode image: {ImageCodecNative.LastError}");
+            try { SamAdapt.Common.ResourceLimits.Check($"{w}×{h} image with {c} channel(s)", (double)w * h * Math.Max(c, 3), bits / 8 + 16); }
+            catch (SamAdapt.Common.ResourceLimitException e) { throw new SamAdapt.Common.ResourceLimitException($"{source}: {e.Message}"); }
+            CheckComplete(bytes, source);
             if (ImageCodecNative.Decode(p, bytes.Length, &w, &h, &c, &bits, &pixels) != 0)
                 throw new InvalidDataException($"{source}: cannot decode image: {ImageCodecNative.LastError}");
         }
@@ -71,6 +77,53 @@ public static unsafe class ImageFile
         finally
         {
             ImageCodecNative.Free(pixels);
+        }
+    }
+
+    /// <summary>Refuses truncated files that the decoder would pad silently: an uncompressed BMP shorter than its pixel
+    /// array, a JPEG without its end-of-image marker after the scan.</summary>
+    private static void CheckComplete(byte[] b, string source)
+    {
+        if (b.Length >= 2 && b[0] == 'B' && b[1] == 'M')
+        {
+            if (b.Length < 34) throw new InvalidDataException($"{source}: truncated BMP: expected a header of at least 34 bytes, found {b.Length}");
+            long offset = BitConverter.ToUInt32(b, 10);
+            long width = Math.Abs((long)BitConverter.ToInt32(b, 18)), height = Math.Abs((long)BitConverter.ToInt32(b, 22));
+            int bpp = BitConverter.ToUInt16(b, 28);
+            uint compression = BitConverter.ToUInt32(b, 30);
+            if (compression is 0 or 3 or 6)
+            {
+                long stride = (bpp * width + 31) / 32 * 4;
+                long need = offset + stride * height;
+                if (b.Length < need)
+                    throw new InvalidDataException($"{source}: truncated BMP: field pixel array: expected {need} bytes for {width}×{height} at {bpp} bits, found {b.Length}");
+            }
+        }
+        else if (b.Length >= 8 && b[0] == 0x89 && b[1] == 'P' && b[2] == 'N' && b[3] == 'G')
+        {
+            // every chunk within the file with a matching CRC-32, up to IEND (the decoder ignores CRCs)
+            long pos = 8;
+            while (true)
+            {
+                if (pos + 12 > b.Length) throw new InvalidDataException($"{source}: truncated PNG: expected a chunk at byte {pos} (no IEND), found the end of the file");
+                long len = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan((int)pos));
+                if (pos + 12 + len > b.Length)
+                    throw new InvalidDataException($"{source}: truncated PNG: chunk at byte {pos} declares {len} bytes, {b.Length - pos - 12} present");
+                var type = System.Text.Encoding.ASCII.GetString(b, (int)pos + 4, 4);
+                uint crc = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(b.AsSpan((int)(pos + 8 + len)));
+                uint actual = Crc32.Compute(b.AsSpan((int)pos + 4, (int)len + 4));
+                if (crc != actual)
+                    throw new InvalidDataException($"{source}: corrupt PNG: chunk '{type}' at byte {pos}: expected CRC-32 {actual:x8}, found {crc:x8}");
+                pos += 12 + len;
+                if (type == "IEND") break;
+            }
+        }
+        else if (b.Length >= 3 && b[0] == 0xFF && b[1] == 0xD8 && b[2] == 0xFF)
+        {
+            int sos = b.AsSpan().IndexOf([(byte)0xFF, (byte)0xDA]);
+            int eoi = b.AsSpan().LastIndexOf([(byte)0xFF, (byte)0xD9]);
+            if (sos < 0 || eoi < sos)
+                throw new InvalidDataException($"{source}: truncated JPEG: expected an end-of-image marker (FF D9) after the scan data, found none");
         }
     }
 

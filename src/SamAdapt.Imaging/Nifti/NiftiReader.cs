@@ -60,7 +60,9 @@ public static class NiftiReader
     /// cheap even for .nii.gz. The header is validated exactly as by <see cref="Read"/>; for uncompressed data the file
     /// length is checked against the data size too (a gzip stream's length is only known after decompressing it).
     /// </summary>
-    public static NiftiImageInfo ReadInfo(string path, NiftiReadOptions? options = null)
+    /// <param name="verifyData">Also decompress a gzip stream to the end (without keeping the voxels), so truncated or
+    /// corrupt data are found as <see cref="Read"/> would find them (dataset checks).</param>
+    public static NiftiImageInfo ReadInfo(string path, NiftiReadOptions? options = null, bool verifyData = false)
     {
         options ??= NiftiReadOptions.Default;
         var (h, headerPath, imagePath, warnings) = ReadHeaderCore(path, out var data, out _);
@@ -72,6 +74,20 @@ public static class NiftiReader
                 throw new InvalidDataException(
                     $"{imagePath ?? headerPath}: file too short: dims [{string.Join("×", info.Shape)}] of {Volume.TypeName(info.Type)} need {need} bytes " +
                     $"from offset {fs.Position}, but the file has only {fs.Length - fs.Position} bytes there");
+            if (verifyData && data is not FileStream)
+            {
+                long got = 0;
+                var buf = new byte[1 << 16];
+                try
+                {
+                    int r;
+                    while ((r = data.Read(buf)) > 0) got += r;
+                }
+                catch (InvalidDataException e) { throw new InvalidDataException($"{imagePath ?? headerPath}: corrupt gzip stream (checksum, length or data): {GzipReason(e)}", e); }
+                if (got < need)
+                    throw new InvalidDataException(
+                        $"{imagePath ?? headerPath}: truncated: dims [{string.Join("×", info.Shape)}] of {Volume.TypeName(info.Type)} need {need} bytes of data, only {got} present");
+            }
             return info;
         }
     }
@@ -250,8 +266,11 @@ public static class NiftiReader
                 throw new InvalidDataException($"{src}: dim[{i + 1}] = {d} is not positive (dims [{string.Join(", ", h.Dim.Skip(1).Take(rank))}])");
             if (d > int.MaxValue) throw new NotSupportedException($"{src}: dim[{i + 1}] = {d} is too large");
             shape[i] = (int)d;
-            voxels = checked(voxels * d);
         }
+        double product = SamAdapt.Common.ResourceLimits.Product(shape.Select(x => (long)x));
+        if (product > Array.MaxLength)
+            throw new InvalidDataException($"{src}: field dim: expected at most {Array.MaxLength} voxels in all, found [{string.Join("×", shape)}] = {product:G4}");
+        voxels = (long)product;
 
         var vt = NiftiDataType.ToVoxelType(h.DataType)
             ?? throw new NotSupportedException($"{src}: unsupported datatype {h.DataType} ({NiftiDataType.Name(h.DataType)}); " +
@@ -283,15 +302,17 @@ public static class NiftiReader
 
         if (voxels * Volume.ChannelsOf(vt) > Array.MaxLength)
             throw new NotSupportedException($"{src}: {voxels} voxels of {Volume.TypeName(vt)} exceed the .NET array limit");
-        var array = Volume.Allocate(vt, voxels);
         long need = voxels * Volume.BytesPerVoxel(vt);
         if (data is FileStream fs && fs.Length - fs.Position < need)
             throw new InvalidDataException(
                 $"{imagePath ?? src}: file too short: dims [{string.Join("×", shape)}] of {Volume.TypeName(vt)} need {need} bytes " +
                 $"from offset {fs.Position}, but the file has only {fs.Length - fs.Position} bytes there");
+        try { SamAdapt.Common.ResourceLimits.Check($"dims [{string.Join("×", shape)}] of {Volume.TypeName(vt)}", need); }
+        catch (SamAdapt.Common.ResourceLimitException e) { throw new SamAdapt.Common.ResourceLimitException($"{src}: {e.Message}"); }
+        var array = Volume.Allocate(vt, voxels);
         long got;
         try { got = VoxelBuffer.ReadInto(data, array); }
-        catch (InvalidDataException e) { throw new InvalidDataException($"{dataName}: corrupt gzip stream: {e.Message}", e); }
+        catch (InvalidDataException e) { throw new InvalidDataException($"{dataName}: corrupt gzip stream: {GzipReason(e)}", e); }
         if (got < need)
             throw new InvalidDataException(
                 $"{dataName}: truncated: dims [{string.Join("×", shape)}] of {Volume.TypeName(vt)} need {need} bytes of data " +
@@ -299,8 +320,16 @@ public static class NiftiReader
         if (data is GZipStream)
         {
             // read to the end so the gzip trailer (CRC-32, length) is verified: damage inside stored blocks decodes silently
-            try { data.CopyTo(Stream.Null); }
-            catch (InvalidDataException e) { throw new InvalidDataException($"{dataName}: corrupt gzip stream (checksum or trailer): {e.Message}", e); }
+            long tail = 0;
+            try
+            {
+                var buf = new byte[1 << 16];
+                int r;
+                while ((r = data.Read(buf)) > 0) tail += r;
+            }
+            catch (InvalidDataException e) { throw new InvalidDataException($"{dataName}: corrupt gzip stream (checksum or trailer): {GzipReason(e)}", e); }
+            // a stream cut inside its 8-byte trailer ends without an error: the trailer's length field must match
+            CheckGzipLength(imagePath ?? headerPath, (long)h.VoxOffset + got + tail, dataName);
         }
         if (h.BigEndian) VoxelBuffer.SwapBytes(array);
 
@@ -326,6 +355,12 @@ public static class NiftiReader
         if (!NiftiHeader.IsValidXformCode(scode)) { warnings.Add($"sform_code {scode} is invalid (0..5); treated as 0"); scode = 0; }
         double[] affine;
         string which;
+        if (scode > 0 && IsSingular(h.SFormAffine()))
+        {
+            // an sform whose 3×3 part is singular (e.g. all zero) maps every voxel to one point: never a usable geometry
+            if (qcode > 0) { warnings.Add("the sform is singular (no spacing); using the qform"); scode = 0; }
+            else throw new InvalidDataException($"{src}: field srow_x/y/z (sform): expected an invertible 3×3 matrix, found {Geometry.Format(h.SFormAffine())}");
+        }
         if (scode > 0) { affine = h.SFormAffine(); which = "sform"; }
         else if (qcode > 0) { affine = h.QFormAffine(src); which = "qform"; }
         else
@@ -341,12 +376,39 @@ public static class NiftiReader
         return affine;
     }
 
+    /// <summary>The ISIZE field (last 4 bytes) of a single-member gzip file equals the decompressed length mod 2³².</summary>
+    private static void CheckGzipLength(string gzPath, long decompressed, string dataName)
+    {
+        if (!gzPath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || !File.Exists(gzPath)) return;
+        using var f = new FileStream(gzPath, FileMode.Open, FileAccess.Read, FileShare.Read);
+        if (f.Length < 18) return;
+        f.Seek(-4, SeekOrigin.End);
+        Span<byte> isize = stackalloc byte[4];
+        f.ReadExactly(isize);
+        uint stored = System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(isize);
+        if (stored != (uint)decompressed)
+            throw new InvalidDataException(
+                $"{dataName}: truncated or corrupt gzip trailer: field ISIZE: expected {(uint)decompressed} (the decompressed length), found {stored}");
+    }
+
+    /// <summary>.NET reports damaged deflate data as "unsupported compression method"; say what it is.</summary>
+    private static string GzipReason(InvalidDataException e) =>
+        e.Message.Contains("unsupported compression method", StringComparison.OrdinalIgnoreCase)
+            ? "the compressed data are damaged (invalid deflate block)"
+            : e.Message;
+
+    private static bool IsSingular(double[] a)
+    {
+        double det = a[0] * (a[5] * a[10] - a[6] * a[9]) - a[1] * (a[4] * a[10] - a[6] * a[8]) + a[2] * (a[4] * a[9] - a[5] * a[8]);
+        return !(Math.Abs(det) > 0) || !double.IsFinite(det);
+    }
+
     // ------------------------------------------------------------------------------------------------ stream helpers
 
     private static int Fill(Stream s, Span<byte> dst, string path, bool gz)
     {
         try { return s.ReadAtLeast(dst, dst.Length, throwOnEndOfStream: false); }
-        catch (InvalidDataException e) when (gz) { throw new InvalidDataException($"{path}: corrupt gzip stream: {e.Message}", e); }
+        catch (InvalidDataException e) when (gz) { throw new InvalidDataException($"{path}: corrupt gzip stream: {GzipReason(e)}", e); }
     }
 
     private static void Skip(Stream s, long n, string path)
@@ -367,7 +429,7 @@ public static class NiftiReader
         {
             int r;
             try { r = s.Read(buf); }
-            catch (InvalidDataException e) when (gz) { throw new InvalidDataException($"{path}: corrupt gzip stream: {e.Message}", e); }
+            catch (InvalidDataException e) when (gz) { throw new InvalidDataException($"{path}: corrupt gzip stream: {GzipReason(e)}", e); }
             if (r == 0) return;
             dst.Write(buf, 0, r);
             if (dst.Length > limit) throw new InvalidDataException($"{path}: header file is implausibly large");

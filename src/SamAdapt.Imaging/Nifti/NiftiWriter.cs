@@ -39,6 +39,11 @@ public static class NiftiWriter
         { pair = true; stem = path[..^(gz ? 7 : 4)]; }
         else throw new NotSupportedException($"{path}: cannot write NIfTI to this name (use .nii, .nii.gz, .hdr or .img, optionally .gz)");
 
+        // the header stores the geometry as float32: a value beyond its range would write a file no reader accepts
+        foreach (var x in volume.Affine)
+            if (!double.IsFinite(x) || Math.Abs(x) > float.MaxValue || !float.IsFinite((float)x))
+                throw new InvalidDataException(
+                    $"{path}: field affine/pixdim: expected finite values within float32 range (±3.4e38), found {x.ToString("G6", System.Globalization.CultureInfo.InvariantCulture)}");
         var header = BuildHeader(volume, singleFile: !pair, options, path);
         var headerBytes = header.ToBytes();
         if (!pair)

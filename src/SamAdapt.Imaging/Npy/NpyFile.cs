@@ -34,6 +34,10 @@ public static class NpyFile
         {
             throw new NpyFormatException($"{path}: {e.Message}", e);
         }
+        catch (SamAdapt.Common.ResourceLimitException e)
+        {
+            throw new SamAdapt.Common.ResourceLimitException($"{path}: {e.Message}");
+        }
     }
 
     /// <summary>Reads one array from the current position of <paramref name="stream"/>.</summary>
@@ -91,6 +95,10 @@ public static class NpyFile
         }
         if (nbytes > Array.MaxLength)
             throw new NpyFormatException($"array of {nbytes} bytes ({dtype.NumpyName()} {NpyArray.FormatShape(shape)}) is too large for one .NET array");
+        if (stream.CanSeek && nbytes > stream.Length - stream.Position)
+            throw new NpyFormatException(
+                $"truncated file: array data ({nbytes} bytes for {dtype.NumpyName()} {NpyArray.FormatShape(shape)}) needs {nbytes} bytes, only {Math.Max(0, stream.Length - stream.Position)} present");
+        SamAdapt.Common.ResourceLimits.Check($"array data ({dtype.NumpyName()} {NpyArray.FormatShape(shape)})", nbytes);
         var data = new byte[nbytes];
         ReadExact(stream, data, $"array data ({nbytes} bytes for {dtype.NumpyName()} {NpyArray.FormatShape(shape)})");
 
@@ -256,16 +264,22 @@ public static class NpyFile
             while (_pos < text.Length && char.IsWhiteSpace(text[_pos])) _pos++;
         }
 
+        private int _depth;
+
         public object? ParseValue()
         {
             SkipWs();
             if (AtEnd) throw Error("unexpected end of header");
             char c = text[_pos];
+            if (c is '{' or '(' or '[')
+            {
+                // a header nests at most a tuple in a dict; deeper nesting is corrupt (and must not exhaust the stack)
+                if (++_depth > 8) throw Error("nesting deeper than 8 levels");
+                try { return c == '{' ? ParseDict() : c == '(' ? ParseSeq('(', ')') : ParseSeq('[', ']'); }
+                finally { _depth--; }
+            }
             switch (c)
             {
-                case '{': return ParseDict();
-                case '(': return ParseSeq('(', ')');
-                case '[': return ParseSeq('[', ']');
                 case '\'':
                 case '"': return ParseString();
             }

@@ -69,6 +69,11 @@ public static class PromptedSegmentation
         if (!o.Auto && o.Points.Count == 0 && o.Box is null && o.MaskInput is null)
             throw new ArgumentException("give a prompt (--point, --box or --mask-input) or --auto");
         if (!File.Exists(o.Checkpoint)) throw new ArgumentException($"--checkpoint {o.Checkpoint}: file not found");
+        SamAdapt.Common.OutputGuard.Check(
+            [("--out", o.Out), ("--logits", o.Logits), ("--low-res-logits", o.LowResLogits), ("--iou", o.Iou), ("--masks-json", o.MasksJson)],
+            [("--image", o.Image), ("--checkpoint", o.Checkpoint), ("--mask-input", o.MaskInput), ("--model", o.Model)]);
+        if (o.Auto && o.AutoOptions.PointsPerSide is < 1 or > 1024)
+            throw new ArgumentException($"--points-per-side: expected 1..1024, found {o.AutoOptions.PointsPerSide}");
         Device device;
         try { device = SamAdapt.Torch.Device.Parse(o.Device); }
         catch (FormatException e) { throw new ArgumentException("--device: " + e.Message); }
@@ -108,8 +113,12 @@ public static class PromptedSegmentation
                 var mask = ordered[id - 1].ToMask();
                 for (int i = 0; i < mask.Length; i++) if (mask[i]) labels[i] = id;
             }
-            WriteLabelMap(o.Out, labels, img, ordered.Count);
-            if (o.MasksJson is { } jp) WriteRecords(jp, ordered);
+            using (var outputs = SamAdapt.Common.AtomicFile.BeginSet()) // label map and records: all or none
+            {
+                WriteLabelMap(o.Out, labels, img, ordered.Count);
+                if (o.MasksJson is { } jp) WriteRecords(jp, ordered);
+                outputs.Commit();
+            }
             report.Add($"wrote {o.Out}: {ordered.Count} mask(s) from a {o.AutoOptions.PointsPerSide}x{o.AutoOptions.PointsPerSide} grid, label ids 1..{ordered.Count} by decreasing area" +
                        (o.MasksJson is not null ? $"; records in {o.MasksJson}" : ""));
             return report;
@@ -122,6 +131,7 @@ public static class PromptedSegmentation
 
         // 3. outputs (only now: nothing is written on an error above)
         int c = pred.Count, h = pred.Height, w = pred.Width, best = pred.BestIndex;
+        using var outputSet = SamAdapt.Common.AtomicFile.BeginSet(); // mask and logits: all or none
         if (o.Out.EndsWith(".npy", StringComparison.OrdinalIgnoreCase))
             NpyFile.Write(o.Out, NpyArray.FromArray(pred.Masks, c, h, w));
         else
@@ -135,6 +145,7 @@ public static class PromptedSegmentation
         if (o.Logits is { } lp) NpyFile.Write(lp, NpyArray.FromArray(pred.Logits!, c, h, w));
         if (o.LowResLogits is { } lrp) NpyFile.Write(lrp, NpyArray.FromArray(pred.LowResLogits, c, pred.LowResHeight, pred.LowResWidth));
         if (o.Iou is { } ip) NpyFile.Write(ip, NpyArray.FromArray(pred.IouPredictions, c));
+        outputSet.Commit();
         var ious = string.Join(", ", pred.IouPredictions.Select(v => v.ToString("F4", CultureInfo.InvariantCulture)));
         long area = pred.Mask(best).LongCount(v => v);
         report.Add($"wrote {o.Out}: {c} mask(s) {h}x{w}, predicted IoU [{ious}], best {best} ({area} pixels), preset {o.Preset.ToString().ToLowerInvariant()}");
@@ -347,6 +358,7 @@ public static class PromptedSegmentation
             ["point_coords"] = new[] { r.PointCoords },
             ["crop_box"] = r.CropBox,
         }).ToList();
-        File.WriteAllText(path, JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+        var text = JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true });
+        SamAdapt.Common.AtomicFile.Write(path, s => s.Write(System.Text.Encoding.UTF8.GetBytes(text)));
     }
 }

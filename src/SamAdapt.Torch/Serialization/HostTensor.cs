@@ -144,7 +144,9 @@ public sealed class HostTensor
         foreach (var s in shape)
         {
             if (s < 0) throw new ArgumentException($"negative dimension {s} in shape {FormatShape(shape)}");
-            n = checked(n * s);
+            if (s != 0 && n > long.MaxValue / s)
+                throw new InvalidDataException($"field shape: expected at most {long.MaxValue} elements, found {FormatShape(shape)}");
+            n *= s;
         }
         return n;
     }

@@ -132,6 +132,15 @@ public static class SafeTensors
 
     private static List<Entry> ParseHeader(byte[] header, string path, long dataLength, out Dictionary<string, string> metadata)
     {
+        // invalid UTF-8 inside a JSON string surfaces as InvalidOperationException when the string is read
+        try { return ParseHeaderCore(header, path, dataLength, out metadata); }
+        catch (InvalidOperationException e) { throw new InvalidDataException($"safetensors header of '{path}' is not valid UTF-8 JSON: {e.Message}", e); }
+        catch (Exception e) when (e is OverflowException or FormatException)
+        { throw new InvalidDataException($"safetensors header of '{path}': a number is out of range: {e.Message}", e); }
+    }
+
+    private static List<Entry> ParseHeaderCore(byte[] header, string path, long dataLength, out Dictionary<string, string> metadata)
+    {
         metadata = new Dictionary<string, string>(StringComparer.Ordinal);
         JsonDocument doc;
         try { doc = JsonDocument.Parse(header); }

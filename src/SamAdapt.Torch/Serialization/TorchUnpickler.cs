@@ -1,3 +1,4 @@
+using SamAdapt.Common;
 using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -143,7 +144,7 @@ internal sealed class TorchUnpickler
         {
             var storage = _storages[group.Key];
             int es = storage.Type.DType.ElementSize();
-            long expectedBytes = checked(storage.Numel * es);
+            long expectedBytes = ResourceLimits.Check($"storage '{storage.Key}' ({storage.Numel} elements) in '{_archive.Path}'", storage.Numel, es);
             var buffer = _archive.ReadRecord("data/" + storage.Key,
                 $"storage '{storage.Key}': {storage.Type.Name} of {storage.Numel} elements × {es} bytes", expectedBytes);
             if (bigEndian) SwapBytes(buffer, es);
@@ -160,7 +161,7 @@ internal sealed class TorchUnpickler
                     t.SetData(buffer); // sole owner of the whole storage: no copy
                     continue;
                 }
-                var data = new byte[checked(t.Numel * es)];
+                var data = new byte[ResourceLimits.Check($"tensor {HostTensor.FormatShape(t.Shape)} in '{_archive.Path}'", t.Numel, es)];
                 StridedCopy.Gather(buffer, es, info.StorageOffset, t.Shape, info.Stride, data);
                 t.SetData(data);
             }

@@ -1,3 +1,4 @@
+using SamAdapt.Common;
 using System.Buffers.Binary;
 using System.Text;
 

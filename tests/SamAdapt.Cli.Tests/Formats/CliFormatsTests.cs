@@ -336,7 +336,7 @@ public class CliFormatsTests : IDisposable
     {
         var root = Dataset(broken: true);
         var (code, output, _) = Run("dataset", "check", root);
-        Assert.Equal(1, code);
+        Assert.Equal(2, code); // problems found: bad input (docs/reliability.md)
         Assert.Contains("2 problem(s)", output);
         var lines = output.Split('\n');
         Assert.Contains(lines, l => l.Contains("liver_002") && l.Contains("labelsTr/liver_002.nii.gz"));

@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 
-namespace SamAdapt.Torch.Serialization;
+namespace SamAdapt.Common;
 
 /// <summary>The zip CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320), computed slicing-by-8.</summary>
-internal static class Crc32
+public static class Crc32
 {
     private static readonly uint[] Table = BuildTable();
 
