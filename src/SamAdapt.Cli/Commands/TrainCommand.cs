@@ -17,6 +17,10 @@ public sealed class TrainCommand : ICliCommand
 {
     public int Order => 50;
 
+    /// <summary>Default learning rate when the whole model trains from scratch (--model): AdamW at 1e-3 fits the small
+    /// presets within a few hundred iterations (docs/training-notes.md); 8e-4 is MA-SAM's for adapters on a pretrained SAM.</summary>
+    public const double FromScratchLr = 1e-3;
+
     /// <summary>The verb's options; null = default (or, with --resume, the run's stored value).</summary>
     public sealed record Args
     {
@@ -53,6 +57,8 @@ public sealed class TrainCommand : ICliCommand
         public int Threads { get; init; }
         public bool? TrainBase { get; init; }
         public string? Augment { get; init; }
+        /// <summary>Share of stacks centred on foreground (null: nnU-Net's 1/3, or the run's stored value).</summary>
+        public double? ForegroundProbability { get; init; }
     }
 
     public Command Build()
@@ -65,16 +71,16 @@ public sealed class TrainCommand : ICliCommand
         var size = new Option<int?>("--img-size") { Description = "Model input size (default 512; the tiny preset: 128); positional tables are resized" };
         var slices = new Option<int?>("--slices") { Description = "Slices per stack D (odd; default 5)" };
         var labels = new Option<string?>("--labels") { Description = "Label values to learn, e.g. 1,2,3 or 1,2+3 (default: every label of dataset.json)" };
-        var intensity = new Option<string?>("--intensity") { Description = "Intensity transform: ma-sam, abdomen-btcv, zscore, ct-window:LO,HI, percentile:LO,HI, ... (default ma-sam)" };
+        var intensity = new Option<string?>("--intensity") { Description = "Intensity transform: zscore, nnunet-ct:…, ma-sam, abdomen-btcv, ct-window:LO,HI, percentile-clip:…, ... (default from dataset.json's channel name as nnU-Net: CT → nnunet-ct with the training foreground's statistics, anything else → per-volume zscore)" };
         var valCases = new Option<string?>("--val-cases") { Description = "Validation case ids, comma-separated" };
         var valFrac = new Option<double?>("--val-fraction") { Description = "Fraction of cases held out for validation (default 0.2)" };
         var iters = new Option<long?>("--iterations") { Description = "Training length in optimizer steps" };
         var epochs = new Option<long?>("--epochs") { Description = "Training length in epochs (every training slice once per epoch)" };
         var budget = new Option<double?>("--time-budget") { Description = "Wall-clock budget in minutes (caps, or sets, the length)" };
         var batch = new Option<int?>("--batch") { Description = "Stacks per batch (default 1)" };
-        var lr = new Option<double?>("--lr") { Description = "Base learning rate (default 8e-4)" };
-        var warmup = new Option<long?>("--warmup") { Description = "Linear warm-up iterations (default 250)" };
-        var poly = new Option<double?>("--poly-exp") { Description = "Polynomial decay exponent (default 7)" };
+        var lr = new Option<double?>("--lr") { Description = "Base learning rate (default 8e-4 with --checkpoint; 1e-3 from scratch)" };
+        var warmup = new Option<long?>("--warmup") { Description = "Linear warm-up iterations (default 5% of the planned iterations; at most 25% of them)" };
+        var poly = new Option<double?>("--poly-exp") { Description = "Polynomial decay exponent (default 0.9, nnU-Net's; MA-SAM's recipe uses 7)" };
         var wd = new Option<double?>("--weight-decay") { Description = "AdamW weight decay (default 0.1)" };
         var clip = new Option<double?>("--clip-grad") { Description = "Gradient-norm clipping (default 1.0; 0 = off)" };
         var device = new Option<string?>("--device") { Description = "cpu or cuda[:N] (default cpu)" };
@@ -86,12 +92,13 @@ public sealed class TrainCommand : ICliCommand
         var resume = new Option<bool>("--resume") { Description = "Continue the run in --out from its last.ckpt" };
         var threads = PredictCommand.ThreadsOption();
         var augment = new Option<string?>("--augment") { Description = "Augmentations: ma-sam (default: rot90/flip, rotation, scale, gamma, intensity) or none" };
-        var trainBase = new Option<bool>("--train-base") { Description = "With --model (from scratch): train the base image encoder too, not only the adapters (its random weights carry little information when frozen)" };
+        var trainBase = new Option<bool>("--train-base") { Description = "With --model (from scratch): train the base image encoder too (default true: a frozen random encoder carries no usable features and no position; --train-base false trains only adapters and decoder)" };
+        var foreground = new Option<double?>("--oversample-foreground") { Description = "Share of training stacks centred on a slice holding a foreground class (class drawn uniformly, as nnU-Net; default 0.33; 0 = plain shuffled slices)" };
         var cmd = new Command("train",
             "Train MA-SAM adapters (or SAMed LoRA) prompt-free on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
-                     batch, lr, warmup, poly, wd, clip, device, bf16, gc, seed, valEvery, ckEvery, resume, threads, trainBase, augment }) cmd.Options.Add(o);
+                     batch, lr, warmup, poly, wd, clip, device, bf16, gc, seed, valEvery, ckEvery, resume, threads, trainBase, augment, foreground }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
             var a = new Args
@@ -106,7 +113,7 @@ public sealed class TrainCommand : ICliCommand
                 GradCheckpoint = pr.GetResult(gc) is null ? null : pr.GetValue(gc),
                 Seed = pr.GetValue(seed), ValEvery = pr.GetValue(valEvery), CheckpointEvery = pr.GetValue(ckEvery), Resume = pr.GetValue(resume),
                 Threads = pr.GetValue(threads), TrainBase = pr.GetResult(trainBase) is null ? null : pr.GetValue(trainBase),
-                Augment = pr.GetValue(augment),
+                Augment = pr.GetValue(augment), ForegroundProbability = pr.GetValue(foreground),
             };
             return Run(a, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
         });
@@ -171,7 +178,7 @@ public sealed class TrainCommand : ICliCommand
             Epochs = a.Epochs ?? (a.Iterations is null && a.Resume ? defaults.Epochs : null),
             TimeBudgetMinutes = a.TimeBudget ?? (a.Resume ? defaults.TimeBudgetMinutes : null),
             BatchSize = a.Batch ?? defaults.BatchSize,
-            Lr = a.Lr ?? defaults.Lr,
+            Lr = a.Lr ?? storedTrainer?.Lr ?? (a.Checkpoint is null && a.Model is not null ? FromScratchLr : defaults.Lr),
             Warmup = a.Warmup ?? defaults.Warmup,
             PolyExponent = a.PolyExp ?? defaults.PolyExponent,
             WeightDecay = a.WeightDecay ?? defaults.WeightDecay,
@@ -203,7 +210,9 @@ public sealed class TrainCommand : ICliCommand
             ValFraction = a.ValFraction ?? stored?.ValFraction ?? 0.2,
             BatchSize = trainer.BatchSize,
             Seed = (int)trainer.Seed,
-            TrainBase = a.TrainBase ?? stored?.TrainBase ?? false,
+            // a model built from a configuration has a random base: freezing it preserves nothing, so everything trains
+            TrainBase = a.TrainBase ?? stored?.TrainBase ?? (a.Checkpoint is null && (a.Model is not null || stored is { BaseCheckpoint: "" })),
+            ForegroundProbability = a.ForegroundProbability ?? stored?.ForegroundProbability ?? Training.Data.SampleOptions.NnUNetForegroundProbability,
             Augmentation = a.Augment ?? (stored?.Preprocessing.TryGetValue("augmentation", out var aug) == true ? aug : "ma-sam"),
         };
         if (setup.ValFraction is < 0 or >= 1) throw new CliException($"--val-fraction must lie in [0, 1), got {setup.ValFraction}");
@@ -219,12 +228,23 @@ public sealed class TrainCommand : ICliCommand
         }
         catch (Exception e) when (e is ArgumentException or FileNotFoundException or InvalidDataException or FormatException or NotSupportedException)
         { throw new CliException(e.Message); }
+        if (stored is not null) cfg.IntensitySource = stored.IntensitySource;
 
         using var task = new MaSamTask(cfg, model, data, trainer);
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), " +
             $"{cfg.TrainCases.Count} training / {cfg.ValidationCases.Count} validation case(s), {data.SamplesPerEpoch} training slices, " +
             $"{cfg.ImageSize}² input, {cfg.Slices}-slice stacks, base: {(cfg.BaseCheckpoint != "" ? cfg.BaseCheckpoint : $"{cfg.ModelConfig} (from scratch)")}"));
+        stdout.WriteLine($"intensity: {cfg.Intensity} ({cfg.IntensitySource})");
+        stdout.WriteLine("trained: " + (cfg.TrainBase
+            ? "everything (image encoder, adapters, decoder): the base is random, so freezing it would preserve nothing"
+            : cfg.BaseCheckpoint != "" ? "adapters, prompt encoder and mask decoder; the pretrained image encoder stays frozen"
+            : "adapters, prompt encoder and mask decoder only (--train-base false): the random image encoder stays frozen"));
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"sampling: {cfg.ForegroundProbability:P0} of the training stacks centred on a foreground class (class drawn uniformly)"));
+        if (data.Split.MissingValidationClasses.Count > 0)
+            stdout.WriteLine("note: no validation case holds " + string.Join(", ", data.Split.MissingValidationClasses.Select(c => cfg.ClassNames[c])) +
+                " (each is in too few cases to spare one); their validation Dice is shown as n/a");
         // a live progress bar on a terminal; plain lines every --log-every iterations when stderr is a file, a pipe or a test's writer
         bool tty = interactive ?? (stderr is not StringWriter && !Console.IsErrorRedirected);
         var progress = TrainingProgress.Create(stderr, tty, trainer.LogEvery);

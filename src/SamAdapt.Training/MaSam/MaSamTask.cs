@@ -47,6 +47,8 @@ public sealed class MaSamTaskConfig
     public int Slices { get; set; } = 5;
     public int SliceAxis { get; set; } = 2;
     public string Intensity { get; set; } = "ma-sam";
+    /// <summary>Why <see cref="Intensity"/> was used: "--intensity" or the default rule applied to the dataset's channel name.</summary>
+    public string IntensitySource { get; set; } = "";
     /// <summary>"volume" or "stack".</summary>
     public string IntensityScope { get; set; } = "volume";
     public double ForegroundProbability { get; set; }
@@ -190,6 +192,7 @@ public static class SamPresets
 
     public static IReadOnlyList<string> Names { get; } = ["tiny"];
 
+
     public static SamConfig? Find(string name) => name.Trim().ToLowerInvariant() switch
     {
         "tiny" => Tiny,
@@ -234,6 +237,33 @@ public static class MaSamSetup
     }
 
     /// <summary>
+    /// The intensity transform when none is given, chosen from the name of image channel 0 in dataset.json as nnU-Net
+    /// does: "CT" → <c>nnunet-ct</c> (clip to the 0.5th–99.5th percentiles of the training cases' foreground
+    /// intensities, then z-score with their foreground mean and std; 10 000 voxels sampled per case, seeded);
+    /// "noNorm" → none; anything else (MRI: T1, T2, FLAIR, ADC, ...) → per-volume z-score. Returns the transform's
+    /// text and a sentence saying why (recorded in config.yaml and printed).
+    /// </summary>
+    public static (string Transform, string Reason) DefaultIntensity(SegmentationDataset ds, IProgress<string>? progress = null)
+    {
+        var channel = ds.ChannelNames.Count > 0 ? ds.ChannelNames[0].Trim() : "";
+        if (channel.Equals("CT", StringComparison.OrdinalIgnoreCase))
+        {
+            var stats = new Imaging.Preprocessing.ForegroundIntensityStatistics(maxSamplesPerCase: 10_000, seed: 1234);
+            foreach (var c in ds.TrainingCases.Where(c => c.LabelPath is not null).OrderBy(c => c.Id, StringComparer.Ordinal))
+            {
+                var image = SamplePipeline.ReadVolume(c.ImagePaths[0]);
+                var label = SamplePipeline.ReadVolume(c.LabelPath!);
+                stats.Add(image, label);
+                progress?.Report(c.Id);
+            }
+            var t = stats.Compute().ToTransform();
+            return (t.ToString()!, $"default for channel 'CT' (nnU-Net: clip to the training foreground's 0.5–99.5th percentiles, z-score with its mean/std)");
+        }
+        if (channel.Equals("noNorm", StringComparison.OrdinalIgnoreCase)) return ("none", "default for channel 'noNorm' (nnU-Net: no normalisation)");
+        return ("zscore", $"default for channel '{channel}' (nnU-Net: non-CT images get a per-volume z-score)");
+    }
+
+    /// <summary>
     /// Loads the dataset (split, preprocessing, classes), builds the adapted model (from --checkpoint with positional
     /// tables resized to the image size, or from --model / a preset with random weights) and returns the config and data.
     /// Model construction draws random numbers: seed libtorch before calling.
@@ -274,7 +304,10 @@ public static class MaSamSetup
             throw new ArgumentException($"--labels: label value(s) {string.Join(", ", unknown)} are not in {ds.Root}/dataset.json (its labels: " +
                 string.Join(", ", ds.Labels.Where(l => !l.IsRegion).Select(l => $"{l.Name}={string.Join("+", l.Values)}")) + ")");
 
-        var intensity = Imaging.Preprocessing.IntensityTransform.Parse(o.Intensity ?? "ma-sam");
+        string intensityText, intensitySource;
+        if (o.Intensity is not null) (intensityText, intensitySource) = (o.Intensity, "--intensity");
+        else (intensityText, intensitySource) = DefaultIntensity(ds, progress);
+        var intensity = Imaging.Preprocessing.IntensityTransform.Parse(intensityText);
         var sample = new SampleOptions
         {
             ImageSize = imageSize, Slices = o.Slices, Intensity = intensity, BatchSize = o.BatchSize, Seed = o.Seed,
@@ -319,6 +352,7 @@ public static class MaSamSetup
             Slices = o.Slices,
             SliceAxis = sample.SliceAxis,
             Intensity = intensity.ToString()!,
+            IntensitySource = intensitySource,
             IntensityScope = sample.EffectiveScope.ToString().ToLowerInvariant(),
             ForegroundProbability = o.ForegroundProbability,
             TrainBase = o.TrainBase,
