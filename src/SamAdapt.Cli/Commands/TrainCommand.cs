@@ -17,9 +17,9 @@ public sealed class TrainCommand : ICliCommand
 {
     public int Order => 50;
 
-    /// <summary>Default learning rate when the whole model trains from scratch (--model): AdamW at 1e-3 fits the small
+    /// <summary>Default learning rate when the whole model trains from scratch (--model): AdamW at 2e-3 fits the small
     /// presets within a few hundred iterations (docs/training-notes.md); 8e-4 is MA-SAM's for adapters on a pretrained SAM.</summary>
-    public const double FromScratchLr = 1e-3;
+    public const double FromScratchLr = 2e-3;
 
     /// <summary>The verb's options; null = default (or, with --resume, the run's stored value).</summary>
     public sealed record Args
@@ -78,7 +78,7 @@ public sealed class TrainCommand : ICliCommand
         var epochs = new Option<long?>("--epochs") { Description = "Training length in epochs (every training slice once per epoch)" };
         var budget = new Option<double?>("--time-budget") { Description = "Wall-clock budget in minutes (caps, or sets, the length)" };
         var batch = new Option<int?>("--batch") { Description = "Stacks per batch (default 1)" };
-        var lr = new Option<double?>("--lr") { Description = "Base learning rate (default 8e-4 with --checkpoint; 1e-3 from scratch)" };
+        var lr = new Option<double?>("--lr") { Description = "Base learning rate (default 8e-4 with --checkpoint; 2e-3 from scratch)" };
         var warmup = new Option<long?>("--warmup") { Description = "Linear warm-up iterations (default 5% of the planned iterations; at most 25% of them)" };
         var poly = new Option<double?>("--poly-exp") { Description = "Polynomial decay exponent (default 0.9, nnU-Net's; MA-SAM's recipe uses 7)" };
         var wd = new Option<double?>("--weight-decay") { Description = "AdamW weight decay (default 0.1)" };
@@ -112,7 +112,7 @@ public sealed class TrainCommand : ICliCommand
                 Bf16 = pr.GetResult(bf16) is null ? null : pr.GetValue(bf16),
                 GradCheckpoint = pr.GetResult(gc) is null ? null : pr.GetValue(gc),
                 Seed = pr.GetValue(seed), ValEvery = pr.GetValue(valEvery), CheckpointEvery = pr.GetValue(ckEvery), Resume = pr.GetValue(resume),
-                Threads = pr.GetValue(threads), TrainBase = pr.GetResult(trainBase) is null ? null : pr.GetValue(trainBase),
+                Threads = pr.GetValue(threads), TrainBase = pr.GetResult(trainBase) is { Implicit: false } ? pr.GetValue(trainBase) : null,
                 Augment = pr.GetValue(augment), ForegroundProbability = pr.GetValue(foreground),
             };
             return Run(a, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);

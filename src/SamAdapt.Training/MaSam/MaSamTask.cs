@@ -173,22 +173,30 @@ public sealed class MaSamTask : ITrainingTask, IDisposable
 public static class SamPresets
 {
     /// <summary>
-    /// "tiny": the demo's CPU-sized SAM — 128² input, patch 16 (8×8 tokens), encoder embed 96, depth 2 (block 1 global,
-    /// block 0 windowed 4×4), 4 heads; prompt/decoder dim 64, decoder MLP 256, 4 heads. With MA-SAM adapters of
-    /// bottleneck 32 and FacT rank 8 (<see cref="TinyAdapters"/>).
+    /// "tiny": the CPU-sized SAM of the demo and of from-scratch training — 96² input, patch 8 (a 12×12 token grid),
+    /// encoder embed 96, depth 2 (block 1 global, block 0 windowed 6×6), 4 heads; prompt/decoder dim 128, decoder MLP
+    /// 256, 8 heads; SAM-style ×4 up-sampling (16 channels per pixel at 48², bilinear to 96²); with MA-SAM's FacT
+    /// (rank 8) and 3D adapters (bottleneck 32) (<see cref="TinyAdapters"/>). Chosen for learning per CPU second
+    /// (docs/training-notes.md): patch 16 left an 8×8 grid whose tokens must encode 16×16 pixels each, and MA-SAM's ×16
+    /// progressive decoder ends in d/32 channels per pixel (8 for 9 classes at d 256) at a high cost in compute.
     /// </summary>
     public static SamConfig Tiny { get; } = new()
     {
-        ImageSize = 128, PatchSize = 16, EncoderEmbedDim = 96, EncoderDepth = 2, EncoderNumHeads = 4, GlobalAttnIndexes = [1],
-        WindowSize = 4, PromptEmbedDim = 256, MaskInChans = 16, DecoderDepth = 2, DecoderMlpDim = 512, DecoderNumHeads = 8,
+        ImageSize = 96, PatchSize = 8, EncoderEmbedDim = 96, EncoderDepth = 2, EncoderNumHeads = 4, GlobalAttnIndexes = [1],
+        WindowSize = 6, PromptEmbedDim = 128, MaskInChans = 16, DecoderDepth = 2, DecoderMlpDim = 256, DecoderNumHeads = 8,
         IouHeadHiddenDim = 64, PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f],
     };
 
-    /// <summary>Adapter sizes that go with <see cref="Tiny"/>: FacT rank 8, 3D-adapter bottleneck 32 (LoRA rank 4).</summary>
+    /// <summary>Adapter sizes that go with <see cref="Tiny"/>: FacT rank 8, 3D-adapter bottleneck 32 (LoRA rank 4), SAM-style ×4 up-sampling.</summary>
     public static AdapterConfig TinyAdapters(AdaptMethod method, int classes, int slices) => new()
     {
         Method = method, NumClasses = classes, Slices = slices, FactRank = 8, AdapterBottleneck = 32, LoraRank = 4,
+        Upscaling = DecoderUpscaling.Sam,
     };
+
+    /// <summary>Stacks per batch and slices per stack that suit <see cref="Tiny"/> on a CPU: 4 stacks of 3 slices
+    /// (more distinct positions per step than MA-SAM's 1 × 5 learned several times faster per second; docs/training-notes.md).</summary>
+    public const int TinyBatch = 4, TinySlices = 3;
 
     public static IReadOnlyList<string> Names { get; } = ["tiny"];
 
@@ -291,7 +299,8 @@ public static class MaSamSetup
             scratch = scratch with { PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f] };
         }
         bool tiny = modelConfig == "tiny";
-        int imageSize = o.ImageSize ?? (scratch is not null && o.Model is not null && SamPresets.Find(o.Model) is not null ? scratch.ImageSize : 512);
+        // a configuration (preset or JSON) carries its own input size; a SAM checkpoint is adapted at MA-SAM's 512
+        int imageSize = o.ImageSize ?? scratch?.ImageSize ?? 512;
         if (scratch is not null) scratch = scratch with { ImageSize = imageSize };
 
         var ds = SegmentationDataset.Load(o.Dataset);
@@ -319,6 +328,10 @@ public static class MaSamSetup
                        : new AdapterConfig { Method = method, NumClasses = classes.NumClasses - 1, Slices = o.Slices });
         if (o.FactRank is { } r) ad = ad with { FactRank = r, LoraRank = method == AdaptMethod.Lora ? r : ad.LoraRank };
         if (o.Bottleneck is { } bn) ad = ad with { AdapterBottleneck = bn };
+        // MA-SAM's ×16 progressive decoder ends in d/32 channels per pixel: fewer than the K + 1 class logits it must
+        // separate (a decoder dim below 32·(K + 1), as small from-scratch configurations have) cannot fit; use SAM's ×4
+        if (scratch is not null && ad.Method == AdaptMethod.MaSam && ad.Upscaling is null && scratch.PromptEmbedDim / 32 < classes.NumClasses)
+            ad = ad with { Upscaling = DecoderUpscaling.Sam };
 
         AdaptedSam model = o.Checkpoint is not null
             ? AdaptedSam.FromSamCheckpoint(o.Checkpoint, ad, imageSize)
