@@ -186,20 +186,21 @@ public class TrainerTests
         Assert.Contains(log.Messages, m => m.StartsWith($"schedule: {total} iterations"));
 
         var rows = TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv").ToList();
-        Assert.True(rows.Count >= total / 2, $"{rows.Count} of {total} planned iterations ran ({log.Messages.Single(m => m.Contains("planned"))})");
-        // warm-up: rising from the first iteration, over by a fixed share of the planned run (never re-planned: one ramp)
+        // how many of the planned iterations fit depends on the machine's load; the schedule must not
         long w = o.EffectiveWarmup(total);
+        Assert.True(rows.Count >= w + 2, $"{rows.Count} of {total} planned iterations ran");
+        // warm-up: rising from the first iteration, over by a fixed share of the planned run (never re-planned: one ramp)
         Assert.InRange(w, 1, (long)(TrainerOptions.MaxWarmupFraction * total));
         Assert.Equal(o.Lr / w, rows[0].Lr, 12);
         int peak = rows.FindIndex(x => Math.Abs(x.Lr - o.Lr) < 1e-15);
         Assert.Equal(w - 1, peak);
         for (int i = 1; i <= peak; i++) Assert.True(rows[i].Lr > rows[i - 1].Lr);
         for (int i = peak + 2; i < rows.Count; i++) Assert.True(rows[i].Lr < rows[i - 1].Lr, $"lr at {i}: {rows[i].Lr} after {rows[i - 1].Lr} (total {total}, warm-up {w})");
-        // at half the run the lr is the poly formula of the planned length
-        int half = (int)(total / 2);
-        double expected = o.Lr * Math.Pow(1 - (half - w) / (double)(total - w), o.PolyExponent);
-        Assert.Equal(expected, rows[half].Lr, 12);
-        Assert.InRange(rows[half].Lr, 0.4 * o.Lr, 0.7 * o.Lr); // exponent 0.9: about half the peak, not MA-SAM's 7 (≈ 0.01)
+        // every iteration's lr is the formula of the planned length (row i is schedule step i)
+        double Formula(long step) => step < w ? o.Lr * (step + 1) / w : o.Lr * Math.Pow(1 - (step - w) / (double)(total - w), o.PolyExponent);
+        for (int i = 0; i < rows.Count; i++) Assert.Equal(Formula(i), rows[i].Lr, 12);
+        // at half the planned run: about half the peak with exponent 0.9 (MA-SAM's 7 would leave ≈ 1 %)
+        Assert.InRange(Formula(total / 2), 0.4 * o.Lr, 0.7 * o.Lr);
     }
 
     [Fact]
