@@ -98,9 +98,11 @@ public sealed class DemoCommand : ICliCommand
         {
             Dataset = datasetDir, Method = "ma-sam", Out = runDir,
             Checkpoint = a.Checkpoint, Model = a.Checkpoint is null ? "tiny" : null, ImageSize = a.ImageSize,
-            // train's own defaults otherwise: intensity from the channel name (T1 → z-score), warm-up 5% of the run, poly 0.9,
-            // lr 2e-3 from scratch, a third of the stacks centred on foreground, validation covering every class
-            Slices = a.Checkpoint is null ? Training.MaSam.SamPresets.TinySlices : 5, ValFraction = 0.15,
+            // the slabs are cut from one scan: a fixed window keeps their intensities identical, where train's default for a
+            // T1 channel (per-volume z-score) would shift each slab by its own statistics. train's defaults otherwise:
+            // warm-up 5% of the run, poly 0.9, lr 2e-3 from scratch, a third of the stacks centred on foreground,
+            // validation covering every class
+            Slices = a.Checkpoint is null ? Training.MaSam.SamPresets.TinySlices : 5, Intensity = DemoDatasetInfo.RecommendedIntensity, ValFraction = 0.15,
             Iterations = a.Iterations, Batch = a.Batch, WeightDecay = 0.01, Device = a.Device, Bf16 = a.Bf16, Seed = a.Seed, Threads = a.Threads, Augment = a.Augment,
             ValEvery = Math.Max(1, a.Iterations / 4), CheckpointEvery = Math.Max(1, a.Iterations / 4), LogEvery = 50,
         };
