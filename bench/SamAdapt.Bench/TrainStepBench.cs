@@ -21,7 +21,7 @@ internal static class TrainStepBench
     {
         var (sam, ad, batch) = config switch
         {
-            "demo" => (SamPresets.Tiny, SamPresets.TinyAdapters(AdaptMethod.MaSam, 8, 5), 2),
+            "demo" => (SamPresets.Tiny, SamPresets.TinyAdapters(AdaptMethod.MaSam, 8, SamPresets.TinySlices), SamPresets.TinyBatch),
             "vitb512" => (SamConfig.VitB with { ImageSize = 512, PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f] },
                 new AdapterConfig { Method = AdaptMethod.MaSam, NumClasses = 8, Slices = 5 }, 1),
             _ => throw new ArgumentException($"train-step: unknown configuration '{config}' (demo, vitb512)"),

@@ -39,6 +39,12 @@ public sealed record TrainSettings
     public bool? TrainBase { get; init; }
     /// <summary>--augment: augmentation pipeline.</summary>
     public string? Augment { get; init; }
+    /// <summary>--oversample-foreground: share of training stacks centred on a slice holding a foreground class
+    /// (null = nnU-Net's 1/3).</summary>
+    public double? ForegroundProbability { get; init; }
+    /// <summary>Why <see cref="Intensity"/> was chosen ("--intensity" or the dataset default's reason); not an option: a
+    /// resumed run keeps its own.</summary>
+    public string? IntensitySource { get; init; }
     /// <summary>Adapter rank (FacT / LoRA); null = the method's default.</summary>
     public int? Rank { get; init; }
     /// <summary>3D-adapter bottleneck; null = the method's default.</summary>
@@ -80,6 +86,10 @@ public sealed record TrainSettings
     /// These settings with every unset task value taken from <paramref name="stored"/> (a run folder's, see
     /// <see cref="ISegmentationMethod.StoredSettings"/>). Trainer values merge in <see cref="TrainerOptions(TrainerOptions?)"/>.
     /// </summary>
+    /// <summary>Default learning rate when the whole model trains from scratch (--model): AdamW at 2e-3 fits the small
+    /// presets within a few hundred iterations (docs/training-notes.md); 8e-4 is MA-SAM's for adapters on a pretrained SAM.</summary>
+    public const double FromScratchLr = 2e-3;
+
     public TrainSettings Over(TrainSettings stored) => this with
     {
         Method = Method ?? stored.Method,
@@ -94,6 +104,8 @@ public sealed record TrainSettings
         ValFraction = ValFraction ?? stored.ValFraction,
         TrainBase = TrainBase ?? stored.TrainBase,
         Augment = Augment ?? stored.Augment,
+        ForegroundProbability = ForegroundProbability ?? stored.ForegroundProbability,
+        IntensitySource = Intensity is null ? stored.IntensitySource : IntensitySource,
         Rank = Rank ?? stored.Rank,
         Bottleneck = Bottleneck ?? stored.Bottleneck,
     };
@@ -106,15 +118,17 @@ public sealed record TrainSettings
     {
         var d = stored ?? new TrainerOptions();
         bool resume = stored is not null;
+        // a new run with --recipe reference takes the reference code's schedule unless --warmup/--poly-exp are given
+        bool reference = !resume && Recipe is { } r && Training.Engine.TrainerOptions.IsReference(r);
         var o = new TrainerOptions
         {
             Iterations = Iterations ?? (Epochs is null && resume ? d.Iterations : null),
             Epochs = Epochs ?? (Iterations is null && resume ? d.Epochs : null),
             TimeBudgetMinutes = TimeBudget ?? (resume ? d.TimeBudgetMinutes : null),
             BatchSize = Batch ?? d.BatchSize,
-            Lr = Lr ?? d.Lr,
-            Warmup = Warmup ?? d.Warmup,
-            PolyExponent = PolyExp ?? d.PolyExponent,
+            Lr = Lr ?? (!resume && Checkpoint is null && Model is not null ? FromScratchLr : d.Lr),
+            Warmup = Warmup ?? (reference ? Training.Engine.TrainerOptions.ReferenceWarmup : d.Warmup),
+            PolyExponent = PolyExp ?? (reference ? Training.Engine.TrainerOptions.ReferencePolyExponent : d.PolyExponent),
             WeightDecay = WeightDecay ?? d.WeightDecay,
             ClipGrad = ClipGrad ?? (Recipe is { } rc && Training.Engine.TrainerOptions.IsReference(rc) && !resume ? 0 : d.ClipGrad),
             Recipe = Recipe ?? d.Recipe,

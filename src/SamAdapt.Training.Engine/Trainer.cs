@@ -56,8 +56,8 @@ public sealed class Trainer
     public const string BestFile = "best.safetensors";
     public const string CurvesFile = "curves.svg";
 
-    /// <summary>Iterations a time-budget-only run measures before it fixes the schedule's length.</summary>
-    public const int CalibrationSteps = 20;
+    /// <summary>Forward/backward passes a time-budget-only run times (after one untimed pass) before it plans its length.</summary>
+    public const int CalibrationSteps = 5;
 
     private readonly ITrainingTask _task;
     private readonly IBatchSource _data;
@@ -197,12 +197,15 @@ public sealed class Trainer
             }
             // every rank starts from rank 0's weights (a no-op for weights loaded from the same files, essential for random ones)
             Parallel?.BroadcastFromWriter(_task.Model.parameters().Concat(_task.Model.named_buffers().Select(b => b.Value)).ToList());
-            _schedule = MakeSchedule();
             foreach (var line in report.Lines()) _progress.Message(line);
+            _clock = Stopwatch.StartNew();
+            if (_total is null) _total = PlanFromBudget(_o.TimeBudgetMinutes!.Value * 60, fresh: ckpt == null);
+            _schedule = MakeSchedule();
+            _progress.Message(FormattableString.Invariant(
+                $"schedule: {_total} iterations, lr {_o.Lr:G3}, linear warm-up {_o.ScheduleWarmup(_total.Value)} iterations, then poly decay (exponent {_o.PolyExponent:G3})"));
             _progress.Message(ckpt != null
                 ? $"resuming '{_dir}' at iteration {start}/{TotalText()} ({_o.Device}{(_o.Bf16 ? ", bf16" : "")})"
                 : $"training {_task.Method} into '{_dir}': {TotalText()} iterations, {_data.BatchesPerEpoch} batches/epoch, {_o.Device}{(_o.Bf16 ? ", bf16" : "")}");
-            _clock = Stopwatch.StartNew();
             bool profile = OpProfiler.RequestedByEnvironment;
             if (profile) OpProfiler.Start();
             var reason = _progress.Run(_total ?? 0, start, () => Loop(start, cancellation));
@@ -271,9 +274,79 @@ public sealed class Trainer
         _opt = new AdamW(groups, _o.Beta1, _o.Beta2);
     }
 
-    private ILrSchedule MakeSchedule() => TrainerOptions.IsReference(_o.Recipe)
-        ? new ReferenceWarmupPolyDecay(_o.Warmup, _total ?? long.MaxValue / 4, _o.PolyExponent)
-        : new WarmupPolyDecay(_o.Warmup, _total ?? long.MaxValue / 4, _o.PolyExponent);
+    /// <summary>The schedule of the planned length (<see cref="_total"/> is known here: iterations, epochs, or the
+    /// time-budget plan made by <see cref="PlanFromBudget"/> before the first iteration).</summary>
+    private ILrSchedule MakeSchedule()
+    {
+        long total = _total ?? throw new InvalidOperationException("the run's length must be planned before its schedule");
+        return TrainerOptions.IsReference(_o.Recipe)
+            ? new ReferenceWarmupPolyDecay(_o.ScheduleWarmup(total), total, _o.PolyExponent)
+            : new WarmupPolyDecay(_o.ScheduleWarmup(total), total, _o.PolyExponent);
+    }
+
+    /// <summary>
+    /// Plans a time-budget-only run once, before its first iteration: times <see cref="CalibrationSteps"/> iterations on
+    /// the first batches (after one untimed one; optimizer steps at lr 0, then a fresh optimizer and the RNG state
+    /// restored, so the run itself is unaffected), and one validation pass, then fits as many iterations as the rest of
+    /// the budget holds, counting the validations they will trigger. The median step time is used: the first passes
+    /// of a process are slower (allocator and thread-pool warm-up), and a mean over them overestimated the step time
+    /// (runs stopped at 6.5 of 10 minutes).
+    /// </summary>
+    private long PlanFromBudget(double budgetSeconds, bool fresh)
+    {
+        var times = new List<double>();
+        var cpuRng = torch.get_rng_state();
+        var cudaRng = _device.IsCuda ? torch.get_rng_state(_device) : null;
+        long slices = 1;
+        try
+        {
+            for (int i = 0; i <= CalibrationSteps; i++)
+            {
+                var t0 = Stopwatch.GetTimestamp();
+                using (var scope = DisposeScope.Begin())
+                {
+                    _opt.zero_grad();
+                    using var source = _data.GetBatch(0, i % _data.BatchesPerEpoch);
+                    using var moved = source.Input.device != _device ? source.To(_device) : null;
+                    var batch = moved ?? source;
+                    slices = batch.Slices;
+                    Tensor loss;
+                    using (_o.Bf16 ? torch.autocast(_device.Type, DType.BFloat16) : null)
+                        loss = _task.Loss(batch, _ctx);
+                    if (double.IsFinite(loss.item()) && fresh)
+                    {
+                        loss.backward();
+                        // the optimizer's cost belongs to the step time: a step at lr 0 leaves the weights exactly as they are
+                        // (AdamW: p·(1 − 0·wd) − 0·update), and the optimizer is rebuilt afterwards, so its state starts fresh
+                        GradClip.ClipGradNorm(_trainable, _o.ClipGrad > 0 ? _o.ClipGrad : double.PositiveInfinity);
+                        foreach (var g in _opt.Groups) g.Lr = 0;
+                        _opt.step();
+                    }
+                }
+                if (_device.IsCuda) torch.cuda.synchronize(_device.Index);
+                if (i > 0) times.Add(Stopwatch.GetElapsedTime(t0).TotalSeconds);
+            }
+        }
+        finally
+        {
+            if (fresh) { _opt.Dispose(); BuildOptimizer(out _); }
+            else _opt.zero_grad();
+            torch.set_rng_state(cpuRng);
+            if (cudaRng != null) torch.set_rng_state(cudaRng, _device);
+        }
+        times.Sort();
+        double per = Math.Max(times[times.Count / 2], 1e-6);
+        var v0 = Stopwatch.GetTimestamp();
+        Validate(0, record: false);
+        double val = Stopwatch.GetElapsedTime(v0).TotalSeconds;
+        double remaining = Math.Max(0, budgetSeconds - Elapsed);
+        // n iterations cost n·per plus (⌊n / ValEvery⌋ + 1)·val (the periodic validations and the final one)
+        double perWithVal = per + (_o.ValEvery > 0 ? val / _o.ValEvery : 0);
+        long n = Math.Max(1, (long)Math.Floor((remaining - val) / perWithVal));
+        _progress.Message(FormattableString.Invariant(
+            $"time budget {_o.TimeBudgetMinutes} min: calibrated {per:F3} s/iteration ({slices / per:F1} slices/s), validation {val:F1} s → {n} iterations planned"));
+        return n;
+    }
 
     private static bool CpuBf16AutocastWorks()
     {
@@ -333,8 +406,7 @@ public sealed class Trainer
     {
         long step = start;
         double? budget = _o.TimeBudgetMinutes * 60;
-        double emaSec = double.NaN, calibSum = 0;
-        int calibN = 0;
+        double emaSec = double.NaN;
         var reason = TrainingStopReason.Completed;
         while (_total is null || step < _total)
         {
@@ -405,20 +477,8 @@ public sealed class Trainer
             }
             else _nonFinite = 0;
 
-            // speed: ETA and, for time-budget-only runs, the schedule's length
+            // speed: ETA
             if (step - start > 1) emaSec = double.IsNaN(emaSec) ? sec : 0.9 * emaSec + 0.1 * sec;
-            if (_total is null && step - start > 1)
-            {
-                calibSum += sec; calibN++;
-                if (calibN >= CalibrationSteps || Elapsed >= budget!.Value)
-                {
-                    double per = calibSum / calibN;
-                    double remaining = Math.Max(0, budget!.Value - Elapsed);
-                    _total = Math.Max(step, step + (long)Math.Floor(remaining / Math.Max(per, 1e-9)));
-                    _schedule = MakeSchedule();
-                    _progress.Message(FormattableString.Invariant($"time budget {_o.TimeBudgetMinutes} min at {per:F3} s/iteration: {_total} iterations in all"));
-                }
-            }
             TimeSpan? eta = double.IsNaN(emaSec) || _total is null ? null : TimeSpan.FromSeconds(emaSec * (_total.Value - step));
             if (budget is { } bb && eta.HasValue) eta = TimeSpan.FromSeconds(Math.Min(eta.Value.TotalSeconds, Math.Max(0, bb - Elapsed)));
             _progress.Update(new ProgressSnapshot(step, _total ?? step, lossV, lr, EmaSlices(slices, emaSec, sps), eta, _skipped));
@@ -457,7 +517,8 @@ public sealed class Trainer
 
     // ------------------------------------------------------------------ validation and files
 
-    private void Validate(long step)
+    /// <param name="record">False for the timing pass of <see cref="PlanFromBudget"/>: nothing is logged or saved.</param>
+    private void Validate(long step, bool record = true)
     {
         ValidationResult? r;
         using (var scope = DisposeScope.Begin())
@@ -479,6 +540,7 @@ public sealed class Trainer
                 if (cudaRng != null) torch.set_rng_state(cudaRng, _device);
             }
         }
+        if (!record) return;
         _lastValStep = step;
         if (r == null) return;
         if (r.Dice.Count != _task.ClassNames.Count)
@@ -493,7 +555,8 @@ public sealed class Trainer
             _bestStep = step;
             SaveWeights(Path.Combine(_dir, BestFile), step, "best", r);
         }
-        var perClass = string.Join(", ", r.ClassNames.Zip(r.Dice, (n, d) => FormattableString.Invariant($"{n} {d:F3}")));
+        // a class in neither the validation labels nor the predictions has no Dice: "n/a", not a NaN that reads like a value
+        var perClass = string.Join(", ", r.ClassNames.Zip(r.Dice, (n, d) => double.IsNaN(d) ? $"{n} n/a" : FormattableString.Invariant($"{n} {d:F3}")));
         _progress.Message(FormattableString.Invariant($"validation at {step}: mean Dice {mean:F4}{(better ? " (best)" : "")}  [{perClass}]"));
         WriteCurves();
     }

@@ -1,10 +1,14 @@
 namespace SamAdapt.Training.Engine;
 
 /// <summary>
-/// Everything the training loop needs besides the task. Defaults are MA-SAM's recipe (docs/methods.md §0): AdamW
-/// β 0.9/0.999, weight decay 0.1, lr 8e-4, 250 warm-up iterations then poly decay with exponent 7, loss
-/// 0.2·CE + 0.8·Dice, seed 1234. Exactly one of <see cref="Iterations"/> and <see cref="Epochs"/> sets the length;
-/// <see cref="TimeBudgetMinutes"/> caps it (and sets it, estimated from the measured speed, when neither is given).
+/// Everything the training loop needs besides the task. Defaults: AdamW β 0.9/0.999, weight decay 0.1, lr 8e-4, loss
+/// 0.2·CE + 0.8·Dice, seed 1234 (MA-SAM's recipe, methods.md §2.4), but a schedule that scales with the planned length:
+/// linear warm-up over <see cref="AutoWarmupFraction"/> of the run, then poly decay with exponent 0.9 (nnU-Net's).
+/// MA-SAM's own 250 warm-up iterations and exponent 7 (tuned for its ~40k-iteration GPU runs) never leave warm-up, or
+/// bring the lr near zero by mid-run, in the few hundred iterations a CPU run makes (docs/training-notes.md); give
+/// <c>--warmup 250 --poly-exp 7</c> to reproduce them. Exactly one of <see cref="Iterations"/> and <see cref="Epochs"/>
+/// sets the length; <see cref="TimeBudgetMinutes"/> caps it (and sets it, planned once from a calibration of the step
+/// time before the first iteration, when neither is given).
 /// </summary>
 public sealed record TrainerOptions
 {
@@ -21,8 +25,26 @@ public sealed record TrainerOptions
     public int BatchSize { get; init; } = 1;
 
     public double Lr { get; init; } = 8e-4;
-    public long Warmup { get; init; } = 250;
-    public double PolyExponent { get; init; } = 7;
+    /// <summary>Linear warm-up iterations; null = <see cref="AutoWarmupFraction"/> of the planned length. Never more
+    /// than <see cref="MaxWarmupFraction"/> of it (see <see cref="EffectiveWarmup"/>).</summary>
+    public long? Warmup { get; init; }
+    public double PolyExponent { get; init; } = 0.9;
+
+    /// <summary>Share of the planned iterations used for warm-up when <see cref="Warmup"/> is not given.</summary>
+    public const double AutoWarmupFraction = 0.05;
+
+    /// <summary>Warm-up never takes more than this share of the planned iterations (a longer one would never end in short runs).</summary>
+    public const double MaxWarmupFraction = 0.25;
+
+    /// <summary>The warm-up iterations of a run planned at <paramref name="totalSteps"/>: <see cref="Warmup"/> (or
+    /// <see cref="AutoWarmupFraction"/> of the run, at least 1) capped at <see cref="MaxWarmupFraction"/> of the run.</summary>
+    public long EffectiveWarmup(long totalSteps)
+    {
+        if (totalSteps <= 1) return 0;
+        long cap = (long)Math.Floor(MaxWarmupFraction * totalSteps);
+        long w = Warmup ?? Math.Max(1, (long)Math.Round(AutoWarmupFraction * totalSteps, MidpointRounding.AwayFromZero));
+        return Math.Min(w, cap);
+    }
     public double WeightDecay { get; init; } = 0.1;
     public double Beta1 { get; init; } = 0.9;
     public double Beta2 { get; init; } = 0.999;
@@ -66,6 +88,14 @@ public sealed record TrainerOptions
     public const string RecipeReference = "reference";
 
     /// <summary>True when <paramref name="recipe"/> names the reference recipe.</summary>
+    /// <summary>The reference MA-SAM code's warm-up (iterations) and poly exponent: <c>--recipe reference</c>'s defaults.</summary>
+    public const long ReferenceWarmup = 250;
+    public const double ReferencePolyExponent = 7;
+
+    /// <summary>The warm-up the schedule uses for a run planned at <paramref name="totalSteps"/>: the reference recipe's
+    /// as given (default <see cref="ReferenceWarmup"/>, uncapped, as the reference code does), else <see cref="EffectiveWarmup"/>.</summary>
+    public long ScheduleWarmup(long totalSteps) => IsReference(Recipe) ? Warmup ?? ReferenceWarmup : EffectiveWarmup(totalSteps);
+
     public static bool IsReference(string recipe) => string.Equals(recipe, RecipeReference, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>When stderr is not a terminal, print a progress line every this many iterations.</summary>
@@ -90,7 +120,7 @@ public sealed record TrainerOptions
         Require(TimeBudgetMinutes is null || (TimeBudgetMinutes > 0 && double.IsFinite(TimeBudgetMinutes.Value)), $"--time-budget must be a positive number of minutes (got {TimeBudgetMinutes})");
         Require(BatchSize > 0, $"--batch must be positive (got {BatchSize})");
         Require(Lr > 0 && double.IsFinite(Lr), $"--lr must be positive (got {Lr})");
-        Require(Warmup >= 0, $"--warmup must be ≥ 0 (got {Warmup})");
+        Require(Warmup is null or >= 0, $"--warmup must be ≥ 0 (got {Warmup})");
         Require(PolyExponent >= 0, $"--poly-exp must be ≥ 0 (got {PolyExponent})");
         Require(WeightDecay >= 0, $"--weight-decay must be ≥ 0 (got {WeightDecay})");
         Require(Beta1 is >= 0 and < 1 && Beta2 is >= 0 and < 1, $"AdamW betas must lie in [0, 1) (got {Beta1}, {Beta2})");

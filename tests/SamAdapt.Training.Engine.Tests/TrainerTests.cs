@@ -34,7 +34,7 @@ public class TrainerTests
         torch.manual_seed(o.Seed);
         using var task = new TinyTask(config ?? new TinyConfig(), o, nanAt);
         var log = new Capture();
-        var trainer = new Trainer(task, new SyntheticSource(7, o.BatchSize, 24, 5), o, dir, log) { CheckpointWritten = onCheckpoint };
+        var trainer = new Trainer(task, new SyntheticSource(7, o.BatchSize, (config ?? new TinyConfig()).Size, 5), o, dir, log) { CheckpointWritten = onCheckpoint };
         return (trainer.Run(resume, ct), log);
     }
 
@@ -57,7 +57,7 @@ public class TrainerTests
         // warm-up 3 then poly decay to 0 at iteration 12 (the lr logged is the one used for that iteration)
         Assert.Equal(1e-2 / 3, rows[0].Lr, 12);
         Assert.Equal(1e-2, rows[2].Lr, 12);
-        Assert.Equal(1e-2 * Math.Pow(1 - 8.0 / 9, 7), rows[11].Lr, 12);
+        Assert.Equal(1e-2 * Math.Pow(1 - 8.0 / 9, 0.9), rows[11].Lr, 12); // default poly exponent 0.9
         Assert.Equal(["step,dice_background,dice_disk,dice_square,mean_dice"], File.ReadLines(Path.Combine(dir, "val_log.csv")).Take(1));
         Assert.Equal(4, File.ReadAllLines(Path.Combine(dir, "val_log.csv")).Length); // header + 4, 8, 12
 
@@ -99,7 +99,7 @@ public class TrainerTests
         using var tmp = TestPaths.NewTempDir();
         var (r, log) = Train(tmp.Path + "/a", Options(8), nanAt: new HashSet<long> { 2, 5 });
         Assert.Equal(2, r.SkippedSteps);
-        var rows = TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv");
+        var rows = TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv").ToList();
         Assert.Equal([false, false, true, false, false, true, false, false], rows.Select(x => x.Skipped));
         Assert.True(double.IsNaN(rows[2].Loss));
         Assert.Contains(log.Warnings, w => w.Contains("iteration 3: loss is nan — step skipped") && w.Contains("1/3 in a row"));
@@ -172,15 +172,47 @@ public class TrainerTests
     }
 
     [Fact]
-    public void A_time_budget_alone_sets_the_length_from_the_measured_speed()
+    public void A_time_budget_alone_plans_the_schedule_once_before_the_first_iteration()
     {
         using var tmp = TestPaths.NewTempDir();
-        var o = Options() with { Iterations = null, TimeBudgetMinutes = 2.0 / 60, ValEvery = 0, CheckpointEvery = 0 };
-        var (r, log) = Train(tmp.Path + "/a", o);
-        Assert.Contains(log.Messages, m => m.StartsWith("time budget"));
-        Assert.True(r.Steps > Trainer.CalibrationSteps);
-        Assert.InRange(r.ElapsedSeconds, 1.0, 30);
-        Assert.Equal(r.TotalSteps, TrainingCheckpoint.Load(tmp.Path + "/a/last.ckpt").State.TotalSteps);
+        // default warm-up (a share of the planned run) and poly exponent
+        var o = Options() with { Iterations = null, TimeBudgetMinutes = 3.0 / 60, Warmup = null, ValEvery = 0, CheckpointEvery = 0 };
+        // 96² images: the step's compute, which the calibration times, outweighs the loop's fixed cost per iteration
+        var (r, log) = Train(tmp.Path + "/a", o, config: new TinyConfig { Size = 96 });
+        Assert.Single(log.Messages, m => m.StartsWith("time budget") && m.Contains("planned"));
+        long total = TrainingCheckpoint.Load(tmp.Path + "/a/last.ckpt").State.TotalSteps!.Value;
+        Assert.Equal(r.TotalSteps, total);
+        Assert.True(total >= 20, $"only {total} iterations planned");
+        Assert.Contains(log.Messages, m => m.StartsWith($"schedule: {total} iterations"));
+
+        var rows = TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv").ToList();
+        // how many of the planned iterations fit depends on the machine's load; the schedule must not
+        long w = o.EffectiveWarmup(total);
+        Assert.True(rows.Count >= w + 2, $"{rows.Count} of {total} planned iterations ran");
+        // warm-up: rising from the first iteration, over by a fixed share of the planned run (never re-planned: one ramp)
+        Assert.InRange(w, 1, (long)(TrainerOptions.MaxWarmupFraction * total));
+        Assert.Equal(o.Lr / w, rows[0].Lr, 12);
+        int peak = rows.FindIndex(x => Math.Abs(x.Lr - o.Lr) < 1e-15);
+        Assert.Equal(w - 1, peak);
+        for (int i = 1; i <= peak; i++) Assert.True(rows[i].Lr > rows[i - 1].Lr);
+        for (int i = peak + 2; i < rows.Count; i++) Assert.True(rows[i].Lr < rows[i - 1].Lr, $"lr at {i}: {rows[i].Lr} after {rows[i - 1].Lr} (total {total}, warm-up {w})");
+        // every iteration's lr is the formula of the planned length (row i is schedule step i)
+        double Formula(long step) => step < w ? o.Lr * (step + 1) / w : o.Lr * Math.Pow(1 - (step - w) / (double)(total - w), o.PolyExponent);
+        for (int i = 0; i < rows.Count; i++) Assert.Equal(Formula(i), rows[i].Lr, 12);
+        // at half the planned run: about half the peak with exponent 0.9 (MA-SAM's 7 would leave ≈ 1 %)
+        Assert.InRange(Formula(total / 2), 0.4 * o.Lr, 0.7 * o.Lr);
+    }
+
+    [Fact]
+    public void Warm_up_scales_with_the_planned_length()
+    {
+        var o = new TrainerOptions();
+        Assert.Equal(5, o.EffectiveWarmup(100));
+        Assert.Equal(50, o.EffectiveWarmup(1000));
+        Assert.Equal(1, o.EffectiveWarmup(10));
+        // an explicit warm-up longer than a quarter of the run is capped there (MA-SAM's 250 in a 131-iteration run never ended)
+        Assert.Equal(32, (o with { Warmup = 250 }).EffectiveWarmup(131));
+        Assert.Equal(250, (o with { Warmup = 250 }).EffectiveWarmup(40000));
     }
 
     [Fact]

@@ -28,16 +28,16 @@ public sealed class TrainCommand : ICliCommand
         var size = new Option<int?>("--img-size") { Description = "Model input size (default 512; the tiny preset: 128); positional tables are resized" };
         var slices = new Option<int?>("--slices") { Description = "Slices per stack D (odd; default 5)" };
         var labels = new Option<string?>("--labels") { Description = "Label values to learn, e.g. 1,2,3 or 1,2+3 (default: every label of dataset.json)" };
-        var intensity = new Option<string?>("--intensity") { Description = "Intensity transform: ma-sam, abdomen-btcv, zscore, ct-window:LO,HI, percentile:LO,HI, ... (default ma-sam)" };
+        var intensity = new Option<string?>("--intensity") { Description = "Intensity transform: zscore, nnunet-ct:…, ma-sam, abdomen-btcv, ct-window:LO,HI, percentile-clip:…, ... (default from dataset.json's channel name as nnU-Net: CT → nnunet-ct with the training foreground's statistics, anything else → per-volume zscore)" };
         var valCases = new Option<string?>("--val-cases") { Description = "Validation case ids, comma-separated" };
         var valFrac = new Option<double?>("--val-fraction") { Description = "Fraction of cases held out for validation (default 0.2)" };
         var iters = new Option<long?>("--iterations") { Description = "Training length in optimizer steps" };
         var epochs = new Option<long?>("--epochs") { Description = "Training length in epochs (every training slice once per epoch)" };
         var budget = new Option<double?>("--time-budget") { Description = "Wall-clock budget in minutes (caps, or sets, the length)" };
         var batch = new Option<int?>("--batch") { Description = "Stacks per batch (default 1)" };
-        var lr = new Option<double?>("--lr") { Description = "Base learning rate (default 8e-4)" };
-        var warmup = new Option<long?>("--warmup") { Description = "Linear warm-up iterations (default 250)" };
-        var poly = new Option<double?>("--poly-exp") { Description = "Polynomial decay exponent (default 7)" };
+        var lr = new Option<double?>("--lr") { Description = "Base learning rate (default 8e-4 with --checkpoint; 2e-3 from scratch)" };
+        var warmup = new Option<long?>("--warmup") { Description = "Linear warm-up iterations (default 5% of the planned iterations; at most 25% of them)" };
+        var poly = new Option<double?>("--poly-exp") { Description = "Polynomial decay exponent (default 0.9, nnU-Net's; MA-SAM's recipe uses 7)" };
         var wd = new Option<double?>("--weight-decay") { Description = "AdamW weight decay (default 0.1)" };
         var clip = new Option<double?>("--clip-grad") { Description = "Gradient-norm clipping (default 1.0; 0 = off)" };
         var recipe = new Option<string?>("--recipe") { Description = "samadapt (default) or reference: the MA-SAM code's exact schedule (start at lr/warmup, set after each step), weight decay on norms/biases/tokens, no clipping (docs/methods/ma-sam.md)" };
@@ -49,13 +49,14 @@ public sealed class TrainCommand : ICliCommand
         var augment = new Option<string?>("--augment") { Description = "Augmentations: ma-sam (default: rot90/flip, rotation, scale, gamma, intensity) or none" };
         var nproc = new Option<int?>("--nproc") { Description = "Data-parallel training with N worker processes on this machine (default 1); --batch is the global batch, split over them. Processes started by torchrun/srun join through RANK/WORLD_SIZE/MASTER_ADDR/MASTER_PORT instead" };
         var distTimeout = new Option<double?>("--dist-timeout") { Description = "Multi-process runs: seconds to wait for a late or dead rank before stopping with an error (default 600; must exceed rank 0's validation time)" };
-        var trainBase = new Option<bool>("--train-base") { Description = "With --model (from scratch): train the base image encoder too, not only the adapters (its random weights carry little information when frozen)" };
+        var trainBase = new Option<bool>("--train-base") { Description = "With --model (from scratch): train the base image encoder too (default true: a frozen random encoder carries no usable features and no position; --train-base false trains only adapters and decoder)" };
+        var foreground = new Option<double?>("--oversample-foreground") { Description = "Share of training stacks centred on a slice holding a foreground class (class drawn uniformly, as nnU-Net; default 0.33; 0 = plain shuffled slices)" };
         var runtime = new RuntimeOptions(defaultDevice: null);
         var cmd = new Command("train",
             "Train an adaptation method (ma-sam, lora, full, ...) prompt-free on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
-                     batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment, nproc, distTimeout }) cmd.Options.Add(o);
+                     batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment, foreground, nproc, distTimeout }) cmd.Options.Add(o);
         runtime.AddTo(cmd);
         cmd.SetAction(pr =>
         {
@@ -71,7 +72,8 @@ public sealed class TrainCommand : ICliCommand
                 ClipGrad = pr.GetValue(clip), Recipe = pr.GetValue(recipe),
                 GradCheckpoint = pr.GetResult(gc) is null ? null : pr.GetValue(gc),
                 Seed = pr.GetValue(seed), ValEvery = pr.GetValue(valEvery), CheckpointEvery = pr.GetValue(ckEvery), Resume = pr.GetValue(resume),
-                TrainBase = pr.GetResult(trainBase) is null ? null : pr.GetValue(trainBase),
+                TrainBase = pr.GetResult(trainBase) is { Implicit: false } ? pr.GetValue(trainBase) : null,
+                ForegroundProbability = pr.GetValue(foreground),
                 Augment = pr.GetValue(augment),
                 Runtime = runtime.Bind(pr),
                 DistTimeout = pr.GetValue(distTimeout),

@@ -67,7 +67,7 @@ public sealed class ForegroundIntensityStatistics
         if (_maxSamplesPerCase is int m && fg.Length > m)
         {
             // partial Fisher–Yates: the first m entries become a uniform sample without replacement
-            var rng = new Random(HashCode.Combine(_seed, caseIndex));
+            var rng = new Random(unchecked(_seed * 1_000_003 + caseIndex)); // HashCode.Combine is randomised per process
             for (int i = 0; i < m; i++)
             {
                 int j = rng.Next(i, fg.Length);

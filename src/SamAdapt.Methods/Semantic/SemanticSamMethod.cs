@@ -41,7 +41,10 @@ public abstract class SemanticSamMethod : ISegmentationMethod
             ValFraction = s.ValFraction ?? 0.2,
             BatchSize = context.Trainer.BatchSize,
             Seed = (int)context.Trainer.Seed,
-            TrainBase = s.TrainBase ?? false,
+            // a model built from a configuration has a random base: freezing it preserves nothing, so everything trains
+            TrainBase = s.TrainBase ?? (s.Checkpoint is null && s.Model is not null),
+            ForegroundProbability = s.ForegroundProbability ?? Training.Data.SampleOptions.NnUNetForegroundProbability,
+            IntensitySource = s.IntensitySource,
             Augmentation = s.Augment ?? "ma-sam",
             FactRank = s.Rank,
             Bottleneck = s.Bottleneck,
@@ -49,10 +52,21 @@ public abstract class SemanticSamMethod : ISegmentationMethod
         context.Log.WriteLine("loading and preprocessing the training cases...");
         var (cfg, data, model) = SemanticSamSetup.Build(setup, this);
         var task = new SemanticSamTask(cfg, model, data, context.Trainer);
-        var summary = string.Create(CultureInfo.InvariantCulture,
-            $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), " +
-            $"{cfg.TrainCases.Count} training / {cfg.ValidationCases.Count} validation case(s), {data.SamplesPerEpoch} training slices, " +
-            $"{cfg.ImageSize}² input, {cfg.Slices}-slice stacks, base: {(cfg.BaseCheckpoint != "" ? cfg.BaseCheckpoint : $"{cfg.ModelConfig} (from scratch)")}");
+        var summary = string.Join("\n",
+            string.Create(CultureInfo.InvariantCulture,
+                $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), " +
+                $"{cfg.TrainCases.Count} training / {cfg.ValidationCases.Count} validation case(s), {data.SamplesPerEpoch} training slices, " +
+                $"{cfg.ImageSize}² input, {cfg.Slices}-slice stacks, base: {(cfg.BaseCheckpoint != "" ? cfg.BaseCheckpoint : $"{cfg.ModelConfig} (from scratch)")}"),
+            $"intensity: {cfg.Intensity} ({cfg.IntensitySource})",
+            "trained: " + (cfg.TrainBase
+                ? "everything (image encoder, adapters, decoder): the base is random, so freezing it would preserve nothing"
+                : cfg.BaseCheckpoint != "" ? "adapters, prompt encoder and mask decoder; the pretrained image encoder stays frozen"
+                : "adapters, prompt encoder and mask decoder only (--train-base false): the random image encoder stays frozen"),
+            string.Create(CultureInfo.InvariantCulture,
+                $"sampling: {cfg.ForegroundProbability:P0} of the training stacks centred on a foreground class (class drawn uniformly)"));
+        if (data.Split.MissingValidationClasses.Count > 0)
+            summary += "\nnote: no validation case holds " + string.Join(", ", data.Split.MissingValidationClasses.Select(c => cfg.ClassNames[c])) +
+                " (each is in too few cases to spare one); their validation Dice is shown as n/a";
         return new MethodRun(task, new SliceStackSource(data), summary);
     }
 
@@ -72,6 +86,8 @@ public abstract class SemanticSamMethod : ISegmentationMethod
             ValCases = t.ValCasesRequested is { Count: > 0 } v ? v : null,
             ValFraction = t.ValFraction,
             TrainBase = t.TrainBase,
+            ForegroundProbability = t.ForegroundProbability,
+            IntensitySource = t.IntensitySource,
             Augment = t.Preprocessing.TryGetValue("augmentation", out var aug) ? aug : "ma-sam",
         };
     }

@@ -47,6 +47,8 @@ public sealed class SemanticTaskConfig
     public int Slices { get; set; } = 5;
     public int SliceAxis { get; set; } = 2;
     public string Intensity { get; set; } = "ma-sam";
+    /// <summary>Why <see cref="Intensity"/> was used: "--intensity" or the default rule applied to the dataset's channel name.</summary>
+    public string IntensitySource { get; set; } = "";
     /// <summary>"volume" or "stack".</summary>
     public string IntensityScope { get; set; } = "volume";
     public double ForegroundProbability { get; set; }
@@ -172,24 +174,33 @@ public sealed class SemanticSamTask : ITrainingTask, IDisposable
 public static class SamPresets
 {
     /// <summary>
-    /// "tiny": the demo's CPU-sized SAM — 128² input, patch 16 (8×8 tokens), encoder embed 96, depth 2 (block 1 global,
-    /// block 0 windowed 4×4), 4 heads; prompt/decoder dim 64, decoder MLP 256, 4 heads. With MA-SAM adapters of
-    /// bottleneck 32 and FacT rank 8 (<see cref="TinyAdapters"/>).
+    /// "tiny": the CPU-sized SAM of the demo and of from-scratch training — 96² input, patch 8 (a 12×12 token grid),
+    /// encoder embed 96, depth 2 (block 1 global, block 0 windowed 6×6), 4 heads; prompt/decoder dim 128, decoder MLP
+    /// 256, 8 heads; SAM-style ×4 up-sampling (16 channels per pixel at 48², bilinear to 96²); with MA-SAM's FacT
+    /// (rank 8) and 3D adapters (bottleneck 32) (<see cref="TinyAdapters"/>). Chosen for learning per CPU second
+    /// (docs/training-notes.md): patch 16 left an 8×8 grid whose tokens must encode 16×16 pixels each, and MA-SAM's ×16
+    /// progressive decoder ends in d/32 channels per pixel (8 for 9 classes at d 256) at a high cost in compute.
     /// </summary>
     public static SamConfig Tiny { get; } = new()
     {
-        ImageSize = 128, PatchSize = 16, EncoderEmbedDim = 96, EncoderDepth = 2, EncoderNumHeads = 4, GlobalAttnIndexes = [1],
-        WindowSize = 4, PromptEmbedDim = 256, MaskInChans = 16, DecoderDepth = 2, DecoderMlpDim = 512, DecoderNumHeads = 8,
+        ImageSize = 96, PatchSize = 8, EncoderEmbedDim = 96, EncoderDepth = 2, EncoderNumHeads = 4, GlobalAttnIndexes = [1],
+        WindowSize = 6, PromptEmbedDim = 128, MaskInChans = 16, DecoderDepth = 2, DecoderMlpDim = 256, DecoderNumHeads = 8,
         IouHeadHiddenDim = 64, PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f],
     };
 
-    /// <summary>Adapter sizes that go with <see cref="Tiny"/>: FacT rank 8, 3D-adapter bottleneck 32 (LoRA rank 4).</summary>
+    /// <summary>Adapter sizes that go with <see cref="Tiny"/>: FacT rank 8, 3D-adapter bottleneck 32 (LoRA rank 4), SAM-style ×4 up-sampling.</summary>
     public static AdapterConfig TinyAdapters(AdaptMethod method, int classes, int slices) => new()
     {
         Method = method, NumClasses = classes, Slices = slices, FactRank = 8, AdapterBottleneck = 32, LoraRank = 4,
+        Upscaling = DecoderUpscaling.Sam,
     };
 
+    /// <summary>Stacks per batch and slices per stack that suit <see cref="Tiny"/> on a CPU: 4 stacks of 3 slices
+    /// (more distinct positions per step than MA-SAM's 1 × 5 learned several times faster per second; docs/training-notes.md).</summary>
+    public const int TinyBatch = 4, TinySlices = 3;
+
     public static IReadOnlyList<string> Names { get; } = ["tiny"];
+
 
     public static SamConfig? Find(string name) => name.Trim().ToLowerInvariant() switch
     {
@@ -214,6 +225,8 @@ public sealed record SemanticSetupOptions
     public int BatchSize { get; init; } = 1;
     public int Seed { get; init; } = 1234;
     public double ForegroundProbability { get; init; }
+    /// <summary>Why <see cref="Intensity"/> was chosen, when it was not given now (a resumed run's recorded reason).</summary>
+    public string? IntensitySource { get; init; }
     /// <summary>Adapter sizes; null = the method's defaults (rank 32 / bottleneck 384), or the tiny ones for the tiny preset.</summary>
     public int? FactRank { get; init; }
     public int? Bottleneck { get; init; }
@@ -231,6 +244,33 @@ public static class SemanticSamSetup
     {
         using var f = File.OpenRead(path);
         return Convert.ToHexStringLower(SHA256.HashData(f));
+    }
+
+    /// <summary>
+    /// The intensity transform when none is given, chosen from the name of image channel 0 in dataset.json as nnU-Net
+    /// does: "CT" → <c>nnunet-ct</c> (clip to the 0.5th–99.5th percentiles of the training cases' foreground
+    /// intensities, then z-score with their foreground mean and std; 10 000 voxels sampled per case, seeded);
+    /// "noNorm" → none; anything else (MRI: T1, T2, FLAIR, ADC, ...) → per-volume z-score. Returns the transform's
+    /// text and a sentence saying why (recorded in config.yaml and printed).
+    /// </summary>
+    public static (string Transform, string Reason) DefaultIntensity(SegmentationDataset ds, IProgress<string>? progress = null)
+    {
+        var channel = ds.ChannelNames.Count > 0 ? ds.ChannelNames[0].Trim() : "";
+        if (channel.Equals("CT", StringComparison.OrdinalIgnoreCase))
+        {
+            var stats = new Imaging.Preprocessing.ForegroundIntensityStatistics(maxSamplesPerCase: 10_000, seed: 1234);
+            foreach (var c in ds.TrainingCases.Where(c => c.LabelPath is not null).OrderBy(c => c.Id, StringComparer.Ordinal))
+            {
+                var image = SamplePipeline.ReadVolume(c.ImagePaths[0]);
+                var label = SamplePipeline.ReadVolume(c.LabelPath!);
+                stats.Add(image, label);
+                progress?.Report(c.Id);
+            }
+            var t = stats.Compute().ToTransform();
+            return (t.ToString()!, $"default for channel 'CT' (nnU-Net: clip to the training foreground's 0.5–99.5th percentiles, z-score with its mean/std)");
+        }
+        if (channel.Equals("noNorm", StringComparison.OrdinalIgnoreCase)) return ("none", "default for channel 'noNorm' (nnU-Net: no normalisation)");
+        return ("zscore", $"default for channel '{channel}' (nnU-Net: non-CT images get a per-volume z-score)");
     }
 
     /// <summary>
@@ -260,7 +300,8 @@ public static class SemanticSamSetup
             scratch = scratch with { PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f] };
         }
         bool tiny = modelConfig == "tiny";
-        int imageSize = o.ImageSize ?? (scratch is not null && o.Model is not null && SamPresets.Find(o.Model) is not null ? scratch.ImageSize : 512);
+        // a configuration (preset or JSON) carries its own input size; a SAM checkpoint is adapted at MA-SAM's 512
+        int imageSize = o.ImageSize ?? scratch?.ImageSize ?? 512;
         if (scratch is not null) scratch = scratch with { ImageSize = imageSize };
 
         var ds = SegmentationDataset.Load(o.Dataset);
@@ -273,7 +314,10 @@ public static class SemanticSamSetup
             throw new ArgumentException($"--labels: label value(s) {string.Join(", ", unknown)} are not in {ds.Root}/dataset.json (its labels: " +
                 string.Join(", ", ds.Labels.Where(l => !l.IsRegion).Select(l => $"{l.Name}={string.Join("+", l.Values)}")) + ")");
 
-        var intensity = Imaging.Preprocessing.IntensityTransform.Parse(o.Intensity ?? "ma-sam");
+        string intensityText, intensitySource;
+        if (o.Intensity is not null) (intensityText, intensitySource) = (o.Intensity, o.IntensitySource ?? "--intensity");
+        else (intensityText, intensitySource) = DefaultIntensity(ds, progress);
+        var intensity = Imaging.Preprocessing.IntensityTransform.Parse(intensityText);
         var sample = new SampleOptions
         {
             ImageSize = imageSize, Slices = o.Slices, Intensity = intensity, BatchSize = o.BatchSize, Seed = o.Seed,
@@ -282,6 +326,10 @@ public static class SemanticSamSetup
         var data = TrainingData.Load(ds, sample, classes, o.ValCases, o.ValCases is { Count: > 0 } ? 0 : o.ValFraction, progress);
 
         var ad = method.Adapters(classes.NumClasses - 1, o.Slices, tiny, o.FactRank, o.Bottleneck);
+        // MA-SAM's ×16 progressive decoder ends in d/32 channels per pixel: fewer than the K + 1 class logits it must
+        // separate (a decoder dim below 32·(K + 1), as small from-scratch configurations have) cannot fit; use SAM's ×4
+        if (scratch is not null && ad.Method == AdaptMethod.MaSam && ad.Upscaling is null && scratch.PromptEmbedDim / 32 < classes.NumClasses)
+            ad = ad with { Upscaling = DecoderUpscaling.Sam };
 
         AdaptedSam model = o.Checkpoint is not null
             ? AdaptedSam.FromSamCheckpoint(o.Checkpoint, ad, imageSize)
@@ -315,6 +363,7 @@ public static class SemanticSamSetup
             Slices = o.Slices,
             SliceAxis = sample.SliceAxis,
             Intensity = intensity.ToString()!,
+            IntensitySource = intensitySource,
             IntensityScope = sample.EffectiveScope.ToString().ToLowerInvariant(),
             ForegroundProbability = o.ForegroundProbability,
             TrainBase = o.TrainBase,

@@ -32,13 +32,22 @@ public sealed class PreparedVolume
         if (classes is not null)
         {
             var fg = new List<int>();
+            var byClass = new List<int>?[256];
             var plane = new byte[Rows * Cols];
+            var present = new bool[256];
             for (int s = 0; s < SliceCount; s++)
             {
                 ExtractPlane<byte>(classes, s, plane);
-                if (plane.AsSpan().IndexOfAnyExcept((byte)0) >= 0) fg.Add(s);
+                if (plane.AsSpan().IndexOfAnyExcept((byte)0) < 0) continue;
+                fg.Add(s);
+                Array.Clear(present);
+                foreach (var c in plane) present[c] = true;
+                for (int c = 1; c < 256; c++)
+                    if (present[c]) (byClass[c] ??= []).Add(s);
             }
             ForegroundSlices = fg;
+            ClassSlices = Enumerable.Range(0, 256).Where(c => byClass[c] is not null)
+                .ToDictionary(c => c, c => (IReadOnlyList<int>)byClass[c]!);
         }
     }
 
@@ -55,6 +64,8 @@ public sealed class PreparedVolume
     public byte[]? Classes { get; }
     /// <summary>Slice indices whose label holds a foreground class (empty when unlabelled).</summary>
     public IReadOnlyList<int> ForegroundSlices { get; } = [];
+    /// <summary>For each foreground class index present in the label, the slices that contain it (ascending).</summary>
+    public IReadOnlyDictionary<int, IReadOnlyList<int>> ClassSlices { get; } = new Dictionary<int, IReadOnlyList<int>>();
 
     /// <summary>Approximate bytes held.</summary>
     public long MemoryBytes => (_image32?.LongLength * 4 ?? _image16!.LongLength * 2) + (Classes?.LongLength ?? 0);

@@ -61,10 +61,15 @@ public sealed record SampleOptions
     public int Seed { get; init; } = 1234;
 
     /// <summary>
-    /// Foreground bias: the probability that a sampled position is replaced by a slice of the same case whose label
-    /// has foreground (drawn uniformly among those). 0 = plain shuffled slices (MA-SAM).
+    /// Foreground oversampling: the probability that a sampled position is replaced by a stack of the same case centred
+    /// on a slice that holds a foreground class (class drawn uniformly among those present, then one of its slices;
+    /// see <see cref="TrainingData.SampleAt"/>). 0 = plain shuffled slices (MA-SAM); <c>samadapt train</c> uses
+    /// nnU-Net's 1/3 (<see cref="NnUNetForegroundProbability"/>).
     /// </summary>
     public double ForegroundProbability { get; init; }
+
+    /// <summary>nnU-Net's <c>oversample_foreground_percent</c>: a third of the samples are centred on foreground.</summary>
+    public const double NnUNetForegroundProbability = 1.0 / 3.0;
 
     /// <summary>Drop the last partial batch of an epoch (an epoch always has at least one batch; when there are
     /// fewer samples than <see cref="BatchSize"/> the order wraps around).</summary>

@@ -66,7 +66,7 @@ public sealed class SamplePipeline
         return Prepare(id, image, label);
     }
 
-    internal static Volume ReadVolume(string path)
+    public static Volume ReadVolume(string path)
     {
         var fmt = VolumeIO.RegisteredFormats.FirstOrDefault(f => f.CanRead(path));
         return fmt is not null ? VolumeIO.Read(path) : Imaging.Datasets.DatasetVolumeReader.Default.Read(path);

@@ -12,10 +12,10 @@ namespace SamAdapt.Training.Data;
 /// <c>position</c> of <c>epoch</c> depends only on (seed, epoch, position), so a trainer resumes mid-epoch by asking
 /// for <see cref="GetBatch"/>(epoch, batchIndex) and gets exactly the batch the uninterrupted run would have seen.
 /// <para>An epoch visits every training slice once, in an order shuffled per epoch (Fisher–Yates with a generator
-/// seeded from (seed, epoch)). With <see cref="SampleOptions.ForegroundProbability"/> p &gt; 0, each position is,
-/// with probability p, replaced by a slice of the same case drawn uniformly among the slices whose label has
-/// foreground (cases without foreground keep the shuffled slice) — a simple oversampling of labelled anatomy for
-/// datasets where most slices are empty. Each sample is augmented with its own generator seeded from
+/// seeded from (seed, epoch)). With <see cref="SampleOptions.ForegroundProbability"/> p &gt; 0 (nnU-Net uses 1/3), each
+/// position is, with probability p, replaced by a stack of the same case centred on foreground: a foreground class
+/// present in the case drawn uniformly, then a slice containing it drawn uniformly (cases without foreground keep
+/// the shuffled slice), so small structures are seen as often as large ones. Each sample is augmented with its own generator seeded from
 /// (seed, epoch, position).</para>
 /// </summary>
 public sealed class TrainingData
@@ -69,10 +69,15 @@ public sealed class TrainingData
         classes ??= ClassMapping.FromDataset(dataset);
         var cases = dataset.TrainingCases.Where(c => c.LabelPath is not null).ToList();
         if (cases.Count == 0) throw new InvalidDataException($"{dataset.Root}: no labelled training case");
-        var split = DatasetSplit.Create(cases.Select(c => c.Id), validationCases, validationFraction, options.Seed);
         var pipeline = new SamplePipeline(options, classes);
         var byId = cases.ToDictionary(c => c.Id, StringComparer.Ordinal);
-        var ids = split.TrainCases.Concat(split.ValidationCases).ToList();
+        if (validationCases is { Count: > 0 })
+        {
+            var unknown = validationCases.Where(v => !byId.ContainsKey(v)).ToList();
+            if (unknown.Count > 0) DatasetSplit.Create(cases.Select(c => c.Id), validationCases, 0, options.Seed); // throws, naming them
+        }
+        // every labelled case is loaded (training and validation alike), so the split can see which classes each holds
+        var ids = cases.Select(c => c.Id).Order(StringComparer.Ordinal).ToList();
         var loaded = new PreparedVolume[ids.Count];
         var po = new ParallelOptions { MaxDegreeOfParallelism = options.MaxParallelism, CancellationToken = cancellation };
         Parallel.For(0, ids.Count, po, i =>
@@ -86,8 +91,10 @@ public sealed class TrainingData
             loaded[i] = p.Load(c.Id, imagePath, c.LabelPath);
             progress?.Report(c.Id);
         });
-        int nt = split.TrainCases.Count;
-        return new TrainingData(pipeline, split, loaded[..nt], loaded[nt..]);
+        var caseClasses = loaded.ToDictionary(v => v.Id, v => (IReadOnlyCollection<int>)v.ClassSlices.Keys.ToList(), StringComparer.Ordinal);
+        var split = DatasetSplit.Create(ids, validationCases, validationFraction, options.Seed, caseClasses);
+        var vol = loaded.ToDictionary(v => v.Id, StringComparer.Ordinal);
+        return new TrainingData(pipeline, split, split.TrainCases.Select(id => vol[id]).ToList(), split.ValidationCases.Select(id => vol[id]).ToList());
     }
 
     /// <summary>The shuffled order of epoch <paramref name="epoch"/> (positions → index into the slice table).</summary>
@@ -112,9 +119,15 @@ public sealed class TrainingData
         var (c, s) = _index[Order(epoch)[position % _index.Length]];
         if (Options.ForegroundProbability > 0)
         {
+            // nnU-Net's foreground oversampling: a class present in the case drawn uniformly, then one of its slices,
+            // so small structures are centred as often as large ones
             var rng = SampleRandom.Create(Options.Seed, epoch, position, SampleRandom.SamplingStream);
-            var fg = TrainVolumes[c].ForegroundSlices;
-            if (rng.NextDouble() < Options.ForegroundProbability && fg.Count > 0) s = fg[rng.Next(fg.Count)];
+            var byClass = TrainVolumes[c].ClassSlices;
+            if (rng.NextDouble() < Options.ForegroundProbability && byClass.Count > 0)
+            {
+                var slices = byClass.OrderBy(kv => kv.Key).ElementAt(rng.Next(byClass.Count)).Value;
+                s = slices[rng.Next(slices.Count)];
+            }
         }
         return (c, s);
     }

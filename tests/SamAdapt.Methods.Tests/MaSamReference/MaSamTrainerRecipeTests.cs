@@ -49,7 +49,7 @@ public class MaSamTrainerRecipeTests(ITestOutputHelper output) : IDisposable
         var opt = step.GetProperty("optimizer");
         var betas = opt.GetProperty("betas").EnumerateArray().Select(e => e.GetDouble()).ToArray();
         Assert.Equal(1e-8, opt.GetProperty("eps").GetDouble()); // the trainer's AdamW uses PyTorch's default eps
-        long warmup = referenceWarmup ? new TrainerOptions().Warmup : 0;
+        long warmup = referenceWarmup ? TrainerOptions.ReferenceWarmup : 0;
         var options = new TrainerOptions
         {
             Iterations = 1, Recipe = TrainerOptions.RecipeReference, Warmup = warmup, ClipGrad = 0, Lr = opt.GetProperty("lr").GetDouble(),
