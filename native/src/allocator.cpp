@@ -57,8 +57,15 @@ void release(void* p) {
     c10::free_cpu(p);
 }
 
+// libtorch 2.3 made Allocator::allocate non-const and added the pure virtual copy_data
+#if SA_TORCH_AT_LEAST(2, 3)
+#define SA_ALLOCATE_CONST
+#else
+#define SA_ALLOCATE_CONST const
+#endif
+
 struct CachingCpuAllocator final : public at::Allocator {
-    at::DataPtr allocate(size_t n) const override {
+    at::DataPtr allocate(size_t n) SA_ALLOCATE_CONST override {
         auto& c = cache();
         if (n >= kMinCached && c.limit > 0) {
             size_t size = (n + kGranule - 1) / kGranule * kGranule;
@@ -83,6 +90,10 @@ struct CachingCpuAllocator final : public at::Allocator {
     }
 
     at::DeleterFnPtr raw_deleter() const override { return &release; }
+
+#if SA_TORCH_AT_LEAST(2, 3)
+    void copy_data(void* dest, const void* src, std::size_t count) const override { default_copy_data(dest, src, count); }
+#endif
 };
 
 size_t default_limit() {
