@@ -113,6 +113,62 @@ public class ReaderDefectTests : IDisposable
         Assert.Contains("ISIZE", err);
     }
 
+    /// <summary>BGZF (bgzip): the data in gzip members of at most <paramref name="blockBytes"/> bytes, each with its
+    /// size in a "BC" extra subfield, then bgzip's empty end-of-file block.</summary>
+    private static byte[] Bgzf(byte[] data, int blockBytes)
+    {
+        var file = new MemoryStream();
+        void Block(ReadOnlySpan<byte> chunk)
+        {
+            var deflated = new MemoryStream();
+            using (var z = new System.IO.Compression.DeflateStream(deflated, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+                z.Write(chunk);
+            // .NET writes nothing for empty input; a deflate stream needs at least its final empty block (bgzip's EOF block)
+            var cdata = chunk.IsEmpty ? new byte[] { 3, 0 } : deflated.ToArray();
+            var header = new byte[] { 0x1f, 0x8b, 8, 4, 0, 0, 0, 0, 0, 0xff, 6, 0, (byte)'B', (byte)'C', 2, 0, 0, 0 };
+            BinaryPrimitives.WriteUInt16LittleEndian(header.AsSpan(16), (ushort)(header.Length + cdata.Length + 8 - 1));
+            file.Write(header);
+            file.Write(cdata);
+            Span<byte> trailer = stackalloc byte[8];
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer, Crc32.Compute(chunk));
+            BinaryPrimitives.WriteUInt32LittleEndian(trailer[4..], (uint)chunk.Length);
+            file.Write(trailer);
+        }
+        for (int o = 0; o < data.Length; o += blockBytes) Block(data.AsSpan(o, Math.Min(blockBytes, data.Length - o)));
+        Block([]);
+        return file.ToArray();
+    }
+
+    [Fact]
+    public void A_bgzip_compressed_nifti_reads_and_a_cut_one_is_refused()
+    {
+        var gz = File.ReadAllBytes(Path.Combine(Corpus.Mricron, "JHU-WhiteMatter-labels-2mm.nii.gz"));
+        byte[] raw;
+        using (var z = new System.IO.Compression.GZipStream(new MemoryStream(gz), System.IO.Compression.CompressionMode.Decompress))
+        using (var m = new MemoryStream()) { z.CopyTo(m); raw = m.ToArray(); }
+        var bgzf = Bgzf(raw, 20_000);
+        Assert.True(bgzf.Length > 3 * 26, "several blocks");
+        var (code, err) = Info(bgzf, "blocks.nii.gz");
+        Assert.True(code == 0, err);
+        var expected = VolumeIO.Read(WriteTemp(gz, "plain.nii.gz"));
+        var actual = VolumeIO.Read(WriteTemp(bgzf, "blocks2.nii.gz"));
+        Assert.Equal(expected.Shape, actual.Shape);
+        Assert.Equal(expected.Affine, actual.Affine);
+        for (long i = 0; i < expected.VoxelCount; i += 97) Assert.Equal(expected.Get(i), actual.Get(i));
+        (code, err) = Info(bgzf[..^1], "blocks_cut.nii.gz");
+        Assert.Equal(2, code);
+        Assert.Contains("BGZF", err);
+        (code, err) = Info(bgzf[..^30], "blocks_cut_more.nii.gz"); // the end-of-file block is gone and the last data block cut
+        Assert.Equal(2, code);
+    }
+
+    private string WriteTemp(byte[] bytes, string name)
+    {
+        var p = _tmp.File(name);
+        File.WriteAllBytes(p, bytes);
+        return p;
+    }
+
     [Fact]
     public void Dataset_check_finds_truncated_compressed_image_data_that_a_header_read_misses()
     {

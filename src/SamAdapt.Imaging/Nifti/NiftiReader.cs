@@ -376,12 +376,27 @@ public static class NiftiReader
         return affine;
     }
 
-    /// <summary>The ISIZE field (last 4 bytes) of a single-member gzip file equals the decompressed length mod 2³².</summary>
+    /// <summary>
+    /// The gzip length check: the ISIZE field (last 4 bytes) of a single-member gzip file equals the decompressed length
+    /// mod 2³². A BGZF file (bgzip, htslib: a series of gzip members whose headers carry their own size in a "BC" extra
+    /// subfield) is checked member by member instead: the members must tile the file exactly and their ISIZE fields
+    /// must add up to the decompressed length (mod 2³²).
+    /// </summary>
     private static void CheckGzipLength(string gzPath, long decompressed, string dataName)
     {
         if (!gzPath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase) || !File.Exists(gzPath)) return;
         using var f = new FileStream(gzPath, FileMode.Open, FileAccess.Read, FileShare.Read);
         if (f.Length < 18) return;
+        var (bgzf, intact, total) = WalkBgzf(f);
+        if (bgzf)
+        {
+            if (!intact)
+                throw new InvalidDataException($"{dataName}: truncated or corrupt BGZF file: its blocks do not tile the file (the last block is cut)");
+            if (total != (uint)decompressed)
+                throw new InvalidDataException(
+                    $"{dataName}: truncated or corrupt BGZF file: field ISIZE (summed over its blocks): expected {(uint)decompressed} (the decompressed length), found {total}");
+            return;
+        }
         f.Seek(-4, SeekOrigin.End);
         Span<byte> isize = stackalloc byte[4];
         f.ReadExactly(isize);
@@ -389,6 +404,39 @@ public static class NiftiReader
         if (stored != (uint)decompressed)
             throw new InvalidDataException(
                 $"{dataName}: truncated or corrupt gzip trailer: field ISIZE: expected {(uint)decompressed} (the decompressed length), found {stored}");
+    }
+
+    /// <summary>
+    /// Walks a BGZF file block by block (each member's header: FEXTRA with subfield "BC", length 2 = block size − 1).
+    /// Bgzf: the first member has that header (otherwise the file is plain gzip and nothing else is returned).
+    /// Intact: every block starts with such a header and the blocks end exactly at the end of the file.
+    /// Total: the sum mod 2³² of the blocks' ISIZE fields.
+    /// </summary>
+    private static (bool Bgzf, bool Intact, uint Total) WalkBgzf(FileStream f)
+    {
+        Span<byte> h = stackalloc byte[18];
+        Span<byte> isize = stackalloc byte[4];
+        long pos = 0;
+        uint total = 0;
+        while (pos < f.Length)
+        {
+            bool first = pos == 0;
+            if (f.Length - pos < 18 + 8) return (!first, false, total);
+            f.Seek(pos, SeekOrigin.Begin);
+            f.ReadExactly(h);
+            bool header = h[0] == 0x1f && h[1] == 0x8b && h[2] == 8 && (h[3] & 4) != 0
+                          && System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(h[10..]) == 6
+                          && h[12] == (byte)'B' && h[13] == (byte)'C'
+                          && System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(h[14..]) == 2;
+            if (!header) return (!first, false, total);
+            long blockSize = System.Buffers.Binary.BinaryPrimitives.ReadUInt16LittleEndian(h[16..]) + 1L;
+            if (blockSize < 26 || pos + blockSize > f.Length) return (true, false, total);
+            f.Seek(pos + blockSize - 4, SeekOrigin.Begin);
+            f.ReadExactly(isize);
+            total += System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(isize);
+            pos += blockSize;
+        }
+        return (true, true, total);
     }
 
     /// <summary>.NET reports damaged deflate data as "unsupported compression method"; say what it is.</summary>
