@@ -12,9 +12,6 @@ public sealed class ImportCommand : ICliCommand
 {
     public int Order => 55;
 
-    public sealed record Args(string Trained, string Base, string Out, string? Classes = null, int ImageSize = 512, int Slices = 5,
-        string? SamConfig = null, string Intensity = "ma-sam");
-
     public Command Build()
     {
         var trained = new Option<string>("--trained") { Description = "The reference's saved parameters (trained_params.pth / a released epoch_N.pth; GPU-saved files load on CPU)", Required = true };
@@ -27,20 +24,21 @@ public sealed class ImportCommand : ICliCommand
         var intensity = new Option<string>("--intensity") { Description = "Intensity transform predict applies (the reference's BTCV CT window by default)", DefaultValueFactory = _ => "ma-sam" };
         var maSam = new Command("ma-sam", "Import a model saved by the reference MA-SAM code (cchen-cc/MA-SAM): FacT, 3D adapters, progressive decoder.");
         foreach (var o in new Option[] { trained, baseCkpt, output, classes, size, slices, samConfig, intensity }) maSam.Options.Add(o);
-        maSam.SetAction(pr => Run(new Args(pr.GetValue(trained)!, pr.GetValue(baseCkpt)!, pr.GetValue(output)!, pr.GetValue(classes), pr.GetValue(size),
-            pr.GetValue(slices), pr.GetValue(samConfig), pr.GetValue(intensity)!), pr.InvocationConfiguration.Output));
+        maSam.SetAction(pr => Run(new MaSamImportOptions
+        {
+            Trained = pr.GetValue(trained)!, Base = pr.GetValue(baseCkpt)!, OutDir = pr.GetValue(output)!, ImageSize = pr.GetValue(size),
+            Slices = pr.GetValue(slices), SamConfigFile = pr.GetValue(samConfig), Intensity = pr.GetValue(intensity)!,
+            Classes = pr.GetValue(classes)?.Split(',', StringSplitOptions.TrimEntries),
+        }, pr.InvocationConfiguration.Output));
         var cmd = new Command("import", "Turn a model released by a method's reference code into a run folder for `samadapt predict`.");
         cmd.Subcommands.Add(maSam);
         return cmd;
     }
 
-    public static int Run(Args a, TextWriter stdout)
+    /// <summary>Imports with <see cref="MaSamImport.Import"/> and says where the run folder is.</summary>
+    public static int Run(MaSamImportOptions options, TextWriter stdout)
     {
-        var r = MaSamImport.Import(new MaSamImportOptions
-        {
-            Trained = a.Trained, Base = a.Base, OutDir = a.Out, ImageSize = a.ImageSize, Slices = a.Slices, SamConfigFile = a.SamConfig,
-            Intensity = a.Intensity, Classes = a.Classes?.Split(',', StringSplitOptions.TrimEntries),
-        }, stdout);
+        var r = MaSamImport.Import(options, stdout);
         stdout.WriteLine($"run folder {r.RunDir}: classes {string.Join(", ", r.ClassNames.Skip(1))}; segment with `samadapt predict --run {r.RunDir} --input VOLUME --out OUT`");
         return 0;
     }
