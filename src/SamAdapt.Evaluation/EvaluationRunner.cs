@@ -59,15 +59,18 @@ public static class EvaluationRunner
             lock (log) log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{k}/{pairs.Count}] {r.CaseId}"));
         }) : null;
         var report = evaluator.EvaluateFiles(pairs, VolumeIO.Read, progress);
-
-        using (var outputs = AtomicFile.BeginSet()) // the reports appear together or not at all
-        {
-            ReportWriter.WriteJson(report, s.Out);
-            if (s.Csv is not null) ReportWriter.WriteCsv(report, s.Csv);
-            if (s.Markdown is not null) ReportWriter.WriteMarkdown(report, s.Markdown);
-            outputs.Commit();
-        }
+        WriteReports(report, s.Out, s.Csv, s.Markdown);
         return report;
+    }
+
+    /// <summary>Writes the JSON report and, when given, the CSV and Markdown ones as a set: they appear together or not at all.</summary>
+    public static void WriteReports(EvaluationReport report, string json, string? csv = null, string? markdown = null)
+    {
+        using var outputs = AtomicFile.BeginSet();
+        ReportWriter.WriteJson(report, json);
+        if (csv is not null) ReportWriter.WriteCsv(report, csv);
+        if (markdown is not null) ReportWriter.WriteMarkdown(report, markdown);
+        outputs.Commit();
     }
 
     /// <summary>"1,2,3" → [1, 2, 3]; anything but non-negative integers is an error naming --labels.</summary>
