@@ -30,83 +30,33 @@ public static class ReportWriter
     /// </summary>
     public static string ToJson(EvaluationReport report)
     {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
-        {
-            var metrics = Selected(report).ToList();
-            w.WriteStartObject();
-            w.WriteStartObject("cases");
-            foreach (var c in report.Cases)
-            {
-                w.WriteStartObject(c.CaseId);
-                foreach (var l in c.Labels)
-                {
-                    w.WriteStartObject(Key(l.Label));
-                    foreach (var (kind, key) in metrics) Number(w, key, l.Get(kind));
-                    w.WriteEndObject();
-                }
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-
-            w.WriteStartObject("mean");
-            foreach (var s in report.Labels)
-            {
-                w.WriteStartObject(Key(s.Label));
-                foreach (var (kind, key) in metrics) Number(w, key, s.Get(kind).Value);
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-
-            w.WriteStartObject("mean_foreground");
-            foreach (var (kind, key) in metrics) Number(w, key, report.MeanForeground.Get(kind).Value);
-            w.WriteEndObject();
-
-            w.WriteStartObject("counts");
-            foreach (var s in report.Labels)
-            {
-                w.WriteStartObject(Key(s.Label));
-                foreach (var (kind, key) in metrics) w.WriteNumber(key, s.Get(kind).Count);
-                if ((report.Options.Metrics & MetricKind.Hd95) != 0) w.WriteNumber("hd95_infinite", s.Hd95.InfiniteCount);
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-
-            WriteSettings(w, report);
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(ms.ToArray()) + "\n";
-    }
-
-    private static void WriteSettings(Utf8JsonWriter w, EvaluationReport report)
-    {
+        var metrics = Selected(report).ToList();
         var o = report.Options;
-        w.WriteStartObject("settings");
-        w.WriteStartArray("labels");
-        foreach (var l in o.Labels) w.WriteNumberValue(l);
-        w.WriteEndArray();
-        w.WriteStartObject("label_names");
-        foreach (var l in o.Labels) w.WriteString(Key(l), o.NameOf(l));
-        w.WriteEndObject();
-        w.WriteStartArray("metrics");
-        foreach (var (_, key) in Selected(report)) w.WriteStringValue(key);
-        w.WriteEndArray();
-        w.WriteNumber("nsd_tolerance", o.NsdTolerance);
-        w.WriteString("distance_unit", o.UseVoxelUnits ? "voxel" : "mm");
-        w.WriteString("hd95_mode", EvaluationOptions.Text(o.HausdorffMode));
-        w.WriteString("empty_policy", EvaluationOptions.Text(o.EmptyPolicy));
-        w.WriteString("percentile_method", "numpy-linear");
-        w.WriteString("surface", "6-neighbourhood; outside the volume is background");
-        w.WriteString("mean_rule", "per label: mean over cases excluding NaN, +Infinity kept; mean_foreground: mean of per-label means over labels != 0, excluding NaN");
-        w.WriteString("non_finite_encoding", "strings \"NaN\" and \"Infinity\"");
-        w.WriteNumber("case_count", report.Cases.Count);
-        w.WriteEndObject();
-    }
-
-    private static void Number(Utf8JsonWriter w, string key, double v)
-    {
-        if (double.IsFinite(v)) w.WriteNumber(key, v);
-        else w.WriteString(key, NonFinite(v));
+        Dictionary<string, double> Values(Func<MetricKind, double> get) => metrics.ToDictionary(m => m.Key, m => get(m.Kind));
+        var dto = new ReportDto(
+            Cases: report.Cases.ToDictionary(c => c.CaseId, c => c.Labels.ToDictionary(l => Key(l.Label), l => Values(l.Get))),
+            Mean: report.Labels.ToDictionary(s => Key(s.Label), s => Values(k => s.Get(k).Value)),
+            MeanForeground: Values(k => report.MeanForeground.Get(k).Value),
+            Counts: report.Labels.ToDictionary(s => Key(s.Label), s =>
+            {
+                var d = metrics.ToDictionary(m => m.Key, m => s.Get(m.Kind).Count);
+                if ((o.Metrics & MetricKind.Hd95) != 0) d["hd95_infinite"] = s.Hd95.InfiniteCount;
+                return d;
+            }),
+            Settings: new ReportSettingsDto(
+                Labels: [.. o.Labels],
+                LabelNames: o.Labels.ToDictionary(Key, o.NameOf),
+                Metrics: [.. metrics.Select(m => m.Key)],
+                NsdTolerance: o.NsdTolerance,
+                DistanceUnit: o.UseVoxelUnits ? "voxel" : "mm",
+                Hd95Mode: EvaluationOptions.Text(o.HausdorffMode),
+                EmptyPolicy: EvaluationOptions.Text(o.EmptyPolicy),
+                PercentileMethod: "numpy-linear",
+                Surface: "6-neighbourhood; outside the volume is background",
+                MeanRule: "per label: mean over cases excluding NaN, +Infinity kept; mean_foreground: mean of per-label means over labels != 0, excluding NaN",
+                NonFiniteEncoding: "strings \"NaN\" and \"Infinity\"",
+                CaseCount: report.Cases.Count));
+        return JsonSerializer.Serialize(dto, ReportJsonContext.Default.ReportDto) + "\n";
     }
 
     private static string NonFinite(double v) => double.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity";

@@ -57,6 +57,19 @@ public static class MethodRegistry
     /// listing the known methods.</summary>
     public static ISegmentationMethod Get(string name) =>
         TryGet(name, out var m) ? m : throw new UnknownMethodException(name, Names);
+
+    /// <summary>The names of the methods that can import a reference release (<see cref="IImportableMethod"/>).</summary>
+    public static IReadOnlyList<string> ImportableNames => All.OfType<IImportableMethod>().Select(m => m.Name).ToList();
+
+    /// <summary>The method called <paramref name="name"/> if it can import a reference release; an unknown name is an
+    /// <see cref="UnknownMethodException"/>, a known one without an importer an <see cref="ArgumentException"/>, both
+    /// listing the importable methods.</summary>
+    public static IImportableMethod GetImportable(string name)
+    {
+        if (!TryGet(name, out var m)) throw new UnknownMethodException(name, Names);
+        return m as IImportableMethod
+            ?? throw new ArgumentException($"method '{m.Name}' has no importer; methods that import a reference release: {string.Join(", ", ImportableNames)}");
+    }
 }
 
 /// <summary>An unknown method name; the message lists the known ones.</summary>

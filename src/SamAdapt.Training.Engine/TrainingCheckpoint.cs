@@ -71,13 +71,6 @@ public sealed class TrainingCheckpoint
     public const string RngCpu = "rng/cpu";
     public const string RngCuda = "rng/cuda";
 
-    private static readonly JsonSerializerOptions Json = new()
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
-        WriteIndented = false,
-    };
-
     public required TrainerState State { get; init; }
     public required Dictionary<string, HostTensor> Model { get; init; }
     public required Dictionary<string, HostTensor> Optimizer { get; init; }
@@ -94,7 +87,7 @@ public sealed class TrainingCheckpoint
         var meta = new Dictionary<string, string>
         {
             [FormatKey] = FormatValue,
-            [StateKey] = JsonSerializer.Serialize(State, Json),
+            [StateKey] = JsonSerializer.Serialize(State, TrainerStateJsonContext.Default.TrainerState),
         };
         SafeTensors.Save(path, tensors, meta);
     }
@@ -107,7 +100,7 @@ public sealed class TrainingCheckpoint
         if (!meta.TryGetValue(FormatKey, out var f) || f != FormatValue || !meta.TryGetValue(StateKey, out var stateJson))
             throw new InvalidDataException($"'{path}' is a safetensors file but not a SamAdapt training checkpoint (no '{FormatKey}: {FormatValue}' metadata)");
         TrainerState state;
-        try { state = JsonSerializer.Deserialize<TrainerState>(stateJson, Json) ?? throw new InvalidDataException("empty trainer state"); }
+        try { state = JsonSerializer.Deserialize(stateJson, TrainerStateJsonContext.Default.TrainerState) ?? throw new InvalidDataException("empty trainer state"); }
         catch (JsonException e) { throw new InvalidDataException($"'{path}': the trainer state cannot be read: {e.Message}", e); }
         if (state.Version != TrainerState.CurrentVersion)
             throw new InvalidDataException($"'{path}' has checkpoint format version {state.Version}; this SamAdapt reads version {TrainerState.CurrentVersion}");
@@ -132,3 +125,10 @@ public sealed class TrainingCheckpoint
         return d.ToDictionary(kv => kv.Key, kv => kv.Value.ToHost());
     }
 }
+
+/// <summary>Source-generated System.Text.Json for the trainer state in a checkpoint's metadata (snake_case, compact, NaN and
+/// ±∞ as named literals).</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
+[JsonSerializable(typeof(TrainerState))]
+internal sealed partial class TrainerStateJsonContext : JsonSerializerContext;

@@ -26,8 +26,8 @@ public sealed class DatasetCommand : ICliCommand
 
     private static int Check(string root, TextWriter output)
     {
-        var ds = SegmentationDataset.Load(root);
-        var report = new DatasetValidator().Validate(ds);
+        var check = DatasetCheck.Run(root);
+        var (ds, report) = (check.Dataset, check.Report);
         var console = InfoCommand.PlainConsole(output);
         console.Profile.Width = 160;
 
@@ -55,7 +55,7 @@ public sealed class DatasetCommand : ICliCommand
         }
         console.Write(table);
 
-        var problems = report.AllProblems.ToList();
+        var problems = check.Problems;
         int train = ds.TrainingCases.Count, test = ds.TestCases.Count;
         if (problems.Count == 0)
         {
@@ -64,7 +64,7 @@ public sealed class DatasetCommand : ICliCommand
         }
         output.WriteLine($"{problems.Count} problem(s) in {train} training and {test} test case(s):");
         foreach (var p in problems) output.WriteLine("  " + p);
-        throw new CliException($"{root}: {problems.Count} problem(s) in the dataset (listed above); fix them before training");
+        throw new CliException(check.Failure(root)!);
     }
 
     /// <summary>All items when there are at most 16, else the first 8, "…", the last 3 and the count.</summary>

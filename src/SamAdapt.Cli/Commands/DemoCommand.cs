@@ -140,9 +140,7 @@ public sealed class DemoCommand : ICliCommand
             MaxDegreeOfParallelism = 2,
         });
         var report = evaluator.EvaluateFiles(CaseMatcher.Match(predDir, info.LabelsTs), VolumeIO.Read);
-        ReportWriter.WriteJson(report, Path.Combine(root, "evaluation.json"));
-        ReportWriter.WriteCsv(report, Path.Combine(root, "evaluation.csv"));
-        ReportWriter.WriteMarkdown(report, Path.Combine(root, "evaluation.md"));
+        EvaluationRunner.WriteReports(report, Path.Combine(root, "evaluation.json"), Path.Combine(root, "evaluation.csv"), Path.Combine(root, "evaluation.md"));
         EvaluateCommand.RenderTable(report, stdout);
 
         Directory.CreateDirectory(overlayDir);

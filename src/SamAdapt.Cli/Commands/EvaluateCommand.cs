@@ -1,8 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
 using SamAdapt.Evaluation;
-using SamAdapt.Imaging;
-using SamAdapt.Imaging.Datasets;
 using Spectre.Console;
 
 namespace SamAdapt.Cli.Commands;
@@ -35,123 +33,33 @@ public sealed class EvaluateCommand : ICliCommand
             "Score predicted label maps against ground truth: Dice, HD95 and NSD per case and label (definitions in the README), " +
             "with means per label and over the foreground labels. Prediction and ground truth must share the grid.");
         foreach (var o in new Option[] { pred, gt, labels, metrics, tol, hd, empty, voxel, names, ignoreGt, threads, output, csv, md }) cmd.Options.Add(o);
-        cmd.SetAction(pr =>
+        cmd.SetAction(pr => Run(new EvaluateSettings
         {
-            var a = new Args(pr.GetValue(pred)!, pr.GetValue(gt)!, pr.GetValue(labels), pr.GetValue(metrics)!, pr.GetValue(tol),
-                pr.GetValue(hd)!, pr.GetValue(empty)!, pr.GetValue(voxel), pr.GetValue(names), pr.GetValue(ignoreGt), pr.GetValue(threads),
-                pr.GetValue(output)!, pr.GetValue(csv), pr.GetValue(md));
-            return Run(a, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
-        });
+            Pred = pr.GetValue(pred)!, Gt = pr.GetValue(gt)!, Labels = pr.GetValue(labels), Metrics = pr.GetValue(metrics)!,
+            NsdTolerance = pr.GetValue(tol), Hd95 = pr.GetValue(hd)!, Empty = pr.GetValue(empty)!, VoxelUnits = pr.GetValue(voxel),
+            Names = pr.GetValue(names), IgnoreUnmatchedGt = pr.GetValue(ignoreGt), Threads = pr.GetValue(threads),
+            Out = pr.GetValue(output)!, Csv = pr.GetValue(csv), Markdown = pr.GetValue(md),
+        }, pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error));
         return cmd;
     }
 
-    public sealed record Args(string Pred, string Gt, string? Labels, string Metrics, double NsdTolerance, string Hd95, string Empty,
-        bool VoxelUnits, string? Names, bool IgnoreUnmatchedGt, int Threads, string Out, string? Csv, string? Markdown);
-
-    public static int Run(Args a, TextWriter stdout, TextWriter stderr)
+    /// <summary>Runs <see cref="EvaluationRunner.Run"/>, then prints the per-class table and where the reports went.</summary>
+    public static int Run(EvaluateSettings settings, TextWriter stdout, TextWriter stderr)
     {
-        bool predDir = Directory.Exists(a.Pred), gtDir = Directory.Exists(a.Gt);
-        if (!predDir && !File.Exists(a.Pred)) throw new CliException($"--pred: no such file or folder: {a.Pred}");
-        if (!gtDir && !File.Exists(a.Gt)) throw new CliException($"--gt: no such file or folder: {a.Gt}");
-        if (predDir != gtDir)
-            throw new CliException($"--pred and --gt must both be files or both be folders ({a.Pred} is a {(predDir ? "folder" : "file")}, {a.Gt} a {(gtDir ? "folder" : "file")})");
-        if (a.Threads < 1) throw new CliException($"--threads must be at least 1, got {a.Threads}");
-        foreach (var (path, opt) in new[] { (a.Out, "--out"), (a.Csv, "--csv"), (a.Markdown, "--markdown") })
-            if (path is not null && Path.GetDirectoryName(Path.GetFullPath(path)) is { } dir && !Directory.Exists(dir))
-                throw new CliException($"{opt}: output folder does not exist: {dir}");
-
-        SamAdapt.Common.OutputGuard.Check([("--out", a.Out), ("--csv", a.Csv), ("--markdown", a.Markdown)],
-            [("--pred", a.Pred), ("--gt", a.Gt), ("--names", a.Names)]);
-        IReadOnlyList<CasePair> pairs = predDir
-            ? CaseMatcher.Match(a.Pred, a.Gt, null, a.IgnoreUnmatchedGt)
-            : [new CasePair(CaseMatcher.CaseIdOf(Path.GetFileName(a.Gt)) ?? Path.GetFileName(a.Gt), a.Pred, a.Gt)];
-
-        var labelList = a.Labels is not null ? ParseLabels(a.Labels) : LabelsInGroundTruth(pairs, stderr, predDir);
-        var options = new EvaluationOptions
-        {
-            Labels = labelList,
-            LabelNames = a.Names is null ? null : LoadNames(a.Names),
-            Metrics = EvaluationOptions.ParseMetrics(a.Metrics),
-            NsdTolerance = a.NsdTolerance,
-            HausdorffMode = EvaluationOptions.ParseHausdorffMode(a.Hd95),
-            EmptyPolicy = EvaluationOptions.ParseEmptyPolicy(a.Empty),
-            UseVoxelUnits = a.VoxelUnits,
-            MaxDegreeOfParallelism = a.Threads,
-            // one case with many labels can take minutes: show the labels done (folder mode shows the cases done)
-            LabelProgress = predDir ? null : (done, total) =>
-            {
-                if (total >= 10 && (done % Math.Max(1, total / 10) == 0 || done == total))
-                    lock (stderr) stderr.Write(done == total ? $"\r{done}/{total} labels\n" : $"\r{done}/{total} labels");
-            },
-        };
-        var evaluator = new SegmentationEvaluator(options);
-
         EvaluationReport report;
-        int done = 0;
-        var progress = predDir ? new SyncProgress<CaseResult>(r =>
-        {
-            int k = Interlocked.Increment(ref done);
-            lock (stderr) stderr.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{k}/{pairs.Count}] {r.CaseId}"));
-        }) : null;
         try
         {
-            report = evaluator.EvaluateFiles(pairs, VolumeIO.Read, progress);
+            report = SettingsErrors.Run(() => EvaluationRunner.Run(settings, stderr));
         }
         catch (GridMismatchException e)
         {
             stderr.WriteLine($"samadapt: error: {e.Message}");
             return 2;
         }
-
-        using (var outputs = SamAdapt.Common.AtomicFile.BeginSet()) // the reports appear together or not at all
-        {
-            ReportWriter.WriteJson(report, a.Out);
-            if (a.Csv is not null) ReportWriter.WriteCsv(report, a.Csv);
-            if (a.Markdown is not null) ReportWriter.WriteMarkdown(report, a.Markdown);
-            outputs.Commit();
-        }
         RenderTable(report, stdout);
-        stdout.WriteLine($"{report.Cases.Count} case(s); report written to {a.Out}" +
-            (a.Csv is null ? "" : $", {a.Csv}") + (a.Markdown is null ? "" : $", {a.Markdown}"));
+        stdout.WriteLine($"{report.Cases.Count} case(s); report written to {settings.Out}" +
+            (settings.Csv is null ? "" : $", {settings.Csv}") + (settings.Markdown is null ? "" : $", {settings.Markdown}"));
         return 0;
-    }
-
-    private static List<int> ParseLabels(string text)
-    {
-        var r = new List<int>();
-        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            r.Add(int.TryParse(part, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) && v >= 0
-                ? v : throw new CliException($"--labels: '{part}' is not a label number (expected e.g. 1,2,3)"));
-        if (r.Count == 0) throw new CliException("--labels: no label given");
-        return r;
-    }
-
-    /// <summary>Every non-zero value found in the ground-truth files (read once more; fine for label maps).</summary>
-    private static List<int> LabelsInGroundTruth(IReadOnlyList<CasePair> pairs, TextWriter stderr, bool verbose)
-    {
-        if (verbose) stderr.WriteLine($"collecting the labels of {pairs.Count} ground-truth file(s) (give --labels to skip this)");
-        var set = new SortedSet<int>();
-        var gate = new Lock();
-        Parallel.ForEach(pairs, new ParallelOptions { MaxDegreeOfParallelism = 2 }, p =>
-        {
-            var m = LabelMap.FromVolume(VolumeIO.Read(p.GroundTruthPath));
-            var local = new HashSet<int>();
-            foreach (var v in m.Data) if (v != 0) local.Add(v);
-            lock (gate) set.UnionWith(local);
-        });
-        if (set.Count == 0) throw new CliException("the ground truth holds no foreground label; give --labels explicitly");
-        return [.. set];
-    }
-
-    private static Dictionary<int, string> LoadNames(string path)
-    {
-        var root = Directory.Exists(path) ? path
-            : Path.GetFileName(path).Equals(SegmentationDataset.DatasetJson, StringComparison.OrdinalIgnoreCase) ? Path.GetDirectoryName(Path.GetFullPath(path))!
-            : throw new CliException($"--names: expected a dataset.json or its folder, got {path}");
-        var ds = SegmentationDataset.Load(root);
-        var d = new Dictionary<int, string>();
-        foreach (var l in ds.Labels.Where(l => !l.IsRegion)) d[l.Values[0]] = l.Name;
-        return d;
     }
 
     /// <summary>The per-class table: one row per label, then the foreground mean.</summary>
@@ -185,10 +93,4 @@ public sealed class EvaluateCommand : ICliCommand
     private static string Cell(MetricKind m, double v) =>
         double.IsNaN(v) ? "n/a" : double.IsPositiveInfinity(v) ? "inf"
         : (m == MetricKind.Hd95 ? v : 100 * v).ToString("0.00", CultureInfo.InvariantCulture);
-
-    /// <summary>An IProgress that calls back synchronously on the reporting thread (Progress&lt;T&gt; posts to the thread pool).</summary>
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

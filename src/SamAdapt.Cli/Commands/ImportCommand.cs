@@ -1,22 +1,25 @@
 using System.CommandLine;
-using SamAdapt.Methods.MaSam;
+using SamAdapt.Methods;
 
 namespace SamAdapt.Cli.Commands;
 
 /// <summary>
-/// `samadapt import ma-sam --trained FILE.pth --base SAM.pth --out RUN_DIR [--classes a,b,…]`: a model released by the reference MA-SAM
-/// code (its saved-parameters file) plus the SAM checkpoint it was trained on, written as a run folder that `samadapt predict --run`
-/// uses (<see cref="MaSamImport"/>; docs/methods/ma-sam.md).
+/// `samadapt import METHOD --trained FILE.pth --base SAM.pth --out RUN_DIR [--classes a,b,…]`: a model released by a method's
+/// reference code plus the SAM checkpoint it was trained on, written as a run folder that `samadapt predict --run` uses. METHOD
+/// is looked up in <see cref="MethodRegistry"/> (<see cref="IImportableMethod"/>; ma-sam: docs/methods/ma-sam.md); an unknown
+/// name is an error listing the known methods.
 /// </summary>
 public sealed class ImportCommand : ICliCommand
 {
     public int Order => 55;
 
-    public sealed record Args(string Trained, string Base, string Out, string? Classes = null, int ImageSize = 512, int Slices = 5,
-        string? SamConfig = null, string Intensity = "ma-sam");
-
     public Command Build()
     {
+        var method = new Argument<string>("METHOD")
+        {
+            Description = "Method whose reference release to import: " + string.Join(", ", MethodRegistry.ImportableNames) +
+                          " (ma-sam: a model saved by cchen-cc/MA-SAM — FacT, 3D adapters, progressive decoder)",
+        };
         var trained = new Option<string>("--trained") { Description = "The reference's saved parameters (trained_params.pth / a released epoch_N.pth; GPU-saved files load on CPU)", Required = true };
         var baseCkpt = new Option<string>("--base") { Description = "The SAM checkpoint the model was trained on (.pth or .safetensors): the frozen encoder comes from it", Required = true };
         var output = new Option<string>("--out") { Description = "Run folder to create (config.yaml + adapter.safetensors)", Required = true };
@@ -25,22 +28,22 @@ public sealed class ImportCommand : ICliCommand
         var slices = new Option<int>("--slices") { Description = "Slices per stack the model was trained with", DefaultValueFactory = _ => 5 };
         var samConfig = new Option<string?>("--sam-config") { Description = "SAM configuration JSON, for a base whose architecture cannot be read from its shapes" };
         var intensity = new Option<string>("--intensity") { Description = "Intensity transform predict applies (the reference's BTCV CT window by default)", DefaultValueFactory = _ => "ma-sam" };
-        var maSam = new Command("ma-sam", "Import a model saved by the reference MA-SAM code (cchen-cc/MA-SAM): FacT, 3D adapters, progressive decoder.");
-        foreach (var o in new Option[] { trained, baseCkpt, output, classes, size, slices, samConfig, intensity }) maSam.Options.Add(o);
-        maSam.SetAction(pr => Run(new Args(pr.GetValue(trained)!, pr.GetValue(baseCkpt)!, pr.GetValue(output)!, pr.GetValue(classes), pr.GetValue(size),
-            pr.GetValue(slices), pr.GetValue(samConfig), pr.GetValue(intensity)!), pr.InvocationConfiguration.Output));
         var cmd = new Command("import", "Turn a model released by a method's reference code into a run folder for `samadapt predict`.");
-        cmd.Subcommands.Add(maSam);
+        cmd.Arguments.Add(method);
+        foreach (var o in new Option[] { trained, baseCkpt, output, classes, size, slices, samConfig, intensity }) cmd.Options.Add(o);
+        cmd.SetAction(pr => Run(pr.GetValue(method)!, new ImportSettings
+        {
+            Trained = pr.GetValue(trained)!, Base = pr.GetValue(baseCkpt)!, OutDir = pr.GetValue(output)!, ImageSize = pr.GetValue(size),
+            Slices = pr.GetValue(slices), SamConfigFile = pr.GetValue(samConfig), Intensity = pr.GetValue(intensity)!,
+            Classes = pr.GetValue(classes)?.Split(',', StringSplitOptions.TrimEntries),
+        }, pr.InvocationConfiguration.Output));
         return cmd;
     }
 
-    public static int Run(Args a, TextWriter stdout)
+    /// <summary>Looks <paramref name="methodName"/> up (<see cref="MethodRegistry.GetImportable"/>), imports, says where the run folder is.</summary>
+    public static int Run(string methodName, ImportSettings settings, TextWriter stdout)
     {
-        var r = MaSamImport.Import(new MaSamImportOptions
-        {
-            Trained = a.Trained, Base = a.Base, OutDir = a.Out, ImageSize = a.ImageSize, Slices = a.Slices, SamConfigFile = a.SamConfig,
-            Intensity = a.Intensity, Classes = a.Classes?.Split(',', StringSplitOptions.TrimEntries),
-        }, stdout);
+        var r = MethodRegistry.GetImportable(methodName).Import(settings, stdout);
         stdout.WriteLine($"run folder {r.RunDir}: classes {string.Join(", ", r.ClassNames.Skip(1))}; segment with `samadapt predict --run {r.RunDir} --input VOLUME --out OUT`");
         return 0;
     }

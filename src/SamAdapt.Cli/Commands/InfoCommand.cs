@@ -1,19 +1,13 @@
 using System.CommandLine;
 using System.Globalization;
-using System.Text;
-using System.Text.Json;
 using SamAdapt.Imaging;
+using SamAdapt.Imaging.Description;
 using SamAdapt.Imaging.Dicom;
 using Spectre.Console;
 
 namespace SamAdapt.Cli.Commands;
 
-/// <summary>What `samadapt info` reports about a volume.</summary>
-public sealed record VolumeSummary(
-    string File, int[] Shape, string DType, double[] Spacing, double[][] Affine, string Orientation,
-    double? Min, double? Max, double[]? Labels, Volume Volume);
-
-/// <summary>`samadapt info FILE|DICOM_DIR [--json] [--series UID]`: shape, dtype, spacing, affine, orientation, value range,
+/// <summary>`samadapt info FILE|DICOM_DIR [--json] [--series UID]` (<see cref="VolumeDescriber"/>): shape, dtype, spacing, affine, orientation, value range,
 /// labels. A DICOM folder holding several series is listed instead (pick one with --series).</summary>
 public sealed class InfoCommand : ICliCommand
 {
@@ -42,102 +36,17 @@ public sealed class InfoCommand : ICliCommand
                 var list = DicomSeriesReader.ListSeries(path);
                 if (list.Count > 1)
                 {
-                    if (pr.GetValue(json)) output.WriteLine(SeriesJson(list));
+                    if (pr.GetValue(json)) output.WriteLine(VolumeDescriber.SeriesJson(list));
                     else RenderSeries(path, list, output);
                     return 0;
                 }
             }
-            var summary = Summarize(VolumeInput.Read(path, seriesId), path);
-            if (pr.GetValue(json)) output.WriteLine(ToJson(summary));
+            var summary = VolumeDescriber.Summarize(VolumeInput.Read(path, seriesId), path);
+            if (pr.GetValue(json)) output.WriteLine(VolumeDescriber.ToJson(summary));
             else RenderTable(summary, output);
             return 0;
         });
         return cmd;
-    }
-
-    public const int MaxLabels = 1000;
-
-    public static VolumeSummary Summarize(Volume v, string file)
-    {
-        double min = double.PositiveInfinity, max = double.NegativeInfinity;
-        if (v.IsRgb)
-        {
-            foreach (var b in (byte[])v.Data) { if (b < min) min = b; if (b > max) max = b; }
-        }
-        else
-        {
-            long n = v.VoxelCount;
-            for (long i = 0; i < n; i++)
-            {
-                double x = v.Get(i);
-                if (double.IsNaN(x)) continue;
-                if (x < min) min = x;
-                if (x > max) max = x;
-            }
-        }
-        bool any = min <= max;
-        double[]? labels = null;
-        if (v.IsInteger)
-        {
-            var set = new HashSet<double>();
-            long n = v.VoxelCount;
-            for (long i = 0; i < n && set.Count <= MaxLabels; i++) set.Add(v.Get(i));
-            if (set.Count <= MaxLabels) labels = set.Order().ToArray();
-        }
-        var affine = Enumerable.Range(0, 4).Select(r => v.Affine.Skip(r * 4).Take(4).ToArray()).ToArray();
-        return new VolumeSummary(file, (int[])v.Shape.Clone(), Volume.TypeName(v.Type), v.Spacing, affine,
-            Orientation.AxisCodes(v.Affine), any ? min : null, any ? max : null, labels, v);
-    }
-
-    public static string ToJson(VolumeSummary s)
-    {
-        var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("shape"); foreach (var d in s.Shape) w.WriteNumberValue(d); w.WriteEndArray();
-            w.WriteString("dtype", s.DType);
-            w.WriteStartArray("spacing"); foreach (var d in s.Spacing) Number(w, d); w.WriteEndArray();
-            w.WriteStartArray("affine");
-            foreach (var row in s.Affine) { w.WriteStartArray(); foreach (var x in row) Number(w, x); w.WriteEndArray(); }
-            w.WriteEndArray();
-            w.WriteString("orientation", s.Orientation);
-            w.WritePropertyName("min"); Number(w, s.Min);
-            w.WritePropertyName("max"); Number(w, s.Max);
-            w.WritePropertyName("labels");
-            if (s.Labels == null) w.WriteNullValue();
-            else { w.WriteStartArray(); foreach (var l in s.Labels) Number(w, l); w.WriteEndArray(); }
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(ms.ToArray());
-    }
-
-    /// <summary>`--json` for a folder of several DICOM series: {"series": [{id, series_instance_uid, modality, description,
-    /// columns, rows, files, problem}]}.</summary>
-    public static string SeriesJson(IReadOnlyList<DicomSeriesInfo> list)
-    {
-        var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
-        {
-            w.WriteStartObject();
-            w.WriteStartArray("series");
-            foreach (var s in list)
-            {
-                w.WriteStartObject();
-                w.WriteString("id", s.Id);
-                w.WriteString("series_instance_uid", s.SeriesInstanceUid);
-                w.WriteString("modality", s.Modality);
-                w.WriteString("description", s.Description);
-                w.WriteNumber("columns", s.Columns);
-                w.WriteNumber("rows", s.Rows);
-                w.WriteNumber("files", s.SliceCount);
-                if (s.Problem is null) w.WriteNull("problem"); else w.WriteString("problem", s.Problem);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-        return Encoding.UTF8.GetString(ms.ToArray());
     }
 
     private static void RenderSeries(string folder, IReadOnlyList<DicomSeriesInfo> list, TextWriter output)
@@ -164,13 +73,6 @@ public sealed class InfoCommand : ICliCommand
         return console;
     }
 
-    private static void Number(Utf8JsonWriter w, double? x)
-    {
-        if (x is not { } v || !double.IsFinite(v)) { w.WriteNullValue(); return; }
-        if (v == Math.Floor(v) && Math.Abs(v) < 9e15) w.WriteNumberValue((long)v);
-        else w.WriteNumberValue(v);
-    }
-
     public static void RenderTable(VolumeSummary s, TextWriter output)
     {
         var console = PlainConsole(output);
@@ -184,7 +86,7 @@ public sealed class InfoCommand : ICliCommand
         Row("orientation", s.Orientation);
         Row("affine", string.Join("\n", s.Affine.Select(r => string.Join("  ", r.Select(x => F($"{x,12:F5}"))))));
         Row("range", s.Min is null ? "(all NaN)" : F($"{s.Min:G9} … {s.Max:G9}"));
-        Row("labels", s.Labels == null ? (v.IsInteger ? $"more than {MaxLabels} distinct values" : "— (not integer-valued)")
+        Row("labels", s.Labels == null ? (v.IsInteger ? $"more than {VolumeDescriber.MaxLabels} distinct values" : "— (not integer-valued)")
             : $"{s.Labels.Length}: " + Abbreviate(s.Labels));
         if (v.QFormCode > 0 || v.SFormCode > 0) Row("qform/sform code", $"{v.QFormCode} / {v.SFormCode}");
         if (v.IntentCode != 0) Row("intent", v.IntentCode + (v.IntentCode == Volume.IntentLabel ? " (label map)" : "") + (v.IntentName != "" ? $" \"{v.IntentName}\"" : ""));

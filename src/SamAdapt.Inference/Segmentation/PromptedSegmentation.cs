@@ -348,17 +348,8 @@ public static class PromptedSegmentation
 
     private static void WriteRecords(string path, IReadOnlyList<SamMaskRecord> ordered)
     {
-        var json = ordered.Select((r, i) => new Dictionary<string, object>
-        {
-            ["id"] = i + 1,
-            ["area"] = r.Area,
-            ["bbox"] = r.Bbox,
-            ["predicted_iou"] = r.PredictedIou,
-            ["stability_score"] = r.StabilityScore,
-            ["point_coords"] = new[] { r.PointCoords },
-            ["crop_box"] = r.CropBox,
-        }).ToList();
-        var text = JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true });
+        var json = ordered.Select((r, i) => new MaskRecordDto(i + 1, r.Area, r.Bbox, r.PredictedIou, r.StabilityScore, [r.PointCoords], r.CropBox)).ToList();
+        var text = JsonSerializer.Serialize(json, MaskRecordsJsonContext.Default.ListMaskRecordDto);
         SamAdapt.Common.AtomicFile.Write(path, s => s.Write(System.Text.Encoding.UTF8.GetBytes(text)));
     }
 }

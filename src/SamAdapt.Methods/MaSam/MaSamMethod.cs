@@ -8,7 +8,7 @@ namespace SamAdapt.Methods.MaSam;
 /// block (bottleneck 384) mixing neighbouring slices, the progressive ×16 multi-class decoder; the base image encoder is frozen,
 /// adapters, prompt encoder and decoder are trained. The tiny preset uses rank 8 and bottleneck 32.
 /// </summary>
-public sealed class MaSamMethod : SemanticSamMethod
+public sealed class MaSamMethod : SemanticSamMethod, IImportableMethod
 {
     public override string Name => "ma-sam";
     public override IReadOnlyList<string> Aliases => ["masam", "ma_sam"];
@@ -21,5 +21,16 @@ public sealed class MaSamMethod : SemanticSamMethod
         if (rank is { } r) c = c with { FactRank = r };
         if (bottleneck is { } b) c = c with { AdapterBottleneck = b };
         return c;
+    }
+
+    /// <summary>A model saved by the reference MA-SAM code (<see cref="MaSamImport"/>).</summary>
+    public ImportResult Import(ImportSettings s, TextWriter? log = null)
+    {
+        var r = MaSamImport.Import(new MaSamImportOptions
+        {
+            Trained = s.Trained, Base = s.Base, OutDir = s.OutDir, Classes = s.Classes, ImageSize = s.ImageSize, Slices = s.Slices,
+            SamConfigFile = s.SamConfigFile, Intensity = s.Intensity,
+        }, log);
+        return new ImportResult(r.RunDir, r.ClassNames);
     }
 }

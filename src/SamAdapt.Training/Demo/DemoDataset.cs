@@ -257,53 +257,23 @@ public static class DemoDataset
 
     private static void WriteDatasetJson(string root, DemoOptions o, IReadOnlyList<DemoClass> classes, long[] voxels, IReadOnlyList<DemoSlab> slabs, int axis)
     {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true }))
-        {
-            w.WriteStartObject();
-            w.WriteString("name", o.Name);
-            w.WriteString("description",
-                "Colin27 T1 template (mricron-data ch2.nii.gz) with AAL regions (aal.nii.gz) merged into " +
+        var labels = new Dictionary<string, int> { ["background"] = 0 };
+        foreach (var c in classes) labels.Add(c.Name, c.Index);
+        var dto = new DemoDatasetJsonDto(
+            Name: o.Name,
+            Description: "Colin27 T1 template (mricron-data ch2.nii.gz) with AAL regions (aal.nii.gz) merged into " +
                 $"{classes.Count} classes, cut into axial slabs of {o.SlabThickness} slices; every {o.HoldOutEvery}th slab held out " +
-                "(imagesTs/, labels in labelsTs/). Built by samadapt demo; see docs/demo.md.");
-            w.WriteStartObject("channel_names");
-            w.WriteString("0", "T1");
-            w.WriteEndObject();
-            w.WriteStartObject("labels");
-            w.WriteNumber("background", 0);
-            foreach (var c in classes) w.WriteNumber(c.Name, c.Index);
-            w.WriteEndObject();
-            w.WriteNumber("numTraining", slabs.Count(s => !s.IsTest));
-            w.WriteString("file_ending", ".nii.gz");
-            w.WriteStartObject("samadapt_demo");
-            w.WriteNumber("spacing_mm", o.Spacing > 1 ? o.Spacing : 1.0);
-            w.WriteNumber("axial_axis", axis);
-            w.WriteStartObject("classes");
-            foreach (var c in classes)
-            {
-                w.WriteStartObject(c.Name);
-                w.WriteNumber("label", c.Index);
-                w.WriteNumber("voxels", voxels[c.Index]);
-                w.WriteStartArray("aal_ids");
-                foreach (var id in c.AalIds) w.WriteNumberValue(id);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-            w.WriteStartArray("slabs");
-            foreach (var s in slabs)
-            {
-                w.WriteStartObject();
-                w.WriteString("case", s.CaseId);
-                w.WriteNumber("first_slice", s.FirstSlice);
-                w.WriteNumber("slices", s.SliceCount);
-                w.WriteBoolean("test", s.IsTest);
-                w.WriteEndObject();
-            }
-            w.WriteEndArray();
-            w.WriteEndObject();
-            w.WriteEndObject();
-        }
-        AtomicFile.Write(Path.Combine(root, "dataset.json"), st => st.Write(ms.ToArray()));
+                "(imagesTs/, labels in labelsTs/). Built by samadapt demo; see docs/demo.md.",
+            ChannelNames: new() { ["0"] = "T1" },
+            Labels: labels,
+            NumTraining: slabs.Count(s => !s.IsTest),
+            FileEnding: ".nii.gz",
+            SamadaptDemo: new DemoSectionDto(
+                SpacingMm: o.Spacing > 1 ? o.Spacing : 1.0,
+                AxialAxis: axis,
+                Classes: classes.ToDictionary(c => c.Name, c => new DemoClassDto(c.Index, voxels[c.Index], c.AalIds)),
+                Slabs: [.. slabs.Select(s => new DemoSlabDto(s.CaseId, s.FirstSlice, s.SliceCount, s.IsTest))]));
+        var bytes = JsonSerializer.SerializeToUtf8Bytes(dto, DemoDatasetJsonContext.Default.DemoDatasetJsonDto);
+        AtomicFile.Write(Path.Combine(root, "dataset.json"), st => st.Write(bytes));
     }
 }
