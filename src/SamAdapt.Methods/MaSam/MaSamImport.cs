@@ -10,27 +10,6 @@ using SamAdapt.Methods.Semantic;
 
 namespace SamAdapt.Methods.MaSam;
 
-/// <summary>What <see cref="MaSamImport.Import"/> needs.</summary>
-public sealed record MaSamImportOptions
-{
-    /// <summary>The reference's saved parameters (<c>trained_params.pth</c>, or a released <c>epoch_N.pth</c> of the same layout).</summary>
-    public required string Trained { get; init; }
-    /// <summary>The SAM checkpoint the model was trained on (.pth or .safetensors, plain SAM names): the frozen encoder comes from it.</summary>
-    public required string Base { get; init; }
-    /// <summary>The run folder to write (must not hold a run yet).</summary>
-    public required string OutDir { get; init; }
-    /// <summary>Foreground class names (as many as the decoder has foreground outputs); null: class_1 … class_K.</summary>
-    public IReadOnlyList<string>? Classes { get; init; }
-    /// <summary>Input size the model was trained at (512 in the reference); the base's positional tables are resized to it.</summary>
-    public int ImageSize { get; init; } = 512;
-    /// <summary>Slices per stack (5 in the reference).</summary>
-    public int Slices { get; init; } = 5;
-    /// <summary>A SAM configuration JSON (<see cref="SamConfig.FromJson"/>) for a base whose architecture cannot be inferred from its shapes; null: inferred.</summary>
-    public string? SamConfigFile { get; init; }
-    /// <summary>Intensity transform recorded for prediction (<see cref="Imaging.Preprocessing.IntensityTransform.Parse"/>); the reference's BTCV CT window by default.</summary>
-    public string Intensity { get; init; } = "ma-sam";
-}
-
 /// <summary>What was imported.</summary>
 public sealed record MaSamImportResult(string RunDir, string WeightsFile, SamConfig Sam, AdapterConfig Adapter, IReadOnlyList<string> ClassNames, int TensorCount);
 
@@ -45,7 +24,7 @@ public sealed record MaSamImportResult(string RunDir, string WeightsFile, SamCon
 /// </summary>
 public static class MaSamImport
 {
-    public static MaSamImportResult Import(MaSamImportOptions o, TextWriter? log = null)
+    public static MaSamImportResult Import(ImportSettings o, TextWriter? log = null)
     {
         if (!File.Exists(o.Trained)) throw new FileNotFoundException($"--trained: no such file: {o.Trained}");
         if (!File.Exists(o.Base)) throw new FileNotFoundException($"--base: no such file: {o.Base}");

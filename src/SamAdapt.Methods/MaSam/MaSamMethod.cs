@@ -26,11 +26,7 @@ public sealed class MaSamMethod : SemanticSamMethod, IImportableMethod
     /// <summary>A model saved by the reference MA-SAM code (<see cref="MaSamImport"/>).</summary>
     public ImportResult Import(ImportSettings s, TextWriter? log = null)
     {
-        var r = MaSamImport.Import(new MaSamImportOptions
-        {
-            Trained = s.Trained, Base = s.Base, OutDir = s.OutDir, Classes = s.Classes, ImageSize = s.ImageSize, Slices = s.Slices,
-            SamConfigFile = s.SamConfigFile, Intensity = s.Intensity,
-        }, log);
+        var r = MaSamImport.Import(s, log);
         return new ImportResult(r.RunDir, r.ClassNames);
     }
 }

@@ -44,40 +44,40 @@ public static class RelativePosition
     }
 
     /// <summary>
-    /// Adds the decomposed relative position terms to attention logits <paramref name="attn"/> (B', qh·qw, kh·kw) using the unscaled
-    /// queries <paramref name="q"/> (B', qh·qw, C): <c>(attn + rel_h) + rel_w</c>.
-    /// </summary>
-    /// <summary>
     /// The decomposed relative position terms alone, as an additive attention mask (B', qh·qw, kh·kw): <c>rel_h + rel_w</c>
     /// from the unscaled queries <paramref name="q"/> (B', qh·qw, C). For the fused attention kernel of libtorch 2.x.
     /// </summary>
     public static Tensor DecomposedRelPosBias(Tensor q, Tensor relPosH, Tensor relPosW, (int H, int W) qSize, (int H, int W) kSize)
     {
         using var scope = DisposeScope.Begin();
+        var (relH, relW) = RelPosTerms(q, relPosH, relPosW, qSize, kSize);
+        var sum = relH.unsqueeze(4) + relW.unsqueeze(3); // may inherit einsum's strides: reshape, not view
+        return sum.reshape(q.size(0), qSize.H * qSize.W, kSize.H * kSize.W).MoveToOuterScope();
+    }
+
+    /// <summary>SAM's decomposed terms from the unscaled queries <paramref name="q"/> (B', qh·qw, C):
+    /// rel_h (B', qh, qw, kh) and rel_w (B', qh, qw, kw). Tensors of the caller's scope.</summary>
+    private static (Tensor RelH, Tensor RelW) RelPosTerms(Tensor q, Tensor relPosH, Tensor relPosW, (int H, int W) qSize, (int H, int W) kSize)
+    {
         var (qh, qw) = qSize;
         var (kh, kw) = kSize;
         var rh = GetRelPos(qh, kh, relPosH);
         var rw = GetRelPos(qw, kw, relPosW);
-        long b = q.size(0), dim = q.size(2);
-        var rq = q.reshape(b, qh, qw, dim);
-        var relH = torch.einsum("bhwc,hkc->bhwk", rq, rh);
-        var relW = torch.einsum("bhwc,wkc->bhwk", rq, rw);
-        var sum = relH.unsqueeze(4) + relW.unsqueeze(3); // may inherit einsum's strides: reshape, not view
-        return sum.reshape(b, qh * qw, kh * kw).MoveToOuterScope();
+        var rq = q.reshape(q.size(0), qh, qw, q.size(2));
+        return (torch.einsum("bhwc,hkc->bhwk", rq, rh), torch.einsum("bhwc,wkc->bhwk", rq, rw));
     }
 
+    /// <summary>
+    /// Adds the decomposed relative position terms to attention logits <paramref name="attn"/> (B', qh·qw, kh·kw) using the unscaled
+    /// queries <paramref name="q"/> (B', qh·qw, C): <c>(attn + rel_h) + rel_w</c>.
+    /// </summary>
     public static Tensor AddDecomposedRelPos(Tensor attn, Tensor q, Tensor relPosH, Tensor relPosW, (int H, int W) qSize, (int H, int W) kSize)
     {
         using var scope = DisposeScope.Begin();
         var (qh, qw) = qSize;
         var (kh, kw) = kSize;
-        var rh = GetRelPos(qh, kh, relPosH);
-        var rw = GetRelPos(qw, kw, relPosW);
-        long b = q.size(0), dim = q.size(2);
-        var rq = q.reshape(b, qh, qw, dim);
-        var relH = torch.einsum("bhwc,hkc->bhwk", rq, rh);
-        var relW = torch.einsum("bhwc,wkc->bhwk", rq, rw);
-        var sum = attn.view(b, qh, qw, kh, kw) + relH.unsqueeze(4) + relW.unsqueeze(3);
-        return sum.view(b, qh * qw, kh * kw).MoveToOuterScope();
+        var (relH, relW) = RelPosTerms(q, relPosH, relPosW, qSize, kSize);
+        var sum = attn.view(q.size(0), qh, qw, kh, kw) + relH.unsqueeze(4) + relW.unsqueeze(3);
+        return sum.view(q.size(0), qh * qw, kh * kw).MoveToOuterScope();
     }
 }
