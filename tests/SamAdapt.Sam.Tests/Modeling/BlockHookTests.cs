@@ -20,12 +20,14 @@ public class BlockHookTests
         }
     }
 
-    private static Block NewBlock(int window)
+    /// <summary>A block with random weights, or with <paramref name="like"/>'s weights. Copying (not re-seeding) keeps the
+    /// blocks identical while other test classes draw from libtorch's global generator in parallel.</summary>
+    private static Block NewBlock(int window, Block? like = null)
     {
-        torch.manual_seed(11);
         var b = new Block(16, 2, 2.0, window, (6, 6));
         using var _ = torch.no_grad();
-        foreach (var (_, p) in b.named_parameters()) p.copy_(torch.randn(p.shape) * 0.2);
+        if (like is not null) b.load_state_dict(like.state_dict());
+        else foreach (var (_, p) in b.named_parameters()) p.copy_(torch.randn(p.shape) * 0.2);
         return b;
     }
 
@@ -42,7 +44,7 @@ public class BlockHookTests
         var reference = plain.forward(x);
 
         // zero hooks at the residual points change nothing, bit for bit
-        using (var zeros = NewBlock(window))
+        using (var zeros = NewBlock(window, plain))
         {
             zeros.Attach(BlockHookPoint.BeforeAttention, "a", new ConstantHook(0));
             zeros.Attach(BlockHookPoint.BeforeMlp, "b", new ConstantHook(0));
@@ -50,7 +52,7 @@ public class BlockHookTests
         }
 
         // parallel to the MLP: the hook's output is added to the block output; it sees norm2 of the attention result
-        using (var par = NewBlock(window))
+        using (var par = NewBlock(window, plain))
         {
             var hook = par.Attach(BlockHookPoint.ParallelToMlp, "mlp_adapter", new ConstantHook(1));
             var y = par.forward(x, new EncoderContext(2));
@@ -62,14 +64,14 @@ public class BlockHookTests
         }
 
         // after attention: a hook returning zeros removes the attention branch
-        using (var after = NewBlock(window))
+        using (var after = NewBlock(window, plain))
         {
             after.Attach(BlockHookPoint.AfterAttention, "space_adapter", new ConstantHook(0));
             var y = after.forward(x);
             Assert.True(torch.allclose(y, x + after.mlp.forward(after.norm2.forward(x)), 1e-5, 1e-5));
         }
 
-        using var twice = NewBlock(window);
+        using var twice = NewBlock(window, plain);
         twice.Attach(BlockHookPoint.BeforeMlp, "h", new ConstantHook(0));
         Assert.Throws<InvalidOperationException>(() => twice.Attach(BlockHookPoint.AfterAttention, "h", new ConstantHook(0)));
     }
