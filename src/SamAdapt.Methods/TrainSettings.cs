@@ -82,14 +82,14 @@ public sealed record TrainSettings
     // ---- runtime (shared by every verb: --device, --threads, --bf16) ----
     public RuntimeSettings Runtime { get; init; } = new();
 
-    /// <summary>
-    /// These settings with every unset task value taken from <paramref name="stored"/> (a run folder's, see
-    /// <see cref="ISegmentationMethod.StoredSettings"/>). Trainer values merge in <see cref="TrainerOptions(TrainerOptions?)"/>.
-    /// </summary>
     /// <summary>Default learning rate when the whole model trains from scratch (--model): AdamW at 2e-3 fits the small
     /// presets within a few hundred iterations (docs/training-notes.md); 8e-4 is MA-SAM's for adapters on a pretrained SAM.</summary>
     public const double FromScratchLr = 2e-3;
 
+    /// <summary>
+    /// These settings with every unset task value taken from <paramref name="stored"/> (a run folder's, see
+    /// <see cref="ISegmentationMethod.StoredSettings"/>). Trainer values merge in <see cref="TrainerOptions(TrainerOptions?)"/>.
+    /// </summary>
     public TrainSettings Over(TrainSettings stored) => this with
     {
         Method = Method ?? stored.Method,

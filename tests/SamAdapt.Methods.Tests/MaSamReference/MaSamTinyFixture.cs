@@ -99,19 +99,8 @@ internal static class MaSamTinyFixture
         return (images, c.GetProperty("B").GetInt32(), c.GetProperty("D").GetInt32());
     }
 
-    /// <summary>‖a − b‖ / ‖b‖ (float64 accumulation).</summary>
-    public static double RelativeError(float[] actual, float[] expected)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double num = 0, den = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double dd = (double)actual[i] - expected[i];
-            num += dd * dd;
-            den += (double)expected[i] * expected[i];
-        }
-        return Math.Sqrt(num) / Math.Max(Math.Sqrt(den), 1e-30);
-    }
+    /// <summary>‖a − b‖ / ‖b‖ (float64 accumulation): the SAM fixture's measure.</summary>
+    public static double RelativeError(float[] actual, float[] expected) => Sam.Tests.Modeling.SamTinyFixture.RelativeError(actual, expected);
 
     /// <summary>Asserts shape equality and ‖a − b‖/‖b‖ ≤ <see cref="Bound"/>; returns the relative error.</summary>
     public static double AssertClose(string what, Tensor actual, NpyArray expected, Action<string>? log = null) =>
