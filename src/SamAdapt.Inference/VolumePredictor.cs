@@ -19,22 +19,21 @@ public sealed record VolumePrediction(Volume Labels, Volume? Probabilities);
 /// </summary>
 public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions preprocessing, IReadOnlyList<int> classValues, Device device, bool bf16 = false, int batchSize = 1)
 {
+    private readonly int[] _values = Checked(classValues, preprocessing, batchSize); // first: before the pipeline is built
     private readonly SamplePipeline _pipeline = new(preprocessing, null);
-    private readonly int[] _values = [.. classValues];
 
     /// <summary>A predictor for a run's trained semantic model (<see cref="RunLoader"/>).</summary>
     public VolumePredictor(TrainedModel trained, Device device, bool bf16 = false, int batchSize = 1)
         : this(trained.Semantic ?? throw new ArgumentException($"method {trained.Method} has no semantic output; use a prompted predictor"),
             trained.Preprocessing ?? throw new ArgumentException($"method {trained.Method} recorded no preprocessing"), trained.ClassValues, device, bf16, batchSize) { }
 
-    public int NumClasses => _values.Length;
-
-    /// <summary>Predicts one volume; <paramref name="progress"/> gets (stacks done, stacks total).</summary>
-    public VolumePrediction Predict(Volume image, string id, bool probabilities = false, IProgress<(int Done, int Total)>? progress = null)
+    /// <summary>The run's class values and sizes, checked once before anything is read or allocated.</summary>
+    private static int[] Checked(IReadOnlyList<int> classValues, SampleOptions preprocessing, int batchSize)
     {
+        int[] values = [.. classValues];
         // label values must fit the int16 label map exactly (no wrap-around) and be one per model output
-        if (_values.Length < 2 || _values[0] != 0 || _values.Skip(1).Any(v => v is < 1 or > short.MaxValue) || _values.Distinct().Count() != _values.Length)
-            throw new InvalidDataException($"run config field class_values: expected 0 then distinct label values 1..{short.MaxValue}, found [{string.Join(", ", _values)}]");
+        if (values.Length < 2 || values[0] != 0 || values.Skip(1).Any(v => v is < 1 or > short.MaxValue) || values.Distinct().Count() != values.Length)
+            throw new InvalidDataException($"run config field class_values: expected 0 then distinct label values 1..{short.MaxValue}, found [{string.Join(", ", values)}]");
         // sizes from the run's config.yaml and --batch: checked before anything is allocated
         if (preprocessing.Slices is < 1 or > 99 || preprocessing.Slices % 2 == 0)
             throw new InvalidDataException($"run config field slices: expected an odd number 1..99, found {preprocessing.Slices}");
@@ -42,7 +41,15 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
             throw new InvalidDataException($"run config field image_size: expected 16..8192, found {preprocessing.ImageSize}");
         SamAdapt.Common.ResourceLimits.Check(
             $"--batch {batchSize} × slices {preprocessing.Slices} × 3 × {preprocessing.ImageSize}² float32 inputs and probabilities",
-            (double)batchSize * preprocessing.Slices * preprocessing.ImageSize * preprocessing.ImageSize * (3 + _values.Length), 4 * 4);
+            (double)batchSize * preprocessing.Slices * preprocessing.ImageSize * preprocessing.ImageSize * (3 + values.Length), 4 * 4);
+        return values;
+    }
+
+    public int NumClasses => _values.Length;
+
+    /// <summary>Predicts one volume; <paramref name="progress"/> gets (stacks done, stacks total).</summary>
+    public VolumePrediction Predict(Volume image, string id, bool probabilities = false, IProgress<(int Done, int Total)>? progress = null)
+    {
         var pv = _pipeline.Prepare(id, image);
         int n = pv.SliceCount, d = preprocessing.Slices, s = preprocessing.ImageSize, k1 = _values.Length, plane = s * s;
         var acc = new float[n][];
