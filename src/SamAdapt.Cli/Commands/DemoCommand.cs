@@ -96,7 +96,7 @@ public sealed class DemoCommand : ICliCommand
 
         stdout.WriteLine($"[1/4] building the dataset in {datasetDir}");
         var info = DemoDataset.Build(datasetDir);
-        stdout.WriteLine($"      {info.TrainSlabs.Count()} training slabs, {info.TestSlabs.Count()} held-out slabs of {info.Slabs[0].SliceCount} axial slices; " +
+        stdout.WriteLine($"      {info.TrainSlabs.Count()} training slabs, {info.TestSlabs.Count()} held-out slabs of {info.Slabs[0].SliceCount} sagittal slices; " +
             $"classes: {string.Join(", ", info.Classes.Select(c => c.Name))}");
 
         stdout.WriteLine($"[2/4] training MA-SAM ({a.Iterations} iterations, {a.Device}) into {runDir}");

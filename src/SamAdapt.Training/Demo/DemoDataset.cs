@@ -28,6 +28,9 @@ public sealed record DemoOptions
     /// 1 or less keeps the native 1 mm grid (181×217×181). The default 2 mm gives 91×109×91.</summary>
     public double Spacing { get; init; } = 2.0;
 
+    /// <summary>Spacing (mm) across the sagittal slices (left–right); null: <see cref="Spacing"/>.</summary>
+    public double? SliceSpacing { get; init; }
+
     /// <summary>Sagittal slices per slab (the default 4 slices of 2 mm make 8 mm slabs).</summary>
     public int SlabThickness { get; init; } = 4;
 
@@ -205,15 +208,15 @@ public static class DemoDataset
         }
         var label = atlas.With((int[])atlas.Shape.Clone(), VoxelType.UInt8, lab, (double[])image.Affine.Clone(), keepScaling: false);
         label.IntentCode = Volume.IntentLabel;
-        var img = image.ConvertTo(VoxelType.Float32);
-        if (o.Spacing > 1)
-        {
-            img = Resampler.ToSpacing(img, [o.Spacing, o.Spacing, o.Spacing], Interpolation.Linear);
-            label = Resampler.ToSpacing(label, [o.Spacing, o.Spacing, o.Spacing], Interpolation.Nearest);
-            label.IntentCode = Volume.IntentLabel;
-        }
-        img = Orientation.Reorient(img, CaseOrientation);
+        var img = Orientation.Reorient(image.ConvertTo(VoxelType.Float32), CaseOrientation);
         label = Orientation.Reorient(label, CaseOrientation);
+        double sliceSpacing = o.SliceSpacing ?? o.Spacing;
+        if (o.Spacing > 1 || sliceSpacing > 1)
+        {
+            double[] spacing = [Math.Max(1, o.Spacing), Math.Max(1, o.Spacing), Math.Max(1, sliceSpacing)];
+            img = Resampler.ToSpacing(img, spacing, Interpolation.Linear);
+            label = Resampler.ToSpacing(label, spacing, Interpolation.Nearest);
+        }
         label.IntentCode = Volume.IntentLabel;
         var shape = label.Shape.Take(3).ToArray();
         const int axis = DemoDatasetInfo.SliceAxis;
