@@ -17,7 +17,7 @@ namespace SamAdapt.Methods.MaskSam;
 /// trained). The run folder uses the semantic methods' <c>task:</c> record (<see cref="SemanticTaskConfig"/>) with the MaskSAM
 /// configuration in its adapter_config field, so predict and evaluate work as for ma-sam.
 /// </summary>
-public sealed class MaskSamMethod : ISegmentationMethod
+public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
 {
     public string Name => "masksam";
     public IReadOnlyList<string> Aliases => ["mask-sam", "mask_sam"];
@@ -39,6 +39,9 @@ public sealed class MaskSamMethod : ISegmentationMethod
         Frames = frames, InputSize = inputSize, NumClasses = numClasses, NumQueries = Math.Max(16, numClasses + 4),
         GeneratorChannels = [16, 16, 32, 32, 64, 64], ClassifierPool = 8,
     };
+
+    /// <summary>A network saved by the reference MaskSAM trainer (<see cref="MaskSamImport"/>).</summary>
+    public ImportResult Import(ImportSettings settings, TextWriter? log = null) => MaskSamImport.Import(settings, log);
 
     public MethodRun CreateRun(MethodContext context)
     {
