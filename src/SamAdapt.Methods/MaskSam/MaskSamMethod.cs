@@ -95,9 +95,10 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
                 modelConfig = Path.GetFullPath(s.Model!);
             }
             model = new MaskSamModel(config);
-            // a random base preserves nothing when frozen: from a configuration everything trains
-            foreach (var (_, p) in model.named_parameters()) p.requires_grad_(true);
         }
+        // --train-base: every weight trains; the default for a configuration (a random base preserves nothing when frozen)
+        bool trainAll = s.TrainBase ?? s.Checkpoint is null;
+        if (trainAll) foreach (var (_, p) in model.named_parameters()) p.requires_grad_(true);
         model.train();
         var cfg = new SemanticTaskConfig
         {
@@ -124,7 +125,7 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
             IntensitySource = intensitySource,
             IntensityScope = sample.EffectiveScope.ToString().ToLowerInvariant(),
             ForegroundProbability = sample.ForegroundProbability,
-            TrainBase = s.Checkpoint is null,
+            TrainBase = trainAll,
             Preprocessing = sample.ToDictionary().ToDictionary(kv => kv.Key, kv => Convert.ToString(kv.Value, CultureInfo.InvariantCulture) ?? ""),
         };
         var loss = new MaskSamLossOptions { NumPoints = imageSize * imageSize / 2 };
@@ -135,7 +136,7 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
                 $"{config.NumQueries} queries, {cfg.TrainCases.Count} training / {cfg.ValidationCases.Count} validation case(s), {data.SamplesPerEpoch} training slices, " +
                 $"{imageSize}² × {frames}-slice patches, base: {(cfg.BaseCheckpoint != "" ? cfg.BaseCheckpoint : $"{modelConfig} (from scratch)")}"),
             $"intensity: {cfg.Intensity} ({cfg.IntensitySource})",
-            "trained: " + (cfg.TrainBase ? "everything (the base is random)" : "stem, encoder adapters and temporal embeddings, prompt generator, decoder adapters, class head, final convolution; SAM stays frozen"),
+            "trained: " + (cfg.TrainBase ? (cfg.BaseCheckpoint == "" ? "everything (the base is random)" : "everything (--train-base)") : "stem, encoder adapters and temporal embeddings, prompt generator, decoder adapters, class head, final convolution; SAM stays frozen"),
             string.Create(CultureInfo.InvariantCulture, $"sampling: {cfg.ForegroundProbability:P0} of the training patches centred on a foreground class"));
         return new MethodRun(task, new SliceStackSource(data), summary);
     }
