@@ -40,6 +40,21 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
         GeneratorChannels = [16, 16, 32, 32, 64, 64], ClassifierPool = 8,
     };
 
+    /// <summary>
+    /// The reference trainer's optimisation where not given: AdamW lr 1e-3 (from a configuration the engine's from-scratch lr),
+    /// weight decay 3e-5, no warm-up, poly decay exponent 0.9, gradient clipping at 12.
+    /// </summary>
+    public TrainerOptions TrainerDefaults(TrainSettings s, TrainerOptions o) => o with
+    {
+        Lr = s.Lr ?? (s.Checkpoint is null && s.Model is not null ? o.Lr : ReferenceLr),
+        WeightDecay = s.WeightDecay ?? ReferenceWeightDecay,
+        Warmup = s.Warmup ?? 0,
+        PolyExponent = s.PolyExp ?? 0.9,
+        ClipGrad = s.ClipGrad ?? ReferenceClipGrad,
+    };
+
+    public const double ReferenceLr = 1e-3, ReferenceWeightDecay = 3e-5, ReferenceClipGrad = 12;
+
     /// <summary>A network saved by the reference MaskSAM trainer (<see cref="MaskSamImport"/>).</summary>
     public ImportResult Import(ImportSettings settings, TextWriter? log = null) => MaskSamImport.Import(settings, log);
 
