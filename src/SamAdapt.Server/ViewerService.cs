@@ -13,7 +13,9 @@ namespace SamAdapt.Server;
 public sealed record FileEntry(string Name, string Path, string Kind);
 
 /// <summary>What the page learns about an opened volume.</summary>
-public sealed record VolumeInfo(string Name, int[] Shape, double[] Spacing, bool Dicom, double[] Range);
+/// <summary>What the page learns about an opened volume; <c>Affine</c> is the voxel → RAS mm matrix (row-major 4×4) of the
+/// NIfTI it is served as, so the page maps a viewer position back to voxel (i, j, k) exactly.</summary>
+public sealed record VolumeInfo(string Name, int[] Shape, double[] Spacing, bool Dicom, double[] Range, double[] Affine);
 
 /// <summary>A pending mask on one slice: <c>Mask</c> is base64 of one byte (0/1) per pixel, row-major (rows j, columns i).</summary>
 public sealed record SliceMask(int Slice, string Mask, int Voxels);
@@ -127,7 +129,7 @@ public sealed class ViewerService : IDisposable
     }
 
     public static VolumeInfo Info(OpenVolume v) =>
-        new(v.Name, v.Shape, v.Image.Spacing, v.DicomFolder is not null, [v.Low, v.High]);
+        new(v.Name, v.Shape, v.Image.Spacing, v.DicomFolder is not null, [v.Low, v.High], v.Image.Affine);
 
     /// <summary>Messages name files by the page's names, not the server's folders.</summary>
     private string Strip(string message, string fullPath)
@@ -181,6 +183,14 @@ public sealed class ViewerService : IDisposable
             }
         }
         return NiftiBytes(session, LabelVolume(v, data));
+    }
+
+    /// <summary>The edited labels as raw bytes (one per voxel, i fastest): what the page copies into its overlay after undo or
+    /// automatic prediction.</summary>
+    public byte[] LabelsRaw(Session session)
+    {
+        var (_, edits, _) = session.Require();
+        lock (session.Sync) return (byte[])edits.Labels.Clone();
     }
 
     private static Volume LabelVolume(OpenVolume v, byte[] data)

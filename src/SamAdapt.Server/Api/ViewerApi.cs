@@ -50,6 +50,7 @@ public static class ViewerApi
         api.MapGet("/volume.nii.gz", (HttpContext c) => Results.File(svc.ImageNifti(Session(c)), "application/gzip", "volume.nii.gz"));
         api.MapGet("/labels.nii.gz", (HttpContext c, bool? pending) =>
             Results.File(svc.LabelsNifti(Session(c), pending == true), "application/gzip", "labels.nii.gz"));
+        api.MapGet("/labels.raw", (HttpContext c) => Results.File(svc.LabelsRaw(Session(c)), "application/octet-stream"));
         api.MapPost("/embed", async (HttpContext c, EmbedRequest r) =>
         {
             var (computed, ms) = await svc.EmbedAsync(Session(c), r.Slice, c.RequestAborted);
