@@ -40,7 +40,11 @@ public sealed class ServerHost : IAsyncDisposable
     public string Url { get; private set; } = "";
 
     /// <summary>Checks the settings and loads the models (slow: checkpoints); throws <see cref="SettingsException"/> for bad options.</summary>
-    public static ServerHost Create(ServeSettings s, TextWriter? log = null)
+    public static ServerHost Create(ServeSettings s, TextWriter? log = null) => Create(s, null, log);
+
+    /// <summary>As <see cref="Create(ServeSettings, TextWriter?)"/> with an interactive model built by the caller (another
+    /// <see cref="IInteractiveSegmenter"/>, e.g. MSA, or a model without a checkpoint file); the server owns and disposes it.</summary>
+    public static ServerHost Create(ServeSettings s, IInteractiveSegmenter? interactiveModel, TextWriter? log = null)
     {
         var address = ParseHost(s.Host);
         if (!IPAddress.IsLoopback(address) && string.IsNullOrEmpty(s.Token))
@@ -54,11 +58,11 @@ public sealed class ServerHost : IAsyncDisposable
             if (!Directory.Exists(r)) throw new SettingsException($"--run: no such folder: {r}");
         var device = DeviceCheck.Resolve(s.Device);
 
-        IInteractiveSegmenter? interactive = null;
+        IInteractiveSegmenter? interactive = interactiveModel;
         var automatic = new List<AutomaticModel>();
         try
         {
-            if (s.Checkpoint is not null)
+            if (interactive is null && s.Checkpoint is not null)
             {
                 interactive = SamInteractiveSegmenter.Load(s.Checkpoint, s.CheckpointModel, s.Preset, device);
                 log?.WriteLine($"interactive model: {interactive.Name}");
