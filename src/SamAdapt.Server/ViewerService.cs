@@ -225,7 +225,7 @@ public sealed class ViewerService : IDisposable
         bool computed = await InteractiveGate.RunAsync(() =>
         {
             if (session.CachedEmbedding(k, gen) is not null) return false;
-            session.CacheEmbedding(k, model.Embed(v.GreySlice(k), v.Shape[1], v.Shape[0]));
+            session.CacheEmbedding(k, model.Embed(v.GreySlice(k), v.Shape[1], v.Shape[0]), gen);
             return true;
         }, cancel).ConfigureAwait(false);
         return (computed, sw.Elapsed.TotalMilliseconds);
@@ -268,15 +268,22 @@ public sealed class ViewerService : IDisposable
             foreach (var s in slices)
             {
                 var e = session.CachedEmbedding(s, gen);
-                if (e is null)
+                bool fresh = e is null;
+                e ??= model.Embed(v.GreySlice(s), h, w);
+                try
                 {
-                    e = model.Embed(v.GreySlice(s), h, w);
-                    session.CacheEmbedding(s, e);
-                    computed++;
+                    // a 3-D box carries only the box to the other slices; points belong to the slice they were put on
+                    var p = s == k ? prompt : prompt with { Points = [] };
+                    result.Add((s, model.Segment(e, p)));
                 }
-                // a 3-D box carries only the box to the other slices; points belong to the slice they were put on
-                var p = s == k ? prompt : prompt with { Points = [] };
-                result.Add((s, model.Segment(e, p)));
+                finally
+                {
+                    if (fresh)
+                    {
+                        session.CacheEmbedding(s, e, gen); // disposed instead when the volume changed meanwhile
+                        computed++;
+                    }
+                }
             }
             return (result, computed);
         }, cancel).ConfigureAwait(false);

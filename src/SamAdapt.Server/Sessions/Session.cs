@@ -33,6 +33,7 @@ public sealed class Session(string id, string tempRoot) : IDisposable
 
     private readonly Dictionary<int, ISliceEmbedding> _embeddings = [];
     private readonly LinkedList<int> _embeddingOrder = new();
+    private int _embeddingGeneration;
 
     public void Open(OpenVolume volume)
     {
@@ -58,8 +59,13 @@ public sealed class Session(string id, string tempRoot) : IDisposable
     /// <summary>The cached embedding of slice <paramref name="k"/> of the current generation, or null. Call inside the model gate.</summary>
     public ISliceEmbedding? CachedEmbedding(int k, int generation)
     {
-        if (generation != Generation) DropEmbeddings();
-        if (!_embeddings.TryGetValue(k, out var e)) return null;
+        int current = Generation;
+        if (_embeddingGeneration != current)
+        {
+            DropEmbeddings(); // embeddings of an earlier volume
+            _embeddingGeneration = current;
+        }
+        if (generation != current || !_embeddings.TryGetValue(k, out var e)) return null;
         _embeddingOrder.Remove(k);
         _embeddingOrder.AddLast(k);
         return e;
@@ -67,9 +73,15 @@ public sealed class Session(string id, string tempRoot) : IDisposable
 
     public bool HasEmbedding(int k) => _embeddings.ContainsKey(k);
 
-    /// <summary>Caches an embedding (the least recently used beyond <see cref="MaxCachedEmbeddings"/> is disposed). Inside the model gate.</summary>
-    public void CacheEmbedding(int k, ISliceEmbedding e)
+    /// <summary>Caches an embedding of the volume of <paramref name="generation"/> (the least recently used beyond
+    /// <see cref="MaxCachedEmbeddings"/> is disposed); one of a volume no longer open is disposed at once. Inside the model gate.</summary>
+    public void CacheEmbedding(int k, ISliceEmbedding e, int generation)
     {
+        if (generation != Generation || generation != _embeddingGeneration)
+        {
+            e.Dispose();
+            return;
+        }
         if (_embeddings.Remove(k, out var old)) { old.Dispose(); _embeddingOrder.Remove(k); }
         _embeddings[k] = e;
         _embeddingOrder.AddLast(k);
