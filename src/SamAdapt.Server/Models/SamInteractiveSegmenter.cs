@@ -1,3 +1,4 @@
+using SamAdapt.Inference;
 using SamAdapt.Sam;
 using SamAdapt.Sam.Contracts;
 using SamAdapt.Sam.Modeling;
@@ -9,8 +10,8 @@ namespace SamAdapt.Server.Models;
 
 /// <summary>
 /// SAM or MedSAM from a checkpoint as an <see cref="IInteractiveSegmenter"/>: the predictor's pre-processing (docs/sam.md §4
-/// for SAM, §7.1 for MedSAM), the image encoder through the promptable contract (<see cref="IPromptableSegmenter"/>), and the
-/// predictor's post-processing; so a mask equals what <see cref="SamPredictor"/> returns for the same slice and prompt. One
+/// for SAM, §7.1 for MedSAM), one <see cref="PromptedPredictor"/> per cached slice (the promptable contract,
+/// <see cref="IPromptableSegmenter"/>: it holds the slice's embedding), and the predictor's post-processing; so a mask equals what <see cref="SamPredictor"/> returns for the same slice and prompt. One
 /// point alone asks for the three candidate masks and keeps the one with the highest predicted IoU (SAM's advice for an
 /// ambiguous single click); otherwise one mask.
 /// </summary>
@@ -41,9 +42,9 @@ public sealed class SamInteractiveSegmenter : IInteractiveSegmenter
         using var scope = DisposeScope.Begin();
         using var _ = torch.inference_mode();
         var (input, _, inputSize) = _pre.Preprocess(grey, height, width, channels: 1); // (1, 3, S, S)
-        IPromptableSegmenter promptable = _model;
-        var features = promptable.EmbedImage(input).DetachFromScope(); // (1, C, S/16, S/16)
-        return new Embedding(features, height, width, inputSize);
+        var predictor = new PromptedPredictor(_model);
+        predictor.SetImage(input); // embedding (1, C, S/16, S/16), owned by the predictor
+        return new Embedding(predictor, height, width, inputSize);
     }
 
     public bool[] Segment(ISliceEmbedding embedding, SlicePrompt prompt)
@@ -62,8 +63,9 @@ public sealed class SamInteractiveSegmenter : IInteractiveSegmenter
         }
         if (prompt.Box is { } b) boxes = Tensor.FromArray<float>(ToInputFrame(b, e), [1, 4], device);
         bool multimask = prompt.Points.Count == 1 && prompt.Box is null;
-        IPromptableSegmenter promptable = _model;
-        var r = promptable.PredictMasks(e.Features, new PromptBatch(coords, labels, boxes), multimask); // (1, C, S/4, S/4), (1, C)
+        var r = e.Predictor.Predict(new PromptBatch(coords, labels, boxes), multimask); // (1, C, S/4, S/4), (1, C)
+        using var lowResLogits = r.LowResLogits; // the caller owns them
+        using var iouPredictions = r.IouPredictions;
         var best = multimask ? (int)r.IouPredictions.select(0, 0).argmax().ItemLong() : 0;
         var low = r.LowResLogits.narrow(1, best, 1);
         Tensor values = _pre.Preset == SamPreset.Sam
@@ -87,12 +89,12 @@ public sealed class SamInteractiveSegmenter : IInteractiveSegmenter
 
     public void Dispose() => _pre.Dispose();
 
-    private sealed class Embedding(Tensor features, int height, int width, (int H, int W) inputSize) : ISliceEmbedding
+    private sealed class Embedding(PromptedPredictor predictor, int height, int width, (int H, int W) inputSize) : ISliceEmbedding
     {
-        public Tensor Features { get; } = features;
+        public PromptedPredictor Predictor { get; } = predictor;
         public int Height { get; } = height;
         public int Width { get; } = width;
         public (int H, int W) InputSize { get; } = inputSize;
-        public void Dispose() => Features.Dispose();
+        public void Dispose() => Predictor.Dispose();
     }
 }
