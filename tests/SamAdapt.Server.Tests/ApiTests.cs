@@ -228,6 +228,14 @@ public class ApiTests(ServerFixture fx) : IClassFixture<ServerFixture>
         // a real volume uploads and opens
         var ok = await (await c.PostAsync("/api/upload", Form("mine.nii.gz", File.ReadAllBytes(Path.Combine(fx.DataRoot, ServerFixture.Nifti))))).Json();
         Assert.Equal("mine.nii.gz", ok.GetProperty("name").GetString());
+        // a PNG opens as a one-slice volume and can be prompted
+        var png = Path.Combine(fx.Temp.Path, "photo.png");
+        VolumeIO.Write(new Volume([40, 30], VoxelType.UInt8, Enumerable.Range(0, 1200).Select(i => (byte)(i % 40 > 20 ? 200 : 30)).ToArray(),
+            [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]), png);
+        var p = await (await c.PostAsync("/api/upload", Form("photo.png", File.ReadAllBytes(png)))).Json();
+        Assert.Equal([40, 30, 1], p.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()));
+        var m = await (await c.Post("/api/prompt", new { slice = 0, points = new[] { new[] { 30.0, 15.0, 1 } } })).Json();
+        Assert.Equal(1200, Convert.FromBase64String(m.GetProperty("slices")[0].GetProperty("mask").GetString()!).Length);
         // DICOM slices upload together as one series
         var dicom = new MultipartFormDataContent();
         foreach (var f in Directory.GetFiles(Path.Combine(fx.DataRoot, ServerFixture.Dicom)))
