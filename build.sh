@@ -52,7 +52,7 @@ web() {
   command -v node >/dev/null && command -v npm >/dev/null || { log "Node.js and npm are required to build the viewer page (web/)"; exit 1; }
   if [ ! -f web/node_modules/.package-lock.json ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
     log "installing the page's npm packages (npm ci)"
-    (cd web && npm ci --no-audit --no-fund >&2)
+    (cd web && npm ci --ignore-scripts --no-audit --no-fund >&2) # esbuild's binary comes as an optional package; no install scripts needed
   fi
   local out=src/SamAdapt.Server/wwwroot/index.html
   if [ ! -f "$out" ] || [ -n "$(find web/src web/index.html web/build.mjs web/package-lock.json -newer "$out" -print -quit)" ]; then
