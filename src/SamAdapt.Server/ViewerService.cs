@@ -40,6 +40,7 @@ public sealed class ViewerService : IDisposable
         Automatic = automatic;
         Root = settings.DataRoot is null ? null : new ConfinedPath(settings.DataRoot);
         TempRoot = Path.Combine(Path.GetTempPath(), "samadapt-serve-" + Environment.ProcessId);
+        RemoveStaleTempRoots();
         Directory.CreateDirectory(TempRoot);
         Sessions = new SessionStore(settings.MaxSessions, TempRoot, Release);
     }
@@ -51,6 +52,22 @@ public sealed class ViewerService : IDisposable
     public ConfinedPath? Root { get; }
     public SessionStore Sessions { get; }
     public string TempRoot { get; }
+
+    /// <summary>Upload folders of servers that were killed (their process no longer runs) are removed.</summary>
+    private static void RemoveStaleTempRoots()
+    {
+        foreach (var d in Directory.EnumerateDirectories(Path.GetTempPath(), "samadapt-serve-*"))
+        {
+            if (!int.TryParse(Path.GetFileName(d)["samadapt-serve-".Length..], out var pid) || pid == Environment.ProcessId) continue;
+            bool alive;
+            try { using var p = System.Diagnostics.Process.GetProcessById(pid); alive = !p.HasExited; }
+            catch (ArgumentException) { alive = false; }
+            if (alive) continue;
+            try { Directory.Delete(d, true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+    }
 
     private void Release(Session s)
     {

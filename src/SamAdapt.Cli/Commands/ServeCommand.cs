@@ -43,13 +43,17 @@ public sealed class ServeCommand : ICliCommand
             if (pr.GetValue(threads) is { } t) SamAdapt.Torch.torch.set_num_threads(t);
             var output = pr.InvocationConfiguration.Output;
             await using var server = SettingsErrors.Run(() => ServerHost.Create(s, output));
-            var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
-            Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.Cancel(); };
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
+            // Ctrl+C and SIGTERM stop the server cleanly (sessions' upload folders removed, models released)
+            void Stop(System.Runtime.InteropServices.PosixSignalContext c) { c.Cancel = true; stop.Cancel(); }
+            using var sigint = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGINT, Stop);
+            using var sigterm = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, Stop);
             await server.StartAsync();
             var url = server.Url.Replace("0.0.0.0", "HOST").Replace("[::]", "HOST");
             output.WriteLine($"serving on {url}/{(s.Token is null ? "" : "?token=…")}  (Ctrl+C to stop)");
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }
+            output.WriteLine("stopping");
             return 0;
         });
         return cmd;
