@@ -24,23 +24,25 @@ public sealed class ServeCommand : ICliCommand
         var host = new Option<string>("--host") { Description = "Address to listen on; anything but loopback requires --token", DefaultValueFactory = _ => "127.0.0.1" };
         var port = new Option<int>("--port") { Description = "TCP port", DefaultValueFactory = _ => 8765 };
         var token = new Option<string>("--token") { Description = "Secret every API call must carry (X-SamAdapt-Token header or ?token=); open the page as http://HOST:PORT/?token=TOKEN" };
-        var device = new Option<string>("--device") { Description = "cpu or cuda", DefaultValueFactory = _ => "cpu" };
         var maxUpload = new Option<int>("--max-upload-mb") { Description = "Largest upload accepted, in MB", DefaultValueFactory = _ => 1024 };
-        var threads = new Option<int?>("--threads") { Description = "libtorch intra-op threads (default: libtorch's choice)" };
+        var runtime = new RuntimeOptions();
         var cmd = new Command("serve", "Web viewer: open volumes, click or box to segment (SAM/MedSAM), run a trained model automatically, edit and save (NIfTI, DICOM SEG).");
-        foreach (var o in new Option[] { run, checkpoint, model, preset, dataRoot, host, port, token, device, maxUpload, threads }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { run, checkpoint, model, preset, dataRoot, host, port, token, maxUpload }) cmd.Options.Add(o);
+        runtime.AddTo(cmd);
         cmd.SetAction(async (pr, cancel) =>
         {
+            var rt = runtime.Bind(pr);
+            if (rt.Bf16 == true) throw new CliException("--bf16: serve runs its models in float32; drop --bf16");
             var s = new ServeSettings
             {
                 Runs = pr.GetValue(run) ?? [], Checkpoint = pr.GetValue(checkpoint), CheckpointModel = pr.GetValue(model)!,
                 Preset = pr.GetValue(preset) == "medsam" ? SamPreset.MedSam : SamPreset.Sam, DataRoot = pr.GetValue(dataRoot),
-                Host = pr.GetValue(host)!, Port = pr.GetValue(port), Token = pr.GetValue(token), Device = pr.GetValue(device)!,
+                Host = pr.GetValue(host)!, Port = pr.GetValue(port), Token = pr.GetValue(token), Device = rt.Device ?? "cpu",
                 MaxUploadMb = pr.GetValue(maxUpload),
             };
             if (s.Runs.Count == 0 && s.Checkpoint is null)
                 throw new CliException("serve: expected --run RUN_DIR (automatic) and/or --checkpoint SAM.pth (interactive), found neither");
-            if (pr.GetValue(threads) is { } t) SamAdapt.Torch.torch.set_num_threads(t);
+            SettingsErrors.Run(() => { rt.ApplyThreads(); return 0; });
             var output = pr.InvocationConfiguration.Output;
             await using var server = SettingsErrors.Run(() => ServerHost.Create(s, output));
             using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancel);
