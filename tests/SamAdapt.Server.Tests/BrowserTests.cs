@@ -82,6 +82,21 @@ public class BrowserTests(ServerFixture fx) : IClassFixture<ServerFixture>
         if (voxels > 0) Assert.True(changed > 50, $"a {voxels}-voxel mask came back but only {changed} screen pixels changed");
         Assert.StartsWith("accepted", r.GetProperty("accepted").GetString());
 
+        // the page's screen → voxel mapping: at every clicked point the image holds the intensity NiiVue itself shows there
+        var image = VolumeIO.Read(Path.Combine(fx.DataRoot, ServerFixture.Nifti));
+        var checks = r.GetProperty("checks").EnumerateArray().ToList();
+        Assert.Equal(5, checks.Count);
+        var seen = new HashSet<double>();
+        foreach (var c in checks)
+        {
+            double x = c.GetProperty("point").GetProperty("x").GetDouble(), y = c.GetProperty("point").GetProperty("y").GetDouble();
+            int i = Math.Min(23, (int)Math.Floor(x)), j = Math.Min(19, (int)Math.Floor(y)), k = c.GetProperty("slice").GetInt32();
+            double shown = c.GetProperty("value").GetDouble();
+            Assert.True(image.Get(i, j, k) == shown, $"click at voxel ({i}, {j}, {k}) (x {x:F2}, y {y:F2}): the image holds {image.Get(i, j, k)}, NiiVue shows {shown}");
+            seen.Add(shown);
+        }
+        Assert.True(seen.Count >= 2, $"the clicks all hit one intensity ({string.Join(", ", seen)}): the mapping check needs points inside and outside the organs");
+
         // automatic prediction ran to the end of its progress
         Assert.StartsWith("automatic prediction done", r.GetProperty("auto").GetString());
         var progress = r.GetProperty("progress").EnumerateArray().Select(e => e.GetDouble()).ToArray();

@@ -36,6 +36,21 @@ try {
     voxels: window.samadapt.lastPrompt.slices.reduce((n, s) => n + s.voxels, 0),
     serverMs: window.samadapt.lastPrompt.serverMs,
   }))
+  // more clicks over the image: each point's voxel (the page's mapping) with the intensity NiiVue shows there
+  // (axial view: the whole canvas is one slice, and the clicks below land inside the volume)
+  result.checks = []
+  await page.click('[data-view=axial]')
+  await page.waitForTimeout(300)
+  for (const [fx, fy] of [[0.45, 0.35], [0.55, 0.5], [0.48, 0.62], [0.58, 0.4], [0.42, 0.55]]) {
+    const before = await page.evaluate(() => window.samadapt.clicks ?? 0)
+    await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy)
+    await page.waitForFunction((n) => (window.samadapt.clicks ?? 0) > n && window.samadapt.state.busy === 0, before, { timeout: 60000 })
+    result.checks.push(await page.evaluate(() => ({
+      point: window.samadapt.state.points.at(-1),
+      slice: window.samadapt.state.promptSlice,
+      value: window.samadapt.lastLocation?.values?.[0]?.value,
+    })))
+  }
   await page.click('#accept')
   await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('accepted'), null, { timeout: 30000 })
   result.accepted = await page.textContent('#status')

@@ -173,6 +173,7 @@ function pointAtCrosshair(label) {
   if (slice !== state.promptSlice) resetPrompt(slice)
   const x = Math.min(v.shape[0], Math.max(0, i + 0.5)), y = Math.min(v.shape[1], Math.max(0, j + 0.5))
   state.points.push({ x, y, label })
+  window.samadapt.clicks = (window.samadapt.clicks ?? 0) + 1
   prompt()
 }
 
@@ -195,7 +196,8 @@ nv.onDragRelease = (p) => {
   prompt()
 }
 
-nv.onLocationChange = () => {
+nv.onLocationChange = (data) => {
+  window.samadapt.lastLocation = data // the browser test compares NiiVue's own voxel value with the prompt's voxel
   if (!state.volume || state.tool === 'navigate') return
   const k = Math.round(crosshairVoxel()[2])
   if (k >= 0 && k < state.volume.shape[2] && !state.embedded.has(k)) {
