@@ -25,6 +25,12 @@ public sealed class Attention : UnaryModule
     /// </summary>
     public bool UseFusedAttention { get; set; } = F.fused_attention_available;
 
+    /// <summary>
+    /// Largest block of attention logits computed at once, in elements (<see cref="ChunkedAttention"/>); long.MaxValue computes
+    /// them all at once, as the reference does.
+    /// </summary>
+    public long MaxLogitsBlock { get; set; } = ChunkedAttention.DefaultMaxLogits;
+
     /// <summary>The attached qkv increment, or null (plain SAM).</summary>
     public QkvDelta? qkv_delta { get; private set; }
 
@@ -77,21 +83,13 @@ public sealed class Attention : UnaryModule
             return proj.forward(fo).MoveToOuterScope();
         }
         // the (B·heads, HW, HW) logits are the largest tensors of the encoder (805 MB per global block of vit_b at 1024):
-        // release each as soon as the next one exists
-        var attn = (q * scale).matmul(k.transpose(-2, -1));
+        // computed a cache-sized block at a time (docs/sam.md, "Image encoder: attention in blocks")
+        Tensor? relH = null, relW = null;
         if (rel_pos_h is not null && rel_pos_w is not null)
-            attn = Replace(attn, RelativePosition.AddDecomposedRelPos(attn, q, rel_pos_h, rel_pos_w, (h, w), (h, w)));
-        attn = Replace(attn, F.softmax(attn, -1));
-        var weighted = attn.matmul(v);
-        attn.Dispose();
+            (relH, relW) = RelativePosition.DecomposedRelPosTerms(q, rel_pos_h, rel_pos_w, (h, w), (h, w));
+        var weighted = ChunkedAttention.Forward(q, k, v, scale, relH, relW, MaxLogitsBlock);
         var o = weighted.view(b, num_heads, h, w, -1).permute(0, 2, 3, 1, 4).reshape(b, h, w, -1);
         return proj.forward(o).MoveToOuterScope();
-    }
-
-    private static Tensor Replace(Tensor old, Tensor next)
-    {
-        old.Dispose();
-        return next;
     }
 }
 
