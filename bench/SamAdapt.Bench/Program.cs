@@ -23,6 +23,9 @@ if (which is "encoder")
         args.FirstOrDefault(a => a.StartsWith("against=", StringComparison.Ordinal))?["against=".Length..],
         args.FirstOrDefault(a => a.StartsWith("block=", StringComparison.Ordinal)) is { } blockArg
             ? long.Parse(blockArg["block=".Length..]) is var bl && bl > 0 ? bl : long.MaxValue : null);
+// click [threads] [workdir] [clicks]: vit_b decoder latency per interactive click through PromptedPredictor (cached embedding)
+if (which is "click")
+    ClickBench.Run(args.Length > 2 ? args[2] : Path.Combine("bench", ".work"), args.Length > 3 ? int.Parse(args[3]) : 30);
 if (which is "sam")
     SamBench.Run(args.Length > 2 ? args[2] : Path.Combine("bench", ".work"), args.Length > 3 ? int.Parse(args[3]) : 1, args.Length > 4 ? int.Parse(args[4]) : 3);
 

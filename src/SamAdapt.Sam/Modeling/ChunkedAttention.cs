@@ -41,29 +41,30 @@ public static class ChunkedAttention
         long entries = Math.Clamp(maxLogits / Math.Max(perEntry, 1), 1, bp);
         long rows = perEntry <= maxLogits ? n : Math.Clamp(maxLogits / Math.Max(nk, 1), 1, n);
 
-        var byEntries = new List<Tensor>();
-        for (long b0 = 0; b0 < bp; b0 += entries)
+        // split, not narrow: under autograd a narrow's backward writes its gradient into a zero tensor of the whole input,
+        // once per block; a split's backward concatenates the blocks' gradients once
+        var qByEntry = Split(qs, entries, 0);
+        var kByEntry = Split(kt, entries, 0);
+        var vByEntry = Split(v, entries, 0);
+        var hByEntry = relH is null ? null : Split(relH, entries, 0);
+        var wByEntry = relW is null ? null : Split(relW, entries, 0);
+        var byEntries = new Tensor[qByEntry.Length];
+        for (int e = 0; e < qByEntry.Length; e++)
         {
-            long nb = Math.Min(entries, bp - b0);
-            var byRows = new List<Tensor>();
-            for (long r0 = 0; r0 < n; r0 += rows)
-            {
-                long nr = Math.Min(rows, n - r0);
-                byRows.Add(Block(Part(qs, b0, nb, r0, nr, n), Part(kt, b0, nb, 0, 0, 0), Part(v, b0, nb, 0, 0, 0),
-                    relH is null ? null : Part(relH, b0, nb, r0, nr, n), relW is null ? null : Part(relW, b0, nb, r0, nr, n), kh, kw));
-            }
-            byEntries.Add(byRows.Count == 1 ? byRows[0] : torch.cat([.. byRows], 1));
+            var qRows = Split(qByEntry[e], rows, 1);
+            var hRows = hByEntry is null ? null : Split(hByEntry[e], rows, 1);
+            var wRows = wByEntry is null ? null : Split(wByEntry[e], rows, 1);
+            var byRows = new Tensor[qRows.Length];
+            for (int r = 0; r < qRows.Length; r++)
+                byRows[r] = Block(qRows[r], kByEntry[e], vByEntry[e], hRows?[r], wRows?[r], kh, kw);
+            byEntries[e] = byRows.Length == 1 ? byRows[0] : torch.cat(byRows, 1);
         }
-        var result = byEntries.Count == 1 ? byEntries[0] : torch.cat([.. byEntries], 0);
+        var result = byEntries.Length == 1 ? byEntries[0] : torch.cat(byEntries, 0);
         return result.MoveToOuterScope();
     }
 
-    // entries [b0, b0 + nb) and, when rows < all, rows [r0, r0 + nr) of a (B', N, ·) tensor; the whole tensor when it is all of it
-    private static Tensor Part(Tensor t, long b0, long nb, long r0, long nr, long n)
-    {
-        var x = nb == t.size(0) ? t : t.narrow(0, b0, nb);
-        return nr == 0 || nr == n ? x : x.narrow(1, r0, nr);
-    }
+    // pieces of at most `size` along `dim`; the tensor itself when it is one piece
+    private static Tensor[] Split(Tensor t, long size, long dim) => size >= t.size((int)dim) ? [t] : t.split(size, dim);
 
     // one logits block: (nb, nr, Nk) = qs·kᵀ, + rel_h, + rel_w in place, softmax, · v → (nb, nr, dv); temporaries freed here
     private static Tensor Block(Tensor qs, Tensor kt, Tensor v, Tensor? relH, Tensor? relW, long kh, long kw)
