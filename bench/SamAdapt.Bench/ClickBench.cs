@@ -12,7 +12,8 @@ namespace SamAdapt.Bench;
 /// Interactive-click latency: one vit_b decoder call through <see cref="PromptedPredictor"/> on a cached 1024² embedding, as a
 /// server answers a click (prompt encoder + mask decoder, low-res logits and IoU to the caller; no host copy). The weights and
 /// image are those of the <c>sam</c> mode (it must have run once). Prompts: one positive point, then three points and a box
-/// (the state after a few corrections). Reports min, median and 95th percentile over <c>clicks</c> calls after 3 warm-up calls.
+/// (the state after a few corrections). Reports min, median and 95th percentile over <c>clicks</c> calls after 3 warm-up calls, and
+/// the median process CPU time of a call (steadier than wall time on a shared machine; at one thread it is the idle latency).
 /// </summary>
 internal static class ClickBench
 {
@@ -45,13 +46,19 @@ internal static class ClickBench
                  { ("click_1_point", OnePoint, false), ("click_3_points_box", Corrected, false), ("click_1_point_multimask", OnePoint, true) })
         {
             var ms = new List<double>();
+            var cpu = new List<double>();
+            var proc = Process.GetCurrentProcess();
             for (int i = 0; i < clicks + 3; i++)
             {
                 using var s = DisposeScope.Begin();
                 var prompt = make();
+                proc.Refresh();
+                var cpu0 = proc.TotalProcessorTime;
                 var t = Stopwatch.StartNew();
                 var r = predictor.Predict(prompt, multimask);
                 t.Stop();
+                proc.Refresh();
+                if (i >= 3) cpu.Add((proc.TotalProcessorTime - cpu0).TotalMilliseconds);
                 r.LowResLogits.Dispose();
                 r.IouPredictions.Dispose();
                 if (i >= 3) ms.Add(t.Elapsed.TotalMilliseconds);
@@ -60,6 +67,8 @@ internal static class ClickBench
             Timing.ReportUnit($"{name}_min", ms[0], "ms");
             Timing.ReportUnit($"{name}_median", ms[ms.Count / 2], "ms");
             Timing.ReportUnit($"{name}_p95", ms[(int)Math.Ceiling(0.95 * ms.Count) - 1], "ms");
+            cpu.Sort();
+            Timing.ReportUnit($"{name}_cpu_median", cpu[cpu.Count / 2], "ms CPU (all threads of the process)");
         }
     }
 }
