@@ -6,6 +6,11 @@
 #       separately, min of repeats (default 1 warm-up + 3 timed). Python runs bench/python/sam_reference.py and first checks that
 #       it computes what C# computes. rounds > 1 alternates C# and Python runs (fairer on a machine whose load changes); the
 #       table shows each side's minimum.
+#   bench/run.sh encoder [threads] [warmup] [repeats] [profile] [block=ELEMENTS]
+#       The vit_b image encoder alone (C# only; the sam mode must have run once for the weights and the image), checked against
+#       the embedding the sam mode saved; "profile" adds time per op; block= sets the attention's logits block (0: all at once).
+#   bench/run.sh click [threads] [clicks]
+#       Interactive-click latency: one vit_b decoder call through PromptedPredictor on a cached 1024² embedding (min, median, p95).
 #   bench/run.sh train-step [threads] [demo|vitb512] [warmup] [steps] [profile]
 #       One MA-SAM training step (forward, loss, backward, AdamW) on random data: "demo" is the demo's configuration (tiny
 #       preset, 128², batch 2 × 5 slices), "vitb512" MA-SAM on vit_b at 512² (batch 1 × 5 slices). C# only. Reports the best
@@ -20,6 +25,16 @@ THREADS="${2:-$(nproc)}"
 ./build.sh native >/dev/null 2>&1
 dotnet build bench/SamAdapt.Bench -c Release -nologo -v quiet >/dev/null
 OUT="$(mktemp)"
+if [ "$WHICH" = encoder ]; then
+  dotnet bench/SamAdapt.Bench/bin/Release/net10.0/SamAdapt.Bench.dll encoder "$THREADS" "$ROOT/bench/.work" "${3:-1}" "${4:-3}" ${5:-} ${6:-}
+  rm -f "$OUT"
+  exit 0
+fi
+if [ "$WHICH" = click ]; then
+  dotnet bench/SamAdapt.Bench/bin/Release/net10.0/SamAdapt.Bench.dll click "$THREADS" "$ROOT/bench/.work" "${3:-30}"
+  rm -f "$OUT"
+  exit 0
+fi
 if [ "$WHICH" = train-step ]; then
   dotnet bench/SamAdapt.Bench/bin/Release/net10.0/SamAdapt.Bench.dll train-step "$THREADS" "${3:-demo}" "${4:-2}" "${5:-5}" ${6:-}
   rm -f "$OUT"

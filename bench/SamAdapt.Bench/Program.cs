@@ -16,6 +16,16 @@ if (which is "detail") DispatchBench.Detail();
 if (which is "train-step")
     TrainStepBench.Run(args.Length > 2 ? args[2] : "demo", args.Length > 3 ? int.Parse(args[3]) : 2, args.Length > 4 ? int.Parse(args[4]) : 5,
         args.Contains("profile"), args.Contains("train-base"));
+// encoder [threads] [workdir] [warmup] [repeats] [profile] [against=FILE.npy] [block=ELEMENTS (0: unchunked)]: the vit_b image encoder alone, checked against an embedding
+if (which is "encoder")
+    SamBench.Encoder(args.Length > 2 ? args[2] : Path.Combine("bench", ".work"), args.Length > 3 ? int.Parse(args[3]) : 1,
+        args.Length > 4 ? int.Parse(args[4]) : 3, args.Contains("profile"),
+        args.FirstOrDefault(a => a.StartsWith("against=", StringComparison.Ordinal))?["against=".Length..],
+        args.FirstOrDefault(a => a.StartsWith("block=", StringComparison.Ordinal)) is { } blockArg
+            ? long.Parse(blockArg["block=".Length..]) is var bl && bl > 0 ? bl : long.MaxValue : null);
+// click [threads] [workdir] [clicks]: vit_b decoder latency per interactive click through PromptedPredictor (cached embedding)
+if (which is "click")
+    ClickBench.Run(args.Length > 2 ? args[2] : Path.Combine("bench", ".work"), args.Length > 3 ? int.Parse(args[3]) : 30);
 if (which is "sam")
     SamBench.Run(args.Length > 2 ? args[2] : Path.Combine("bench", ".work"), args.Length > 3 ? int.Parse(args[3]) : 1, args.Length > 4 ? int.Parse(args[4]) : 3);
 

@@ -61,6 +61,51 @@ internal static class SamBench
         Timing.ReportUnit("sam_vit_b_decoder_10_prompts", dec, "ms");
     }
 
+    /// <summary>
+    /// The image encoder alone (the <c>sam</c> mode must have run once: it writes the weights and the image): minimum of
+    /// <paramref name="repeats"/> timed forwards after <paramref name="warmup"/>, then the embedding's relative error against
+    /// the one the <c>sam</c> mode saved (<c>csharp_embedding.npy</c>, or <paramref name="against"/>); <paramref name="maxLogitsBlock"/>
+    /// sets the attention's logits block (Attention.MaxLogitsBlock; 0 = all at once); with
+    /// <paramref name="profile"/>, one more forward with time per op.
+    /// </summary>
+    public static void Encoder(string workDir, int warmup, int repeats, bool profile, string? against, long? maxLogitsBlock)
+    {
+        var ckpt = Path.Combine(workDir, "sam_vit_b_random.pth");
+        var (image, _) = Inputs(workDir);
+        using var predictor = new SamPredictor(SamCheckpoint.Load(ckpt, "vit_b"), ownsModel: true);
+        var model = predictor.Model;
+        if (maxLogitsBlock is { } m) foreach (var blk in model.image_encoder.blocks) blk.attn.MaxLogitsBlock = m;
+        using var scope = DisposeScope.Begin();
+        using var ng = torch.no_grad();
+        var (input, _, _) = predictor.Preprocess(image, ImageH, ImageW);
+        Tensor? last = null;
+        var ms = MinMillis(() =>
+        {
+            last?.Dispose();
+            last = model.image_encoder.forward(input);
+        }, warmup, repeats);
+        Timing.ReportUnit("sam_vit_b_encoder", ms, "ms");
+        var reference = NpyFile.Read(against ?? Path.Combine(workDir, "csharp_embedding.npy")).AsFloat32();
+        var got = last!.ToArray<float>();
+        double num = 0, den = 0, maxAbs = 0;
+        for (int i = 0; i < got.Length; i++)
+        {
+            double d = got[i] - (double)reference[i];
+            num += d * d;
+            den += (double)reference[i] * reference[i];
+            maxAbs = Math.Max(maxAbs, Math.Abs(d));
+        }
+        Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture, $"# encoder output vs reference: rel err {Math.Sqrt(num / den):E2}, max abs {maxAbs:E2}"));
+        if (profile)
+        {
+            last.Dispose();
+            OpProfiler.Start();
+            last = model.image_encoder.forward(input);
+            OpProfiler.Stop();
+            Console.Error.Write(OpProfiler.Format(OpProfiler.Report(), 30, 1, byCpu: torch.get_num_threads() == 1));
+        }
+    }
+
     private static double MinMillis(Action body, int warmup, int repeats)
     {
         for (int i = 0; i < warmup; i++) body();

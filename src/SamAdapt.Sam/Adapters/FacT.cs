@@ -47,6 +47,9 @@ public sealed class FactQkvDelta : Modeling.QkvDelta
         dp_v = register_module("dp_v", new Dropout(dropout));
     }
 
+    /// <summary>Token-wise (Linear layers and element-wise dropout).</summary>
+    public override bool PerToken => true;
+
     public override Tensor forward(Tensor x)
     {
         using var scope = DisposeScope.Begin();

@@ -24,6 +24,9 @@ public sealed class LoraQkvDelta : Modeling.QkvDelta
         linear_b_v.weight.zero_();
     }
 
+    /// <summary>Token-wise (Linear layers and element-wise dropout).</summary>
+    public override bool PerToken => true;
+
     public override Tensor forward(Tensor x)
     {
         using var scope = DisposeScope.Begin();

@@ -78,14 +78,7 @@ public sealed class Block : UnaryModule
         foreach (var hook in _beforeAttention) x = x + hook.forward(x, context);
         var shortcut = x;
         var h = norm1.forward(x);
-        if (window_size > 0)
-        {
-            int height = (int)h.size(1), width = (int)h.size(2);
-            var (windows, padHw) = WindowPartition(h, window_size);
-            h = attn.forward(windows);
-            h = WindowUnpartition(h, window_size, padHw, (height, width));
-        }
-        else h = attn.forward(h);
+        h = window_size > 0 ? attn.ForwardWindowed(h, window_size) : attn.forward(h);
         foreach (var hook in _afterAttention) h = hook.forward(h, context);
         var y = shortcut + h;
         scope.DisposeEverythingBut(y);

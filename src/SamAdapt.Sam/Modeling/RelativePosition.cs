@@ -55,6 +55,18 @@ public static class RelativePosition
         return sum.reshape(q.size(0), qSize.H * qSize.W, kSize.H * kSize.W).MoveToOuterScope();
     }
 
+    /// <summary>
+    /// The decomposed relative position terms per query, for <see cref="ChunkedAttention"/>: rel_h (B', qh·qw, kh) and rel_w
+    /// (B', qh·qw, kw) from the unscaled queries <paramref name="q"/> (B', qh·qw, C).
+    /// </summary>
+    public static (Tensor RelH, Tensor RelW) DecomposedRelPosTerms(Tensor q, Tensor relPosH, Tensor relPosW, (int H, int W) qSize, (int H, int W) kSize)
+    {
+        using var scope = DisposeScope.Begin();
+        var (relH, relW) = RelPosTerms(q, relPosH, relPosW, qSize, kSize);
+        long n = (long)qSize.H * qSize.W;
+        return (relH.reshape(q.size(0), n, kSize.H).MoveToOuterScope(), relW.reshape(q.size(0), n, kSize.W).MoveToOuterScope());
+    }
+
     /// <summary>SAM's decomposed terms from the unscaled queries <paramref name="q"/> (B', qh·qw, C):
     /// rel_h (B', qh, qw, kh) and rel_w (B', qh, qw, kw). Tensors of the caller's scope.</summary>
     private static (Tensor RelH, Tensor RelW) RelPosTerms(Tensor q, Tensor relPosH, Tensor relPosW, (int H, int W) qSize, (int H, int W) kSize)
