@@ -41,6 +41,7 @@ public sealed class MsaDepthBranch : BlockHook
     public static (int H, int W) ClosestFactors(int d)
     {
         if (d < 1) throw new ArgumentOutOfRangeException(nameof(d), $"slices per stack must be ≥ 1, got {d}");
+        if (d == 1) return (1, 1); // the reference's search would not end for 1
         int a = (int)Math.Sqrt(d), b = a + 1;
         while (a * b != d)
         {
