@@ -16,6 +16,7 @@ public static class MethodRegistry
         Register(new MaSam.MaSamMethod());
         Register(new Lora.LoraMethod());
         Register(new Full.FullMethod());
+        Register(new Msa.MsaMethod());
     }
 
     /// <summary>Adds a method under its name and aliases; a name already taken is an <see cref="ArgumentException"/>.</summary>

@@ -30,7 +30,7 @@ internal static class MsaTinyFixture
     public static JsonElement Variant(string variant) => Json("manifest.json").GetProperty("variants").GetProperty(variant);
 
     /// <summary>The SAM architecture of config.json with the variant's global blocks.</summary>
-    public static SamConfig Sam(string variant)
+    public static SamConfig SamConfigOf(string variant)
     {
         var c = Json("config.json");
         int I(string n) => c.GetProperty(n).GetInt32();
@@ -57,7 +57,7 @@ internal static class MsaTinyFixture
     public static MsaOptions Options(string variant, bool? referenceWindowing = null)
     {
         var c = Json("config.json");
-        bool windowed = Sam(variant).GlobalAttnIndexes.Length < Sam(variant).EncoderDepth;
+        bool windowed = SamConfigOf(variant).GlobalAttnIndexes.Length < SamConfigOf(variant).EncoderDepth;
         return new MsaOptions
         {
             AdapterRatio = c.GetProperty("adapter_mlp_ratio").GetDouble(), DepthBranch = IsVolume(variant), Slices = Chunk(variant),
@@ -78,7 +78,7 @@ internal static class MsaTinyFixture
     /// reference's unused Depth_Adapter tensors are the only ones left out).</summary>
     public static MsaSam LoadModel(string variant, bool? referenceWindowing = null)
     {
-        var model = new MsaSam(Sam(variant), Options(variant, referenceWindowing));
+        var model = new MsaSam(SamConfigOf(variant), Options(variant, referenceWindowing));
         try
         {
             using var scope = DisposeScope.Begin();
