@@ -107,3 +107,52 @@ public class MsaPromptedPredictTests : IDisposable
         Assert.Contains("give a prompt file", e.Message);
     }
 }
+
+/// <summary>`samadapt evaluate-prompted` end to end on a synthetic dataset with an imported MSA run: reports per setting and class, seeded.</summary>
+public class MsaEvaluatePromptedTests : IDisposable
+{
+    private readonly TempDir _tmp = TestPaths.NewTempDir();
+    public void Dispose() => _tmp.Dispose();
+
+    private static (int Code, string Out) Invoke(params string[] args)
+    {
+        var root = new RootCommand { new ImportCommand().Build(), new EvaluatePromptedCommand().Build() };
+        var sw = new StringWriter();
+        int code = root.Parse(args).Invoke(new InvocationConfiguration { Output = sw, Error = new StringWriter(), EnableDefaultExceptionHandler = false });
+        return (code, sw.ToString());
+    }
+
+    [Fact]
+    public void Evaluate_prompted_writes_json_csv_and_markdown_per_setting_and_class_reproducibly()
+    {
+        var sd = _tmp.File("msa.pth");
+        PthWriter.Save(sd, ReferenceStateDict("2d"));
+        var cfg = _tmp.File("sam.json");
+        File.WriteAllText(cfg, SamConfigJson.ToJson(SamConfigOf("2d")));
+        var run = _tmp.File("run");
+        Assert.Equal(0, Invoke("import", "msa", "--state-dict", sd, "--base", sd, "--out", run, "--image-size", "128", "--sam-config", cfg, "--intensity", "zscore").Code);
+        var dataset = SamAdapt.Tests.SyntheticDataset.Write(_tmp.Path, cases: 1);
+        string[] Args(string outName) => ["evaluate-prompted", "--run", run, "--dataset", dataset, "--protocol", "1pt,box0.75,iterative:2", "--seed", "5",
+            "--out", _tmp.File(outName + ".json"), "--csv", _tmp.File(outName + ".csv"), "--markdown", _tmp.File(outName + ".md")];
+        var (code, text) = Invoke(Args("a"));
+        Assert.Equal(0, code);
+        Assert.Contains("| box0.75 |", text);
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(_tmp.File("a.json")));
+        var settings = doc.RootElement.GetProperty("settings").EnumerateArray().ToList();
+        Assert.Equal(["1pt", "box0.75", "iterative:2"], settings.Select(s => s.GetProperty("name").GetString()));
+        foreach (var s in settings)
+        {
+            Assert.True(s.GetProperty("targets").GetInt32() > 0);
+            foreach (var c in new[] { "liver", "spleen" })
+            {
+                double dice = s.GetProperty("dice").GetProperty(c).GetDouble();
+                Assert.InRange(dice, 0, 1);
+            }
+        }
+        Assert.InRange(settings[2].GetProperty("noc90").GetDouble(), 1, 2);
+        Assert.Equal(2, settings[2].GetProperty("dice_after_click").GetArrayLength());
+        Assert.Contains("box0.75,spleen,", File.ReadAllText(_tmp.File("a.csv")));
+        Assert.Equal(0, Invoke(Args("b")).Code);
+        Assert.Equal(File.ReadAllText(_tmp.File("a.json")), File.ReadAllText(_tmp.File("b.json")));
+    }
+}
