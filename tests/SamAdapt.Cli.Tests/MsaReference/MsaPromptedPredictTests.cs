@@ -1,5 +1,6 @@
 using System.CommandLine;
 using SamAdapt.Cli.Commands;
+using SamAdapt.Cli;
 using SamAdapt.Imaging;
 using SamAdapt.Imaging.Nifti;
 using SamAdapt.Inference.Prompted;
@@ -154,5 +155,43 @@ public class MsaEvaluatePromptedTests : IDisposable
         Assert.Contains("box0.75,spleen,", File.ReadAllText(_tmp.File("a.csv")));
         Assert.Equal(0, Invoke(Args("b")).Code);
         Assert.Equal(File.ReadAllText(_tmp.File("a.json")), File.ReadAllText(_tmp.File("b.json")));
+    }
+}
+
+/// <summary>`samadapt train --method msa` writes a run folder that `predict --prompts` and `--resume` use.</summary>
+public class MsaTrainCommandTests : IDisposable
+{
+    private readonly TempDir _tmp = TestPaths.NewTempDir();
+    public void Dispose() => _tmp.Dispose();
+
+    private static (int Code, string Out, string Err) Invoke(params string[] args)
+    {
+        var root = new RootCommand { new TrainCommand().Build(), new PredictCommand().Build() };
+        var sw = new StringWriter();
+        var err = new StringWriter();
+        int code = root.Parse(args).Invoke(new InvocationConfiguration { Output = sw, Error = err, EnableDefaultExceptionHandler = false });
+        return (code, sw.ToString(), err.ToString());
+    }
+
+    [Fact]
+    public void Train_msa_then_prompted_predict()
+    {
+        var ds = SamAdapt.Tests.SyntheticDataset.Write(_tmp.Path, cases: 3);
+        var run = _tmp.File("run");
+        var (code, output, err) = Invoke("train", "--dataset", ds, "--method", "msa", "--out", run, "--model", "tiny", "--img-size", "32", "--slices", "3",
+            "--intensity", "ct-window:-500,300", "--val-fraction", "0.34", "--iterations", "3", "--batch", "1", "--warmup", "1", "--val-every", "3",
+            "--checkpoint-every", "3", "--seed", "7", "--threads", "1");
+        Assert.True(code == 0, err + output);
+        Assert.Contains("depth branch on", output + err);
+        var yaml = File.ReadAllText(System.IO.Path.Combine(run, "config.yaml"));
+        foreach (var key in new[] { "method: msa", "msa_options:", "train_prompts: box,click", "loss: dice-bce", "slices: 3" }) Assert.Contains(key, yaml);
+        var input = System.IO.Path.Combine(ds, "imagesTr", "synth_000_0000.nii.gz");
+        var prompts = _tmp.File("p.json");
+        File.WriteAllText(prompts, """{"classes": [{"value": 1, "boxes": [[2, 2, 1, 12, 12, 3]]}]}""");
+        var outFile = _tmp.File("l.nii.gz");
+        (code, _, err) = Invoke("predict", "--run", run, "--input", input, "--prompts", prompts, "--out", outFile, "--threads", "1");
+        Assert.True(code == 0, err);
+        var labels = VolumeIO.Read(outFile);
+        Assert.Equal(VolumeIO.Read(input).Shape, labels.Shape);
     }
 }
