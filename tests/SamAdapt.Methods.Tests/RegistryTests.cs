@@ -11,6 +11,7 @@ public class RegistryTests
         Assert.Equal("ma-sam", MethodRegistry.Get(" MA-SAM ").Name);     // case and spaces
         foreach (var n in new[] { "ma-sam", "lora", "full" }) Assert.Equal(OutputContract.Semantic, MethodRegistry.Get(n).Output);
         Assert.Equal(OutputContract.Promptable, MethodRegistry.Get("msa").Output);
+        Assert.Equal(OutputContract.Promptable, MethodRegistry.Get("medsam").Output);
         Assert.Equal("msa", MethodRegistry.Get("Med-SA").Name);          // alias
         Assert.All(MethodRegistry.All, m => Assert.False(string.IsNullOrWhiteSpace(m.Description)));
     }

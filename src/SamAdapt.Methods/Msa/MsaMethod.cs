@@ -18,7 +18,10 @@ public sealed class MsaMethod : ISegmentationMethod, IImportableMethod
 
     public TrainSettings StoredSettings(LoadedRunConfig run) => MsaTraining.StoredSettings(MsaTaskConfig.Read(run));
 
-    public TrainedModel Load(LoadedRunConfig run, string weightsFile, Device device)
+    public TrainedModel Load(LoadedRunConfig run, string weightsFile, Device device) => LoadAs(Name, run, weightsFile, device);
+
+    /// <summary>Rebuilds an MSA-family run (msa, medsam) for prediction.</summary>
+    public TrainedModel LoadAs(string name, LoadedRunConfig run, string weightsFile, Device device)
     {
         var cfg = MsaTaskConfig.Read(run);
         string? baseCkpt = cfg.BaseCheckpoint == "" ? null : cfg.BaseCheckpoint;
@@ -26,7 +29,7 @@ public sealed class MsaMethod : ISegmentationMethod, IImportableMethod
         try { model = MsaWeights.Rebuild(weightsFile, baseCkpt, device); }
         catch (Exception e) when (e is InvalidDataException or ArgumentException)
         { throw new InvalidDataException($"cannot rebuild the model from {weightsFile}: {e.Message}", e); }
-        return new TrainedModel(Name, model) { Promptable = model, ClassValues = cfg.ClassValues, ClassNames = cfg.ClassNames };
+        return new TrainedModel(name, model) { Promptable = model, ClassValues = cfg.ClassValues, ClassNames = cfg.ClassNames };
     }
 
     public ImportResult Import(ImportSettings settings, TextWriter? log = null) => MsaImport.Import(settings, log);

@@ -33,6 +33,8 @@ public sealed record MsaOptions
     public double MlpScale { get; init; } = 0.5;
     [JsonConverter(typeof(JsonStringEnumConverter))]
     public AdapterActivation Activation { get; init; } = AdapterActivation.Gelu;
+    /// <summary>Attach the encoder adapters (Space_Adapter, MLP_Adapter); off for MedSAM's full fine-tuning of plain SAM.</summary>
+    public bool EncoderAdapters { get; init; } = true;
     /// <summary>Attach the depth branch (the reference's <c>-thd</c>): attention across the slices of a stack.</summary>
     public bool DepthBranch { get; init; }
     /// <summary>Slices per stack D (the reference's <c>-chunk</c>); 1 for 2D.</summary>
@@ -58,6 +60,7 @@ public sealed record MsaOptions
         if (!(AdapterRatio > 0 && AdapterRatio <= 4)) throw new ArgumentException($"adapter ratio must be in (0, 4], got {AdapterRatio}");
         if (!double.IsFinite(MlpScale)) throw new ArgumentException($"MLP adapter scale must be finite, got {MlpScale}");
         if (Slices < 1) throw new ArgumentException($"slices per stack must be ≥ 1, got {Slices}");
+        if (DepthBranch && !EncoderAdapters) throw new ArgumentException("the depth branch is an encoder adapter: it needs EncoderAdapters");
         if (Trains == MsaTrainedParts.None) throw new ArgumentException("nothing would train: choose at least one part");
     }
 

@@ -37,6 +37,7 @@ public sealed class MsaSam : Module, IPromptableSegmenter
         foreach (var blk in image_encoder.blocks)
         {
             blk.NormAfterWindowPartition = options.ReferenceWindowing;
+            if (!options.EncoderAdapters) continue;
             blk.Attach(BlockHookPoint.AfterAttention, "Space_Adapter", new MsaAdapter(e, hidden, options.Activation, skip: true));
             blk.Attach(BlockHookPoint.ParallelToMlp, "MLP_Adapter", new MsaAdapter(e, hidden, options.Activation, skip: false, scale: options.MlpScale));
             if (options.DepthBranch)

@@ -38,9 +38,13 @@ public sealed record MsaSetupOptions
 /// <summary>Builds prompt-trained MSA runs (docs/methods/msa.md, "Training").</summary>
 public static class MsaTraining
 {
-    public static MethodRun CreateRun(MethodContext context, string method)
+    public static MethodRun CreateRun(MethodContext context, string method) => CreateRun(context, method, medSam: false);
+
+    /// <param name="medSam">MedSAM's recipe: plain SAM (no adapters), every weight trained, box prompts, single slices.</param>
+    public static MethodRun CreateRun(MethodContext context, string method, bool medSam)
     {
         var s = context.Settings;
+        if (medSam && s.Slices is > 1) throw new ArgumentException($"--slices {s.Slices}: medsam segments single slices (it has no depth branch); omit --slices or give 1");
         var o = new MsaSetupOptions
         {
             Dataset = s.Dataset!, Checkpoint = s.Checkpoint, Model = s.Model, ImageSize = s.ImageSize, Slices = s.Slices ?? 4, Labels = s.Labels,
@@ -49,6 +53,7 @@ public static class MsaTraining
             ForegroundProbability = s.ForegroundProbability ?? SampleOptions.NnUNetForegroundProbability, Augmentation = s.Augment ?? "ma-sam",
             Msa = new MsaOptions { Trains = s.TrainBase == true ? MsaTrainedParts.All : MsaTrainedParts.Reference }, Method = method,
         };
+        if (medSam) o = o with { Slices = 1, Msa = new MsaOptions { EncoderAdapters = false, Trains = MsaTrainedParts.All }, Prompts = TrainPromptKinds.Box };
         context.Log.WriteLine("loading and preprocessing the training cases...");
         var (cfg, data, model) = Build(o);
         var task = new MsaPromptTask(cfg, model, data, o.Seed);

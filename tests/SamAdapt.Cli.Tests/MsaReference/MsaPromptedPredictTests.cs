@@ -194,4 +194,21 @@ public class MsaTrainCommandTests : IDisposable
         var labels = VolumeIO.Read(outFile);
         Assert.Equal(VolumeIO.Read(input).Shape, labels.Shape);
     }
+
+    [Fact]
+    public void Train_medsam_fine_tunes_plain_sam_with_boxes()
+    {
+        var ds = SamAdapt.Tests.SyntheticDataset.Write(_tmp.Path, cases: 2);
+        var run = _tmp.File("medsam");
+        var (code, output, err) = Invoke("train", "--dataset", ds, "--method", "medsam", "--out", run, "--model", "tiny", "--img-size", "32",
+            "--intensity", "ct-window:-500,300", "--val-fraction", "0", "--iterations", "2", "--batch", "1", "--warmup", "1", "--seed", "7", "--threads", "1");
+        Assert.True(code == 0, err + output);
+        var yaml = File.ReadAllText(System.IO.Path.Combine(run, "config.yaml"));
+        foreach (var key in new[] { "method: medsam", "train_prompts: box", "slices: 1" }) Assert.Contains(key, yaml);
+        var keys = SafeTensors.Load(System.IO.Path.Combine(run, "adapter.safetensors")).Tensors.Keys.ToList();
+        Assert.DoesNotContain(keys, k => k.Contains("_Adapter.", StringComparison.Ordinal));
+        Assert.Contains("image_encoder.blocks.0.attn.qkv.weight", keys);
+        var e = Assert.Throws<CliException>(() => Invoke("train", "--dataset", ds, "--method", "medsam", "--out", _tmp.File("m2"), "--model", "tiny", "--slices", "3", "--iterations", "1"));
+        Assert.Contains("--slices 3", e.Message);
+    }
 }
