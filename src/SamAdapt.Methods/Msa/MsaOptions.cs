@@ -35,6 +35,11 @@ public sealed record MsaOptions
     public AdapterActivation Activation { get; init; } = AdapterActivation.Gelu;
     /// <summary>Attach the encoder adapters (Space_Adapter, MLP_Adapter); off for MedSAM's full fine-tuning of plain SAM.</summary>
     public bool EncoderAdapters { get; init; } = true;
+    /// <summary>
+    /// The paper's decoder adapters, absent from the released code: per two-way block a hyper-prompting adapter on the token self-attention,
+    /// an adapter after the token MLP and one after the image→token cross attention (keys <c>mask_decoder.transformer.layers.{i}.{HyP,MLP,Image}_Adapter.*</c>).
+    /// </summary>
+    public bool DecoderAdapters { get; init; }
     /// <summary>Attach the depth branch (the reference's <c>-thd</c>): attention across the slices of a stack.</summary>
     public bool DepthBranch { get; init; }
     /// <summary>Slices per stack D (the reference's <c>-chunk</c>); 1 for 2D.</summary>

@@ -32,7 +32,15 @@ public sealed class MsaSam : Module, IPromptableSegmenter
         image_encoder = register_module("image_encoder", new ImageEncoderViT(SamConfig));
         prompt_encoder = register_module("prompt_encoder", new PromptEncoder(SamConfig));
         mask_decoder = register_module("mask_decoder", new MaskDecoder(SamConfig) { BatchMode = ImageBatchMode.SkipRepeatWhenBatchesMatch });
-        foreach (var layer in mask_decoder.transformer.layers) layer.TokenPeInSelfAttentionResidual = options.ReferenceDecoder;
+        int d = sam.PromptEmbedDim, dh = options.Hidden(d);
+        foreach (var layer in mask_decoder.transformer.layers)
+        {
+            layer.TokenPeInSelfAttentionResidual = options.ReferenceDecoder;
+            if (!options.DecoderAdapters) continue;
+            layer.Attach(TwoWayHookPoint.SelfAttention, "HyP_Adapter", new HyperPromptAdapter(d, dh, mask_decoder.num_mask_tokens + 1, options.Activation));
+            layer.Attach(TwoWayHookPoint.Mlp, "MLP_Adapter", new DecoderAdapter(d, dh, options.Activation));
+            layer.Attach(TwoWayHookPoint.ImageToToken, "Image_Adapter", new DecoderAdapter(d, dh, options.Activation));
+        }
         int e = sam.EncoderEmbedDim, hidden = options.Hidden(e);
         foreach (var blk in image_encoder.blocks)
         {
