@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using SamAdapt.Imaging;
+using SamAdapt.Imaging.Dicom;
+using SamAdapt.Imaging.Dicom.Seg;
 using SamAdapt.Torch;
 
 namespace SamAdapt.Inference;
@@ -20,6 +22,11 @@ public sealed record PredictSettings
     public bool Probabilities { get; init; }
     public string Device { get; init; } = "cpu";
     public bool Bf16 { get; init; }
+    /// <summary>--dicom-seg: also write each label map as a DICOM SEG (<c>NAME.seg.dcm</c> beside it) referencing the input
+    /// series; every input must be a DICOM series.</summary>
+    public bool DicomSeg { get; init; }
+    /// <summary>--series: the series of a DICOM folder holding several (also the SEG's reference).</summary>
+    public string? Series { get; init; }
     /// <summary>--prompts: a prompt file (promptable methods, docs/methods/msa.md "Prompt file"); null: prompt-free semantic prediction.</summary>
     public string? Prompts { get; init; }
 }
@@ -48,6 +55,10 @@ public static class PredictionRunner
             SamAdapt.Common.OutputGuard.Check(
                 [("--out", job.Output), ("--out (probabilities)", s.Probabilities ? PredictionJobs.ProbabilityPath(job.Output) : null)],
                 [("--input", job.Input), ("--run", Path.Combine(s.Run, SamAdapt.Training.Engine.RunConfig.FileName))]);
+        if (s.DicomSeg)
+            foreach (var job in jobs)
+                if (!InputVolume.IsDicom(job.Input))
+                    throw new ArgumentException($"--dicom-seg: expected a DICOM series as --input (the SEG references its slices), found {job.Input}");
         if (s.Bf16 && !device.IsCuda)
             throw new ArgumentException($"--bf16: expected --device cuda (bfloat16 autocast runs on CUDA), found --device {s.Device}");
         using var run = RunLoader.Load(s.Run, s.Weights, device);
@@ -76,6 +87,7 @@ public static class PredictionRunner
             {
                 VolumeIO.Write(result.Labels, job.Output);
                 if (result.Probabilities is not null) VolumeIO.Write(result.Probabilities, PredictionJobs.ProbabilityPath(job.Output));
+                if (s.DicomSeg) WriteSeg(result.Labels, job, run.Model, s.Series);
                 outputs.Commit();
             }
             var c = new PredictedCase(job.Id, image.Shape, job.Output, sw.Elapsed.TotalSeconds);
@@ -85,6 +97,23 @@ public static class PredictionRunner
         if (failed.Count > 0)
             throw new InvalidDataException($"--input: {failed.Count} of {jobs.Count} case(s) could not be read ({string.Join(", ", failed)}); the others were written");
         return results;
+    }
+
+    /// <summary>The path of the DICOM SEG that goes with a label-map path: <c>NAME.seg.dcm</c>.</summary>
+    public static string SegPath(string labelPath) =>
+        Path.Combine(Path.GetDirectoryName(labelPath) ?? "", SamAdapt.Imaging.Datasets.CaseIds.Stem(Path.GetFileName(labelPath)) + ".seg.dcm");
+
+    private static void WriteSeg(Volume labels, PredictionJob job, SamAdapt.Methods.TrainedModel model, string? series)
+    {
+        var source = DicomSeriesReference.Read(job.Input, series);
+        var names = new Dictionary<int, string>();
+        for (int c = 1; c < model.ClassValues.Count; c++)
+            names[model.ClassValues[c]] = c < model.ClassNames.Count ? model.ClassNames[c] : $"class {c}";
+        var segments = DicomSegWriter.SegmentsFor(labels, names);
+        // nothing found: the SEG still describes the run's classes (with one empty frame)
+        if (segments.Count == 0) segments = names.Select((kv, i) => new SegmentDefinition(kv.Key, kv.Value, SegmentPalette.Rgb(i + 1))).ToList();
+        DicomSegWriter.Write(SegPath(job.Output), labels, source, segments,
+            new DicomSegOptions { Algorithm = SegmentAlgorithm.Automatic, AlgorithmName = $"SamAdapt {model.Method}" });
     }
 
     /// <summary>An input file that cannot be read (corrupt, unsupported, missing), as opposed to a bug.</summary>

@@ -39,6 +39,12 @@ public interface ISegmentationMethod
     /// </summary>
     MethodRun CreateRun(MethodContext context);
 
+    /// <summary>
+    /// The method's own training defaults for a new run: <paramref name="options"/> are the engine's defaults merged with what the
+    /// user gave; a method may replace the values the user did not give (null in <paramref name="settings"/>). Default: unchanged.
+    /// </summary>
+    TrainerOptions TrainerDefaults(TrainSettings settings, TrainerOptions options) => options;
+
     /// <summary>The settings a run folder's config.yaml recorded for this method (what --resume starts from).</summary>
     TrainSettings StoredSettings(LoadedRunConfig run);
 

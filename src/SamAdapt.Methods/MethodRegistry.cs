@@ -16,6 +16,7 @@ public static class MethodRegistry
         Register(new MaSam.MaSamMethod());
         Register(new Lora.LoraMethod());
         Register(new Full.FullMethod());
+        Register(new MaskSam.MaskSamMethod());
         Register(new Msa.MsaMethod());
         Register(new Msa.MedSamMethod());
     }

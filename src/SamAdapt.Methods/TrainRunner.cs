@@ -49,7 +49,12 @@ public static class TrainRunner
         var dataset = LoadDataset(settings.Dataset, check: !settings.Resume, output.Log);
 
         TrainerOptions trainer;
-        try { trainer = settings.TrainerOptions(stored?.Trainer); }
+        try
+        {
+            trainer = settings.TrainerOptions(stored?.Trainer);
+            if (stored is null) trainer = method.TrainerDefaults(settings, trainer); // a resumed run keeps what it recorded
+            trainer.Validate();
+        }
         catch (ArgumentException e) { throw new ArgumentException(e.Message, e); }
         if (settings.ValFraction is < 0 or >= 1) throw new ArgumentException($"--val-fraction must lie in [0, 1), got {settings.ValFraction}");
         // one batch of input stacks (batch × D × 3 × S × S float32), refused before anything is allocated

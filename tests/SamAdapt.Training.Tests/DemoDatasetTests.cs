@@ -38,14 +38,31 @@ public class DemoDatasetTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Slabs_do_not_overlap_and_every_fourth_is_held_out()
+    public void Slabs_do_not_overlap_and_cover_the_range()
     {
-        var slabs = DemoDataset.Slabs(5, 90, 8, 4);
+        var slabs = DemoDataset.Slabs(5, 90, 8);
         Assert.Equal(10, slabs.Count);
         Assert.Equal(5, slabs[0].FirstSlice);
         for (int i = 1; i < slabs.Count; i++) Assert.Equal(slabs[i - 1].FirstSlice + slabs[i - 1].SliceCount, slabs[i].FirstSlice);
         Assert.Equal(90, slabs[^1].FirstSlice + slabs[^1].SliceCount - 1);
-        Assert.Equal([3, 7], slabs.Select((s, i) => (s, i)).Where(x => x.s.IsTest).Select(x => x.i));
+        Assert.DoesNotContain(slabs, s => s.IsTest);
+        Assert.Throws<ArgumentException>(() => DemoDataset.Slabs(0, 20, 8)); // two slabs cannot hold two out
+    }
+
+    [Fact]
+    public void Held_out_slabs_are_the_most_balanced_of_each_half()
+    {
+        var slabs = DemoDataset.Slabs(0, 59, 10);
+        // [background, class 1, class 2] per slab: slab 1 is the best of the first half (smallest class 40),
+        // slab 3 and 4 tie in the second half (30) and the one nearer its middle (4 of 3..5) wins; slab 5 misses a class
+        long[][] counts = [[9, 100, 0], [9, 50, 40], [9, 35, 35], [9, 30, 90], [9, 80, 30], [9, 500, 0]];
+        var chosen = DemoDataset.ChooseHeldOut(slabs, counts);
+        Assert.Equal([1, 4], chosen.Select((s, i) => (s, i)).Where(x => x.s.IsTest).Select(x => x.i));
+        Assert.Equal(slabs.Select(s => s.FirstSlice), chosen.Select(s => s.FirstSlice));
+        // when no slab of a half holds every class, one is still held out per half
+        long[][] sparse = [[9, 0, 0], [9, 5, 0], [9, 0, 7], [9, 1, 1], [9, 0, 0], [9, 0, 0]];
+        Assert.Equal(2, DemoDataset.ChooseHeldOut(slabs, sparse).Count(s => s.IsTest));
+        Assert.Throws<ArgumentException>(() => DemoDataset.ChooseHeldOut(slabs, counts[..5]));
     }
 
     [Fact]
@@ -79,8 +96,16 @@ public class DemoDatasetTests(ITestOutputHelper output) : IDisposable
         Assert.True(DemoDataset.Available(), "mricron-data is a build dependency (build.sh deps)");
         var root = Path.Combine(_tmp.Path, "Dataset900_Colin27AAL");
         var info = DemoDataset.Build(root);
-        Assert.Equal(2, info.AxialAxis); // ch2 is RAS
-        Assert.Equal([91, 109, 91], info.Shape);
+        Assert.Equal([109, 91, 91], info.Shape); // 91×109×91 RAS at 2 mm, reoriented to PSR
+        Assert.Equal(2, info.TestSlabs.Count());
+        // every class is present in every held-out slab, with at least 100 voxels
+        foreach (var s in info.TestSlabs)
+        {
+            var l = VolumeIO.Read(Path.Combine(root, "labelsTs", s.CaseId + ".nii.gz"));
+            var counts = new long[info.Classes.Count + 1];
+            for (long i = 0; i < l.VoxelCount; i++) counts[(int)l.Get(i)]++;
+            Assert.All(counts.Skip(1), c => Assert.True(c >= 100, $"{s.CaseId}: class counts {string.Join(",", counts)}"));
+        }
         for (int c = 1; c <= info.Classes.Count; c++) Assert.True(info.ClassVoxels[c] > 0, $"class {info.Classes[c - 1].Name} is empty");
         Assert.True(info.ClassVoxels.Skip(1).Distinct().Count() == info.Classes.Count); // different sizes
         foreach (var c in info.Classes) output.WriteLine($"{c.Index} {c.Name}: {info.ClassVoxels[c.Index]} voxels at 2 mm, AAL {string.Join(",", c.AalIds)}");
@@ -94,7 +119,7 @@ public class DemoDatasetTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(info.Classes.Select(c => c.Name).Prepend("background"), ds.Labels.Select(l => l.Name));
 
         // slabs do not overlap and each voxel sits where it was in the resampled source
-        var reference = Resampler.ToSpacing(VolumeIO.Read(Path.Combine(Templates, DemoDataset.ImageFile)).ConvertTo(VoxelType.Float32), [2, 2, 2], Interpolation.Linear);
+        var reference = Orientation.Reorient(Resampler.ToSpacing(VolumeIO.Read(Path.Combine(Templates, DemoDataset.ImageFile)).ConvertTo(VoxelType.Float32), [2, 2, 2], Interpolation.Linear), DemoDataset.CaseOrientation);
         var covered = new HashSet<int>();
         foreach (var s in info.Slabs)
         {
@@ -104,7 +129,7 @@ public class DemoDatasetTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(v.Shape, l.Shape);
             Assert.Equal(s.SliceCount, v.Shape[2]);
             for (int k = 0; k < s.SliceCount; k++) Assert.True(covered.Add(s.FirstSlice + k));
-            foreach (var (i, j, k) in new[] { (0, 0, 0), (45, 54, s.SliceCount / 2), (90, 108, s.SliceCount - 1) })
+            foreach (var (i, j, k) in new[] { (0, 0, 0), (54, 45, s.SliceCount / 2), (108, 90, s.SliceCount - 1) })
             {
                 var w = Geometry.Apply(v.Affine, i, j, k);
                 var src = Geometry.Apply(reference.Affine, i, j, s.FirstSlice + k);
@@ -123,7 +148,7 @@ public class DemoDatasetTests(ITestOutputHelper output) : IDisposable
             ImageSize = 64, Slices = 5, BatchSize = 2, Intensity = IntensityTransform.Parse(DemoDatasetInfo.RecommendedIntensity),
         }, validationFraction: 0.2);
         Assert.Equal(info.TrainSlabs.Count(), data.TrainVolumes.Count + data.ValidationVolumes.Count);
-        Assert.Single(data.ValidationVolumes);
+        Assert.Equal(Math.Max(1, (int)Math.Round(0.2 * info.TrainSlabs.Count())), data.ValidationVolumes.Count);
         Assert.Equal(9, data.Classes.NumClasses);
         var batch = data.GetBatch(0, 0);
         Assert.Equal([10L, 3, 64, 64], batch.ImageShape);

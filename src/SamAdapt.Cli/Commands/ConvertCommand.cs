@@ -1,12 +1,13 @@
 using System.CommandLine;
 using SamAdapt.Imaging;
 using SamAdapt.Imaging.Conversion;
+using SamAdapt.Imaging.Dicom.Seg;
 
 namespace SamAdapt.Cli.Commands;
 
 /// <summary>
 /// `samadapt convert IN OUT [--orient CODE] [--spacing SX,SY,SZ] [--like REF] [--interp linear|nearest] [--dtype T]
-/// [--series UID] [--slice K]`. IN: NIfTI, DICOM folder/file or PNG/JPEG/BMP; OUT: NIfTI or PNG.
+/// [--series UID] [--slice K]`, and `samadapt convert LABELS OUT.dcm --to dicom-seg --reference DICOM_DIR [--names …]`. IN: NIfTI, DICOM folder/file or PNG/JPEG/BMP; OUT: NIfTI or PNG.
 /// Order: read → resample onto --like's grid → reorient → resample to --spacing (in the output axis order) →
 /// slice → dtype conversion → write (atomic; nothing is written on any error).
 /// </summary>
@@ -51,12 +52,35 @@ public sealed class ConvertCommand : ICliCommand
                           "from zero; an error if any value does not fit). Label maps are written as uint8/int16 with intent_code 1002 by default",
         };
         dtype.AcceptOnlyFromAmong("uint8", "int16", "float32");
+        var to = new Option<string>("--to")
+        {
+            Description = "dicom-seg: write the label map IN (on a DICOM series' grid) as a DICOM Segmentation object OUT.dcm that " +
+                          "references the series given by --reference (binary, one segment per label value, named by --names)",
+        };
+        to.AcceptOnlyFromAmong("dicom-seg");
+        var reference = new Option<string>("--reference") { Description = "With --to dicom-seg: the DICOM folder of the series the labels were drawn on (--series picks one)" };
+        var names = new Option<string>("--names")
+        {
+            Description = "With --to dicom-seg: segment names, as 'liver,tumour' (values 1, 2, …), '1=liver,2=tumour' or a dataset.json (or its folder)",
+        };
         var cmd = new Command("convert", "Convert between NIfTI variants, optionally reorienting, resampling and changing the voxel type");
         cmd.Arguments.Add(input);
         cmd.Arguments.Add(output);
-        foreach (var o in new Option[] { orient, spacing, like, interp, dtype, series, slice }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { orient, spacing, like, interp, dtype, series, slice, to, reference, names }) cmd.Options.Add(o);
         cmd.SetAction(pr =>
         {
+            if (pr.GetValue(to) is "dicom-seg")
+            {
+                var conflicting = new Option[] { orient, spacing, like, interp, dtype, slice }.Where(o => pr.GetResult(o) is not null).Select(o => o.Name).ToList();
+                if (conflicting.Count > 0)
+                    throw new CliException($"--to dicom-seg: the label map is written on the reference series' own grid; {string.Join(", ", conflicting)} cannot be combined with it");
+                var refDir = pr.GetValue(reference) ?? throw new CliException("--to dicom-seg: expected --reference DICOM_DIR (the series the labels were drawn on), found none");
+                pr.InvocationConfiguration.Output.WriteLine(SettingsErrors.Run(() =>
+                    DicomSegExport.Convert(pr.GetValue(input)!, pr.GetValue(output)!, refDir, pr.GetValue(series), pr.GetValue(names))));
+                return 0;
+            }
+            if (pr.GetResult(reference) is not null || pr.GetResult(names) is not null)
+                throw new CliException("--reference and --names apply to --to dicom-seg only");
             var opts = new ConvertOptions
             {
                 Orient = pr.GetValue(orient),

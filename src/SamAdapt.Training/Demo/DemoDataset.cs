@@ -15,7 +15,7 @@ public sealed record AalRegion(int Id, string Name, int Code);
 /// <summary>A demo class: contiguous index (1..K), name, the AAL regions it merges.</summary>
 public sealed record DemoClass(int Index, string Name, string Description, IReadOnlyList<int> AalIds);
 
-/// <summary>A slab of consecutive axial slices written as one case.</summary>
+/// <summary>A slab of consecutive sagittal slices written as one case.</summary>
 public sealed record DemoSlab(string CaseId, int FirstSlice, int SliceCount, bool IsTest);
 
 /// <summary>Settings of <see cref="DemoDataset.Build"/>.</summary>
@@ -28,11 +28,11 @@ public sealed record DemoOptions
     /// 1 or less keeps the native 1 mm grid (181×217×181). The default 2 mm gives 91×109×91.</summary>
     public double Spacing { get; init; } = 2.0;
 
-    /// <summary>Axial slices per slab.</summary>
-    public int SlabThickness { get; init; } = 8;
+    /// <summary>Spacing (mm) across the sagittal slices (left–right); null: <see cref="Spacing"/>.</summary>
+    public double? SliceSpacing { get; init; }
 
-    /// <summary>Every n-th slab (the n-th, 2n-th, … counted from the bottom) is held out for testing.</summary>
-    public int HoldOutEvery { get; init; } = 4;
+    /// <summary>Sagittal slices per slab (the default 4 slices of 2 mm make 8 mm slabs).</summary>
+    public int SlabThickness { get; init; } = 4;
 
     /// <summary>Name of the dataset folder's dataset.json "name".</summary>
     public string Name { get; init; } = "Dataset900_Colin27AAL";
@@ -41,7 +41,7 @@ public sealed record DemoOptions
 /// <summary>What <see cref="DemoDataset.Build"/> wrote.</summary>
 public sealed record DemoDatasetInfo(
     string Root, IReadOnlyList<DemoClass> Classes, IReadOnlyList<long> ClassVoxels, IReadOnlyList<DemoSlab> Slabs,
-    int AxialAxis, int[] Shape, double[] Affine)
+    int[] Shape, double[] Affine)
 {
     public IEnumerable<DemoSlab> TrainSlabs => Slabs.Where(s => !s.IsTest);
     public IEnumerable<DemoSlab> TestSlabs => Slabs.Where(s => s.IsTest);
@@ -50,12 +50,17 @@ public sealed record DemoDatasetInfo(
     /// <summary>Intensity transform for the T1 template: its uint8 range [0, 255] mapped linearly to [0, 1]. A fixed
     /// window keeps slabs comparable (per-volume statistics would differ from slab to slab).</summary>
     public const string RecommendedIntensity = "ct-window:0,255";
+
+    /// <summary>Voxel axis of every case along which the slabs are cut and the model's stacks run (left → right).</summary>
+    public const int SliceAxis = 2;
 }
 
 /// <summary>
 /// The built-in dataset of <c>samadapt demo</c>: Debian's <c>mricron-data</c> Colin27 T1 template (ch2) with the AAL
 /// atlas on the same grid, AAL's 116 regions merged into eight anatomical classes (<see cref="GroupRegions"/>),
-/// cut into axial slabs of which every n-th is held out, written as an nnU-Net v2 raw dataset:
+/// reoriented to <see cref="CaseOrientation"/> (voxel axes: anterior → posterior, inferior → superior, left → right) and
+/// cut into sagittal slabs, of which one per hemisphere is held out (<see cref="ChooseHeldOut"/>), written as an
+/// nnU-Net v2 raw dataset:
 /// <c>imagesTr/colin27_sNN_0000.nii.gz</c>, <c>labelsTr/colin27_sNN.nii.gz</c>, and the held-out slabs in
 /// <c>imagesTs/</c> with their labels in <c>labelsTs/</c> (not part of nnU-Net's format; nnU-Net ignores it).
 /// Each slab's affine is the source affine shifted by its first slice, so every voxel keeps its world position.
@@ -67,6 +72,10 @@ public static class DemoDataset
     public const string ImageFile = "ch2.nii.gz";
     public const string AtlasFile = "aal.nii.gz";
     public const string AtlasNamesFile = "aal.nii.txt";
+
+    /// <summary>Axis code of the written cases: i runs anterior → posterior, j inferior → superior, k left → right, so
+    /// slice k is a sagittal image shown with the nose on the left and the top of the head up.</summary>
+    public const string CaseOrientation = "PSR";
 
     /// <summary>Whether the mricron-data templates are installed in <paramref name="templatesDir"/>.</summary>
     public static bool Available(string templatesDir = DefaultTemplatesDir) =>
@@ -128,35 +137,49 @@ public static class DemoDataset
         return ClassRules.Select((rule, i) => new DemoClass(i + 1, rule.Name, rule.Description, members[i])).ToList();
     }
 
-    /// <summary>The voxel axis closest to the world's superior–inferior direction.</summary>
-    public static int AxialAxis(double[] affine)
-    {
-        int best = 2; double bestZ = -1;
-        for (int c = 0; c < 3; c++)
-        {
-            double z = Math.Abs(affine[8 + c]) / Math.Sqrt(affine[c] * affine[c] + affine[4 + c] * affine[4 + c] + affine[8 + c] * affine[8 + c]);
-            if (z > bestZ) { bestZ = z; best = c; }
-        }
-        return best;
-    }
-
     /// <summary>Slabs of <paramref name="thickness"/> slices over [first, last]: ⌊n / thickness⌋ slabs, the remainder
-    /// added to the last one; slab i is held out when (i + 1) is a multiple of <paramref name="holdOutEvery"/>.</summary>
-    public static IReadOnlyList<DemoSlab> Slabs(int first, int last, int thickness, int holdOutEvery, string prefix = "colin27_s")
+    /// added to the last one; none held out yet (<see cref="ChooseHeldOut"/>).</summary>
+    public static IReadOnlyList<DemoSlab> Slabs(int first, int last, int thickness, string prefix = "colin27_s")
     {
         if (thickness < 1) throw new ArgumentException($"slab thickness must be >= 1, got {thickness}");
-        if (holdOutEvery < 2) throw new ArgumentException($"hold-out period must be >= 2, got {holdOutEvery}");
         int n = last - first + 1;
         int m = n / thickness;
-        if (m < holdOutEvery) throw new ArgumentException($"{n} slices make {m} slab(s) of {thickness}; at least {holdOutEvery} are needed to hold one out");
+        if (m < 4) throw new ArgumentException($"{n} slices make {m} slab(s) of {thickness}; at least 4 are needed to hold two out");
         var r = new List<DemoSlab>();
         for (int i = 0; i < m; i++)
         {
             int start = first + i * thickness;
             int count = i == m - 1 ? last - start + 1 : thickness;
-            r.Add(new DemoSlab(prefix + i.ToString("00", CultureInfo.InvariantCulture), start, count, (i + 1) % holdOutEvery == 0));
+            r.Add(new DemoSlab(prefix + i.ToString("00", CultureInfo.InvariantCulture), start, count, false));
         }
         return r;
+    }
+
+    /// <summary>
+    /// Marks one slab in each half of <paramref name="slabs"/> (each hemisphere, for sagittal slabs) as held out: the one
+    /// whose smallest class is largest (<paramref name="classVoxels"/>[slab][class], class 0 = background ignored), so
+    /// that every class is measured on a substantial amount of held-out tissue; ties go to the slab nearer the middle of
+    /// its half. Slabs with a class missing are only chosen when no slab of the half holds every class.
+    /// </summary>
+    public static IReadOnlyList<DemoSlab> ChooseHeldOut(IReadOnlyList<DemoSlab> slabs, IReadOnlyList<long[]> classVoxels)
+    {
+        if (slabs.Count != classVoxels.Count) throw new ArgumentException($"{slabs.Count} slabs but {classVoxels.Count} class counts");
+        if (slabs.Count < 4) throw new ArgumentException($"{slabs.Count} slabs; at least 4 are needed to hold two out");
+        var result = slabs.ToArray();
+        int half = slabs.Count / 2;
+        foreach (var (lo, hi) in new[] { (0, half), (half, slabs.Count) })
+        {
+            double mid = (lo + hi - 1) / 2.0;
+            int best = -1; long bestMin = -1; double bestDist = double.MaxValue;
+            for (int i = lo; i < hi; i++)
+            {
+                long min = classVoxels[i].Skip(1).DefaultIfEmpty(0).Min();
+                double dist = Math.Abs(i - mid);
+                if (min > bestMin || (min == bestMin && dist < bestDist)) { best = i; bestMin = min; bestDist = dist; }
+            }
+            result[best] = result[best] with { IsTest = true };
+        }
+        return result;
     }
 
     /// <summary>Builds the dataset into <paramref name="outDir"/> (created; existing files are overwritten).</summary>
@@ -185,31 +208,37 @@ public static class DemoDataset
         }
         var label = atlas.With((int[])atlas.Shape.Clone(), VoxelType.UInt8, lab, (double[])image.Affine.Clone(), keepScaling: false);
         label.IntentCode = Volume.IntentLabel;
-        var img = image.ConvertTo(VoxelType.Float32);
-        if (o.Spacing > 1)
+        var img = Orientation.Reorient(image.ConvertTo(VoxelType.Float32), CaseOrientation);
+        label = Orientation.Reorient(label, CaseOrientation);
+        double sliceSpacing = o.SliceSpacing ?? o.Spacing;
+        if (o.Spacing > 1 || sliceSpacing > 1)
         {
-            img = Resampler.ToSpacing(img, [o.Spacing, o.Spacing, o.Spacing], Interpolation.Linear);
-            label = Resampler.ToSpacing(label, [o.Spacing, o.Spacing, o.Spacing], Interpolation.Nearest);
-            label.IntentCode = Volume.IntentLabel;
+            double[] spacing = [Math.Max(1, o.Spacing), Math.Max(1, o.Spacing), Math.Max(1, sliceSpacing)];
+            img = Resampler.ToSpacing(img, spacing, Interpolation.Linear);
+            label = Resampler.ToSpacing(label, spacing, Interpolation.Nearest);
         }
+        label.IntentCode = Volume.IntentLabel;
         var shape = label.Shape.Take(3).ToArray();
-        int axis = AxialAxis(label.Affine);
+        const int axis = DemoDatasetInfo.SliceAxis;
         var classVoxels = new long[classes.Count + 1];
         var ldata = (byte[])label.Data;
         foreach (var b in ldata) classVoxels[b]++;
 
-        // axial range holding labels
+        // left–right range holding labels, and each slice's class counts
+        long plane = (long)shape[0] * shape[1];
+        var perSlice = new long[shape[axis]][];
         int lo = int.MaxValue, hi = -1;
-        long[] stride = [1, shape[0], (long)shape[0] * shape[1]];
-        for (long i = 0; i < ldata.LongLength; i++)
-            if (ldata[i] != 0)
-            {
-                int s = (int)(i / stride[axis] % shape[axis]);
-                if (s < lo) lo = s;
-                if (s > hi) hi = s;
-            }
+        for (int k = 0; k < shape[axis]; k++)
+        {
+            var counts = perSlice[k] = new long[classes.Count + 1];
+            for (long i = k * plane; i < (k + 1) * plane; i++) counts[ldata[i]]++;
+            if (counts.Skip(1).Any(c => c > 0)) { lo = Math.Min(lo, k); hi = k; }
+        }
         if (hi < 0) throw new InvalidDataException("the atlas holds no labelled voxel");
-        var slabs = Slabs(lo, hi, o.SlabThickness, o.HoldOutEvery);
+        var cut = Slabs(lo, hi, o.SlabThickness);
+        var slabCounts = cut.Select(sl => Enumerable.Range(0, classes.Count + 1)
+            .Select(c => Enumerable.Range(sl.FirstSlice, sl.SliceCount).Sum(k => perSlice[k][c])).ToArray()).ToList();
+        var slabs = ChooseHeldOut(cut, slabCounts);
 
         Directory.CreateDirectory(outDir);
         foreach (var d in new[] { "imagesTr", "labelsTr", "imagesTs", "labelsTs" })
@@ -226,8 +255,8 @@ public static class DemoDataset
             l.IntentCode = Volume.IntentLabel;
             NiftiWriter.Write(l, Path.Combine(outDir, lblDir, slab.CaseId + ".nii.gz"));
         }
-        WriteDatasetJson(outDir, o, classes, classVoxels, slabs, axis);
-        return new DemoDatasetInfo(outDir, classes, classVoxels, slabs, axis, shape, label.Affine);
+        WriteDatasetJson(outDir, o, classes, classVoxels, slabs);
+        return new DemoDatasetInfo(outDir, classes, classVoxels, slabs, shape, label.Affine);
     }
 
     /// <summary>Slices [first, first + count) along <paramref name="axis"/>, with the affine's origin moved to the first slice.</summary>
@@ -255,22 +284,23 @@ public static class DemoDataset
 
     private static bool SameAffine(double[] a, double[] b) => a.Zip(b).All(p => Math.Abs(p.First - p.Second) <= 1e-3);
 
-    private static void WriteDatasetJson(string root, DemoOptions o, IReadOnlyList<DemoClass> classes, long[] voxels, IReadOnlyList<DemoSlab> slabs, int axis)
+    private static void WriteDatasetJson(string root, DemoOptions o, IReadOnlyList<DemoClass> classes, long[] voxels, IReadOnlyList<DemoSlab> slabs)
     {
         var labels = new Dictionary<string, int> { ["background"] = 0 };
         foreach (var c in classes) labels.Add(c.Name, c.Index);
         var dto = new DemoDatasetJsonDto(
             Name: o.Name,
             Description: "Colin27 T1 template (mricron-data ch2.nii.gz) with AAL regions (aal.nii.gz) merged into " +
-                $"{classes.Count} classes, cut into axial slabs of {o.SlabThickness} slices; every {o.HoldOutEvery}th slab held out " +
-                "(imagesTs/, labels in labelsTs/). Built by samadapt demo; see docs/demo.md.",
+                $"{classes.Count} classes, reoriented to {CaseOrientation} and cut into sagittal slabs of {o.SlabThickness} slices; one slab per " +
+                "hemisphere held out (imagesTs/, labels in labelsTs/). Built by samadapt demo; see docs/demo.md.",
             ChannelNames: new() { ["0"] = "T1" },
             Labels: labels,
             NumTraining: slabs.Count(s => !s.IsTest),
             FileEnding: ".nii.gz",
             SamadaptDemo: new DemoSectionDto(
                 SpacingMm: o.Spacing > 1 ? o.Spacing : 1.0,
-                AxialAxis: axis,
+                SliceAxis: DemoDatasetInfo.SliceAxis,
+                Orientation: CaseOrientation,
                 Classes: classes.ToDictionary(c => c.Name, c => new DemoClassDto(c.Index, voxels[c.Index], c.AalIds)),
                 Slabs: [.. slabs.Select(s => new DemoSlabDto(s.CaseId, s.FirstSlice, s.SliceCount, s.IsTest))]));
         var bytes = JsonSerializer.SerializeToUtf8Bytes(dto, DemoDatasetJsonContext.Default.DemoDatasetJsonDto);

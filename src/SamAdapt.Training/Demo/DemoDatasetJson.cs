@@ -13,8 +13,9 @@ internal sealed record DemoDatasetJsonDto(
     string FileEnding,
     DemoSectionDto SamadaptDemo);
 
-/// <summary>How the demo built the dataset: spacing, axial axis, the classes (AAL regions merged) and the slabs.</summary>
-internal sealed record DemoSectionDto(double SpacingMm, int AxialAxis, Dictionary<string, DemoClassDto> Classes, List<DemoSlabDto> Slabs);
+/// <summary>How the demo built the dataset: spacing, slice axis and orientation of the cases, the classes (AAL regions
+/// merged) and the slabs.</summary>
+internal sealed record DemoSectionDto(double SpacingMm, int SliceAxis, string Orientation, Dictionary<string, DemoClassDto> Classes, List<DemoSlabDto> Slabs);
 
 internal sealed record DemoClassDto(int Label, long Voxels, IReadOnlyList<int> AalIds);
 

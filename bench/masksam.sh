@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# MaskSAM on the demo data next to MA-SAM on the same split (CPU):
+#   bench/masksam.sh [out-dir] [minutes] [threads]
+# 1. `samadapt demo` builds the Colin27/AAL dataset (held-out slabs in imagesTs/labelsTs) and trains, predicts and evaluates
+#    MA-SAM (tiny preset, 400 iterations): its held-out Dice is the comparison.
+# 2. `samadapt train --method masksam --model tiny` on the same dataset, intensity and validation fraction, for a fixed time
+#    budget (default 8 minutes, so the whole MaskSAM run stays under 10), then `predict` on imagesTs and `evaluate` against
+#    labelsTs. Prints both reports' mean foreground Dice, the training slices/s and the parameter report of `train`.
+# Run on an idle machine for timings; the load is printed with the results.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+OUT="${1:-bench/.work/masksam}"
+MINUTES="${2:-8}"
+THREADS="${3:-2}"
+SAMADAPT="${SAMADAPT:-./samadapt}"
+mkdir -p "$OUT"
+uptime
+if [ ! -f "$OUT/demo/run/config.yaml" ]; then
+  $SAMADAPT demo --out "$OUT/demo" --threads "$THREADS" | tee "$OUT/ma-sam.log"
+fi
+DS="$OUT/demo/Dataset900_Colin27AAL"
+rm -rf "$OUT/masksam-run" "$OUT/masksam-pred"
+/usr/bin/time -v $SAMADAPT train --method masksam --dataset "$DS" --model tiny --img-size 96 --slices 3 --batch 4 \
+  --time-budget "$MINUTES" --intensity ct-window:0,255 --val-fraction 0.15 --weight-decay 0.01 --augment none --seed 1234 \
+  --threads "$THREADS" --out "$OUT/masksam-run" 2>&1 | tee "$OUT/masksam-train.log" | grep -v '^\s*[0-9]*%' || true
+$SAMADAPT predict --run "$OUT/masksam-run" --input "$DS/imagesTs" --out "$OUT/masksam-pred" --threads "$THREADS"
+$SAMADAPT evaluate --pred "$OUT/masksam-pred" --gt "$DS/labelsTs" --names "$DS" --out "$OUT/masksam-report.json" --markdown "$OUT/masksam-report.md"
+echo "== MA-SAM (demo) =="
+grep -iE "mean|Dice" "$OUT/ma-sam.log" | tail -5 || true
+echo "== MaskSAM =="
+cat "$OUT/masksam-report.md"
+grep -E "slices/s|parameters|Elapsed|Maximum resident" "$OUT/masksam-train.log" | tail -8 || true
+uptime

@@ -1,0 +1,54 @@
+using SamAdapt.Sam;
+
+namespace SamAdapt.Methods.MaskSam;
+
+/// <summary>
+/// The MaskSAM architecture (docs/methods/masksam.md): a SAM backbone plus the 3D stem, adapters, prompt generator, class head and final
+/// convolution. Inputs are (B, 1, T, S, S) patches with S = <see cref="InputSize"/> ≤ the SAM frame (<see cref="SamConfig.ImageSize"/>),
+/// whose positional tables are cropped top-left, as the reference does for its 512 patches in a 1024 frame.
+/// </summary>
+public sealed record MaskSamConfig
+{
+    public SamConfig Sam { get; init; } = SamConfig.VitB;
+    /// <summary>Slices per patch T (the temporal embeddings and depth adapters are sized for it).</summary>
+    public int Frames { get; init; } = 8;
+    /// <summary>In-plane patch size S.</summary>
+    public int InputSize { get; init; } = 512;
+    /// <summary>Classes K including background; the class head has K + 1 outputs (last = no object).</summary>
+    public int NumClasses { get; init; } = 2;
+    public int NumQueries { get; init; } = 24;
+    /// <summary>Prompt-generator widths, finest first (6; the coarsest five are its stages' outputs).</summary>
+    public int[] GeneratorChannels { get; init; } = [64, 64, 128, 128, 256, 256];
+    /// <summary>Kernel (d, h, w) per generator width, finest first.</summary>
+    public int[][] GeneratorKernels { get; init; } = [[1, 3, 3], [1, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3], [3, 3, 3]];
+    /// <summary>nnU-Net convolutions per stage (the first stage uses them all, the others one fewer).</summary>
+    public int ConvsPerStage { get; init; } = 2;
+    /// <summary>Side of the pooled grid whose flattening is the auxiliary class token (side² = prompt dim).</summary>
+    public int ClassifierPool { get; init; } = 16;
+    /// <summary>Channels of the stem's middle layer.</summary>
+    public int StemChannels { get; init; } = 8;
+    /// <summary>
+    /// Reference behaviour: windowed encoder blocks pad and partition before norm1 and run the attention-side adapter on the
+    /// windows, so its depth convolution groups neighbouring windows instead of slices. Off (default): the adapter sees whole
+    /// frames and convolves across slices.
+    /// </summary>
+    public bool ReferenceWindowAdapters { get; init; }
+
+    /// <summary>Token grid side of the input (S / patch).</summary>
+    public int TokenGrid => InputSize / Sam.PatchSize;
+
+    public void Validate()
+    {
+        Sam.Validate();
+        if (Frames < 1) throw new ArgumentOutOfRangeException(nameof(Frames), "frames must be ≥ 1");
+        if (Sam.PatchSize != 16) throw new ArgumentException($"MaskSAM's prompt generator and final convolution assume patch 16 (×16 up-sampling), got {Sam.PatchSize}");
+        if (InputSize % 16 != 0 || InputSize > Sam.ImageSize)
+            throw new ArgumentException($"the input size must be a multiple of 16 and at most the SAM frame {Sam.ImageSize}, got {InputSize}");
+        if (Sam.GlobalAttnIndexes.Length != 4) throw new ArgumentException("MaskSAM's prompt generator consumes exactly 4 global-attention blocks");
+        if (GeneratorChannels.Length != 6 || GeneratorKernels.Length != 6) throw new ArgumentException("the prompt generator has 6 widths and 6 kernels");
+        if (ClassifierPool * ClassifierPool != Sam.PromptEmbedDim)
+            throw new ArgumentException($"the class-token pool side² ({ClassifierPool}²) must equal the prompt dim {Sam.PromptEmbedDim}");
+        if (NumClasses < 1 || NumQueries < 1) throw new ArgumentException("classes and queries must be ≥ 1");
+        if (ConvsPerStage < 2) throw new ArgumentException("convs per stage must be ≥ 2");
+    }
+}
