@@ -27,6 +27,8 @@ public sealed record PredictSettings
     public bool DicomSeg { get; init; }
     /// <summary>--series: the series of a DICOM folder holding several (also the SEG's reference).</summary>
     public string? Series { get; init; }
+    /// <summary>--prompts: a prompt file (promptable methods, docs/methods/msa.md "Prompt file"); null: prompt-free semantic prediction.</summary>
+    public string? Prompts { get; init; }
 }
 
 /// <summary>One finished volume: case id, input shape, output path, seconds.</summary>
@@ -61,6 +63,7 @@ public static class PredictionRunner
             throw new ArgumentException($"--bf16: expected --device cuda (bfloat16 autocast runs on CUDA), found --device {s.Device}");
         using var run = RunLoader.Load(s.Run, s.Weights, device);
         if (run.Note is not null) log.WriteLine(run.Note);
+        if (s.Prompts is not null || run.Model.Semantic is null) return Prompted.PromptedPrediction.Run(s, run, jobs, read, log, device);
         var predictor = new VolumePredictor(run.Model, device, s.Bf16, s.Batch);
         log.WriteLine($"model: {run.Model.Method}, {run.Model.ClassNames.Count - 1} classes, weights {run.WeightsFile}; {jobs.Count} volume(s)");
         var results = new List<PredictedCase>();

@@ -17,6 +17,8 @@ public static class MethodRegistry
         Register(new Lora.LoraMethod());
         Register(new Full.FullMethod());
         Register(new MaskSam.MaskSamMethod());
+        Register(new Msa.MsaMethod());
+        Register(new Msa.MedSamMethod());
     }
 
     /// <summary>Adds a method under its name and aliases; a name already taken is an <see cref="ArgumentException"/>.</summary>

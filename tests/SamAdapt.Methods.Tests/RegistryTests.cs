@@ -9,7 +9,10 @@ public class RegistryTests
         foreach (var n in new[] { "ma-sam", "lora", "full" }) Assert.Contains(n, names);
         Assert.Equal("lora", MethodRegistry.Get("samed").Name);          // alias
         Assert.Equal("ma-sam", MethodRegistry.Get(" MA-SAM ").Name);     // case and spaces
-        Assert.All(MethodRegistry.All, m => Assert.Equal(OutputContract.Semantic, m.Output));
+        foreach (var n in new[] { "ma-sam", "lora", "full" }) Assert.Equal(OutputContract.Semantic, MethodRegistry.Get(n).Output);
+        Assert.Equal(OutputContract.Promptable, MethodRegistry.Get("msa").Output);
+        Assert.Equal(OutputContract.Promptable, MethodRegistry.Get("medsam").Output);
+        Assert.Equal("msa", MethodRegistry.Get("Med-SA").Name);          // alias
         Assert.All(MethodRegistry.All, m => Assert.False(string.IsNullOrWhiteSpace(m.Description)));
     }
 

@@ -18,9 +18,9 @@ public sealed class ImportCommand : ICliCommand
         var method = new Argument<string>("METHOD")
         {
             Description = "Method whose reference release to import: " + string.Join(", ", MethodRegistry.ImportableNames) +
-                          " (ma-sam: a model saved by cchen-cc/MA-SAM — FacT, 3D adapters, progressive decoder)",
+                          " (ma-sam: a model saved by cchen-cc/MA-SAM — FacT, 3D adapters, progressive decoder; msa: a model saved by the Medical SAM Adapter code)",
         };
-        var trained = new Option<string>("--trained") { Description = "The reference's saved parameters (trained_params.pth / a released epoch_N.pth; GPU-saved files load on CPU)", Required = true };
+        var trained = new Option<string>("--trained", "--state-dict") { Description = "The reference's saved parameters (ma-sam: trained_params.pth / a released epoch_N.pth; msa: its checkpoint's state dict, .pth or .safetensors; GPU-saved files load on CPU)", Required = true };
         var baseCkpt = new Option<string>("--base") { Description = "The SAM checkpoint the model was trained on (.pth or .safetensors): the frozen encoder comes from it", Required = true };
         var output = new Option<string>("--out") { Description = "Run folder to create (config.yaml + adapter.safetensors)", Required = true };
         var classes = new Option<string?>("--classes") { Description = "Foreground class names, comma-separated, in the model's output order (default class_1 … class_K)" };

@@ -9,8 +9,8 @@ namespace SamAdapt.Sam.Modeling;
 /// out. Members: norm1, attn, norm2, mlp (LayerNorms with eps 1e-6).
 /// <para>Extension points (docs/sam.md, "Extension points"): <see cref="Attach"/> registers a <see cref="BlockHook"/> under a name
 /// (its keys become <c>blocks.{i}.{name}.*</c>) at one of four <see cref="BlockHookPoint"/>s: before attention, after attention,
-/// before the MLP, parallel to the MLP. Several hooks at one point run in attachment order. With nothing attached the forward
-/// is SAM's, bit for bit.</para>
+/// before the MLP, parallel to the MLP, parallel to attention. Several hooks at one point run in attachment order. With nothing attached
+/// (and <see cref="NormAfterWindowPartition"/> off) the forward is SAM's, bit for bit.</para>
 /// </summary>
 public sealed class Block : UnaryModule
 {
@@ -19,7 +19,13 @@ public sealed class Block : UnaryModule
     public readonly MlpBlock mlp;
     public readonly int window_size;
 
-    private readonly List<BlockHook> _beforeAttention = [], _afterAttention = [], _beforeMlp = [], _parallelMlp = [];
+    private readonly List<BlockHook> _beforeAttention = [], _afterAttention = [], _beforeMlp = [], _parallelMlp = [], _parallelAttention = [];
+
+    /// <summary>
+    /// Windowed blocks only: partition (zero padding) first and apply norm1 to the windows, so padding tokens become norm1's bias and
+    /// take part in attention as keys (the Medical SAM Adapter code's order, docs/methods/msa.md). Off (SAM): norm1, then zero padding.
+    /// </summary>
+    public bool NormAfterWindowPartition { get; set; }
 
     /// <summary>MA-SAM's adapter before attention (the hook named <c>adapter_1</c>), or null.</summary>
     public BlockHook? adapter_1 => Hook("adapter_1");
@@ -37,7 +43,7 @@ public sealed class Block : UnaryModule
 
     /// <summary>The attached hook called <paramref name="name"/>, or null.</summary>
     public BlockHook? Hook(string name) =>
-        _beforeAttention.Concat(_afterAttention).Concat(_beforeMlp).Concat(_parallelMlp).FirstOrDefault(h => HookNames.TryGetValue(h, out var n) && n == name);
+        _beforeAttention.Concat(_afterAttention).Concat(_beforeMlp).Concat(_parallelMlp).Concat(_parallelAttention).FirstOrDefault(h => HookNames.TryGetValue(h, out var n) && n == name);
 
     private Dictionary<BlockHook, string> HookNames { get; } = new(ReferenceEqualityComparer.Instance);
 
@@ -53,6 +59,7 @@ public sealed class Block : UnaryModule
             BlockHookPoint.BeforeAttention => _beforeAttention,
             BlockHookPoint.AfterAttention => _afterAttention,
             BlockHookPoint.BeforeMlp => _beforeMlp,
+            BlockHookPoint.ParallelToAttention => _parallelAttention,
             _ => _parallelMlp,
         }).Add(hook);
         return hook;
@@ -77,9 +84,21 @@ public sealed class Block : UnaryModule
         using var scope = DisposeScope.Begin();
         foreach (var hook in _beforeAttention) x = x + hook.forward(x, context);
         var shortcut = x;
-        var h = norm1.forward(x);
-        h = window_size > 0 ? attn.ForwardWindowed(h, window_size) : attn.forward(h);
+        Tensor h;
+        if (window_size > 0 && NormAfterWindowPartition)
+        {
+            int height = (int)x.size(1), width = (int)x.size(2);
+            var (windows, padHw) = WindowPartition(x, window_size);
+            h = attn.forward(norm1.forward(windows));
+            h = WindowUnpartition(h, window_size, padHw, (height, width));
+        }
+        else
+        {
+            h = norm1.forward(x);
+            h = window_size > 0 ? attn.ForwardWindowed(h, window_size) : attn.forward(h);
+        }
         foreach (var hook in _afterAttention) h = hook.forward(h, context);
+        foreach (var hook in _parallelAttention) h = h + hook.forward(shortcut, context);
         var y = shortcut + h;
         scope.DisposeEverythingBut(y);
         foreach (var hook in _beforeMlp) y = y + hook.forward(y, context);

@@ -15,6 +15,9 @@ public enum BlockHookPoint
     BeforeMlp,
     /// <summary>Parallel to the MLP on the same normalised input: <c>x = x + mlp(norm2(x)) + hook(norm2(x))</c> (MSA's MLP adapter).</summary>
     ParallelToMlp,
+    /// <summary>Parallel to the attention branch on the block's input: <c>x = shortcut + afterAttentionHooks(attn(norm1(x))) + hook(x)</c>
+    /// (MSA's depth branch, which runs the block's own norm1 and attention across the slices of a stack).</summary>
+    ParallelToAttention,
 }
 
 /// <summary>

@@ -20,6 +20,12 @@ public sealed class TwoWayAttentionBlock : Module
 
     private readonly Dictionary<TwoWayHookPoint, List<UnaryModule>> _hooks = [];
 
+    /// <summary>
+    /// The Medical SAM Adapter code's token self-attention (docs/methods/msa.md, "Reference behaviours"): the prompt PE is added to the
+    /// tokens themselves (so it also feeds v and stays in the residual), and the first layer keeps its residual add. Off (default): SAM's.
+    /// </summary>
+    public bool TokenPeInSelfAttentionResidual { get; set; }
+
     /// <summary>Attaches <paramref name="hook"/> (…, D) → (…, D) as member <paramref name="name"/> on the output of <paramref name="point"/>.</summary>
     public T Attach<T>(TwoWayHookPoint point, string name, T hook) where T : UnaryModule
     {
@@ -54,7 +60,12 @@ public sealed class TwoWayAttentionBlock : Module
     {
         using var scope = DisposeScope.Begin();
         // self attention
-        if (skip_first_layer_pe) queries = Hooked(TwoWayHookPoint.SelfAttention, self_attn.forward(queries, queries, queries));
+        if (TokenPeInSelfAttentionResidual)
+        {
+            if (!skip_first_layer_pe) queries = queries + queryPe;
+            queries = queries + Hooked(TwoWayHookPoint.SelfAttention, self_attn.forward(queries, queries, queries));
+        }
+        else if (skip_first_layer_pe) queries = Hooked(TwoWayHookPoint.SelfAttention, self_attn.forward(queries, queries, queries));
         else
         {
             var q0 = queries + queryPe;

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace SamAdapt.Methods.Msa;
+
+/// <summary>Which parts of an <see cref="MsaSam"/> train (flags; docs/methods/msa.md, "What trains").</summary>
+[Flags]
+public enum MsaTrainedParts
+{
+    None = 0,
+    /// <summary>The encoder adapters (Space_Adapter, MLP_Adapter, Depth_Adapter).</summary>
+    EncoderAdapters = 1,
+    /// <summary>The whole mask decoder.</summary>
+    MaskDecoder = 2,
+    /// <summary>The prompt encoder (frozen in the reference: it runs under no_grad).</summary>
+    PromptEncoder = 4,
+    /// <summary>The rest of the image encoder (MedSAM's full fine-tuning).</summary>
+    ImageEncoder = 8,
+    /// <summary>The reference's choice: encoder adapters + mask decoder.</summary>
+    Reference = EncoderAdapters | MaskDecoder,
+    All = EncoderAdapters | MaskDecoder | PromptEncoder | ImageEncoder,
+}
+
+/// <summary>
+/// The settings of the Medical SAM Adapter (docs/methods/msa.md). Defaults are the released code's: bottleneck ratio 0.25, GELU, MLP
+/// adapter scale 0.5, encoder adapters + mask decoder trained; the depth branch is on for volumes (Slices &gt; 1).
+/// </summary>
+public sealed record MsaOptions
+{
+    /// <summary>Bottleneck width as a fraction of the encoder width (0.25: 768 → 192).</summary>
+    public double AdapterRatio { get; init; } = 0.25;
+    /// <summary>Scale s of the adapter parallel to the MLP.</summary>
+    public double MlpScale { get; init; } = 0.5;
+    [JsonConverter(typeof(JsonStringEnumConverter))]
+    public AdapterActivation Activation { get; init; } = AdapterActivation.Gelu;
+    /// <summary>Attach the encoder adapters (Space_Adapter, MLP_Adapter); off for MedSAM's full fine-tuning of plain SAM.</summary>
+    public bool EncoderAdapters { get; init; } = true;
+    /// <summary>
+    /// The paper's decoder adapters, absent from the released code: per two-way block a hyper-prompting adapter on the token self-attention,
+    /// an adapter after the token MLP and one after the image→token cross attention (keys <c>mask_decoder.transformer.layers.{i}.{HyP,MLP,Image}_Adapter.*</c>).
+    /// </summary>
+    public bool DecoderAdapters { get; init; }
+    /// <summary>Attach the depth branch (the reference's <c>-thd</c>): attention across the slices of a stack.</summary>
+    public bool DepthBranch { get; init; }
+    /// <summary>Slices per stack D (the reference's <c>-chunk</c>); 1 for 2D.</summary>
+    public int Slices { get; init; } = 1;
+    /// <summary>
+    /// Reproduce the released code in windowed blocks: norm1 after the window partition (padding tokens carry norm1's bias) and the depth
+    /// branch on the window list. Needed for files trained with the reference code; off: SAM's padding and per-token depth attention.
+    /// </summary>
+    public bool ReferenceWindowing { get; init; }
+    /// <summary>
+    /// Reproduce the released code's two-way transformer: the prompt PE is added to the tokens before self-attention (feeding v and the
+    /// residual) and the first layer keeps its residual. Needed for files trained with the reference code; off: SAM's decoder.
+    /// </summary>
+    public bool ReferenceDecoder { get; init; }
+    [JsonConverter(typeof(JsonStringEnumConverter))]
+    public MsaTrainedParts Trains { get; init; } = MsaTrainedParts.Reference;
+
+    /// <summary>Bottleneck width for an encoder of <paramref name="dim"/> channels.</summary>
+    public int Hidden(int dim) => Math.Max(1, (int)(dim * AdapterRatio));
+
+    public void Validate()
+    {
+        if (!(AdapterRatio > 0 && AdapterRatio <= 4)) throw new ArgumentException($"adapter ratio must be in (0, 4], got {AdapterRatio}");
+        if (!double.IsFinite(MlpScale)) throw new ArgumentException($"MLP adapter scale must be finite, got {MlpScale}");
+        if (Slices < 1) throw new ArgumentException($"slices per stack must be ≥ 1, got {Slices}");
+        if (DepthBranch && !EncoderAdapters) throw new ArgumentException("the depth branch is an encoder adapter: it needs EncoderAdapters");
+        if (Trains == MsaTrainedParts.None) throw new ArgumentException("nothing would train: choose at least one part");
+    }
+
+    private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    public static MsaOptions FromJson(string json) =>
+        JsonSerializer.Deserialize<MsaOptions>(json, Json) ?? throw new InvalidDataException("MSA options: empty JSON");
+}

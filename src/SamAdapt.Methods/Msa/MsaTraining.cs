@@ -1,0 +1,164 @@
+using System.Globalization;
+using SamAdapt.Imaging.Datasets;
+using SamAdapt.Methods.Semantic;
+using SamAdapt.Sam;
+using SamAdapt.Sam.Adapters;
+using SamAdapt.Training.Data;
+using SamAdapt.Training.Engine;
+
+namespace SamAdapt.Methods.Msa;
+
+/// <summary>What <see cref="MsaTraining.Build"/> needs.</summary>
+public sealed record MsaSetupOptions
+{
+    public required string Dataset { get; init; }
+    public string? Checkpoint { get; init; }
+    /// <summary>A configuration JSON or a preset name (tiny), when training from scratch.</summary>
+    public string? Model { get; init; }
+    public int? ImageSize { get; init; }
+    /// <summary>Slices per stack D (the depth branch is on when D &gt; 1).</summary>
+    public int Slices { get; init; } = 4;
+    public string? Labels { get; init; }
+    public string? Intensity { get; init; }
+    public string? IntensitySource { get; init; }
+    public IReadOnlyList<string>? ValCases { get; init; }
+    public double ValFraction { get; init; } = 0.2;
+    public int BatchSize { get; init; } = 1;
+    public int Seed { get; init; } = 1234;
+    public double ForegroundProbability { get; init; } = SampleOptions.NnUNetForegroundProbability;
+    public string Augmentation { get; init; } = "ma-sam";
+    /// <summary>MSA settings (ratio, activation, what trains); Slices and DepthBranch are set from <see cref="Slices"/>.</summary>
+    public MsaOptions Msa { get; init; } = new();
+    public MsaLossKind Loss { get; init; } = MsaLossKind.DiceBce;
+    public TrainPromptKinds Prompts { get; init; } = TrainPromptKinds.BoxOrClick;
+    /// <summary>Method name recorded ("msa", or "medsam" for full fine-tuning with boxes).</summary>
+    public string Method { get; init; } = "msa";
+}
+
+/// <summary>Builds prompt-trained MSA runs (docs/methods/msa.md, "Training").</summary>
+public static class MsaTraining
+{
+    public static MethodRun CreateRun(MethodContext context, string method) => CreateRun(context, method, medSam: false);
+
+    /// <param name="medSam">MedSAM's recipe: plain SAM (no adapters), every weight trained, box prompts, single slices.</param>
+    public static MethodRun CreateRun(MethodContext context, string method, bool medSam)
+    {
+        var s = context.Settings;
+        if (medSam && s.Slices is > 1) throw new ArgumentException($"--slices {s.Slices}: medsam segments single slices (it has no depth branch); omit --slices or give 1");
+        var o = new MsaSetupOptions
+        {
+            Dataset = s.Dataset!, Checkpoint = s.Checkpoint, Model = s.Model, ImageSize = s.ImageSize, Slices = s.Slices ?? 4, Labels = s.Labels,
+            Intensity = s.Intensity, IntensitySource = s.IntensitySource, ValCases = s.ValCases is { Count: > 0 } v ? v : null,
+            ValFraction = s.ValFraction ?? 0.2, BatchSize = context.Trainer.BatchSize, Seed = (int)context.Trainer.Seed,
+            ForegroundProbability = s.ForegroundProbability ?? SampleOptions.NnUNetForegroundProbability, Augmentation = s.Augment ?? "ma-sam",
+            Msa = new MsaOptions { Trains = s.TrainBase == true ? MsaTrainedParts.All : MsaTrainedParts.Reference }, Method = method,
+        };
+        if (medSam) o = o with { Slices = 1, Msa = new MsaOptions { EncoderAdapters = false, Trains = MsaTrainedParts.All }, Prompts = TrainPromptKinds.Box };
+        context.Log.WriteLine("loading and preprocessing the training cases...");
+        var (cfg, data, model) = Build(o);
+        var task = new MsaPromptTask(cfg, model, data, o.Seed);
+        var summary = string.Create(CultureInfo.InvariantCulture,
+            $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), {cfg.TrainCases.Count} training / " +
+            $"{cfg.ValidationCases.Count} validation case(s), {cfg.ImageSize}² input, {cfg.Slices}-slice stacks (depth branch {(model.Options.DepthBranch ? "on" : "off")}), " +
+            $"prompts {cfg.TrainPrompts}, loss {cfg.Loss}, trained: {model.Options.Trains}");
+        return new MethodRun(task, new SliceStackSource(data), summary);
+    }
+
+    /// <summary>The task config, the data and the model of a new run.</summary>
+    public static (MsaTaskConfig Config, TrainingData Data, MsaSam Model) Build(MsaSetupOptions o, IProgress<string>? progress = null)
+    {
+        if (o.Checkpoint is not null && o.Model is not null) throw new ArgumentException("give either --checkpoint or --model, not both");
+        if (o.Checkpoint is null && o.Model is null)
+            throw new ArgumentException($"give a SAM checkpoint (--checkpoint SAM.pth|.safetensors) or a configuration to train from scratch (--model CONFIG.json or a preset: {string.Join(", ", SamPresets.Names)})");
+        if (o.Checkpoint is not null && !File.Exists(o.Checkpoint)) throw new FileNotFoundException($"--checkpoint: no such file: {o.Checkpoint}");
+        if (o.Slices < 1) throw new ArgumentException($"--slices must be ≥ 1, got {o.Slices}");
+
+        SamConfig? scratch = null;
+        string modelConfig = "";
+        if (o.Model is not null)
+        {
+            scratch = SamPresets.Find(o.Model);
+            if (scratch is null)
+            {
+                if (!File.Exists(o.Model)) throw new FileNotFoundException($"--model: no such file and not a preset ({string.Join(", ", SamPresets.Names)}): {o.Model}");
+                scratch = SamConfig.FromJsonFile(o.Model);
+                modelConfig = Path.GetFullPath(o.Model);
+            }
+            else modelConfig = o.Model.Trim().ToLowerInvariant();
+        }
+        Dictionary<string, Torch.Serialization.HostTensor>? baseSd = null;
+        SamConfig sam;
+        if (o.Checkpoint is not null)
+        {
+            baseSd = SamCheckpoint.ReadStateDict(o.Checkpoint);
+            sam = SamCheckpoint.InferConfig(SamCheckpoint.Shapes(baseSd)) with { ImageSize = o.ImageSize ?? 1024 };
+        }
+        else sam = scratch! with { ImageSize = o.ImageSize ?? scratch!.ImageSize };
+
+        var ds = SegmentationDataset.Load(o.Dataset);
+        ClassMapping classes;
+        try { classes = o.Labels is null ? ClassMapping.FromDataset(ds) : ClassMapping.Parse(o.Labels, ds); }
+        catch (Exception e) when (e is FormatException or InvalidDataException) { throw new ArgumentException($"--labels: {e.Message}", e); }
+        string intensityText, intensitySource;
+        if (o.Intensity is not null) (intensityText, intensitySource) = (o.Intensity, o.IntensitySource ?? "--intensity");
+        else (intensityText, intensitySource) = SemanticSamSetup.DefaultIntensity(ds, progress);
+        var intensity = Imaging.Preprocessing.IntensityTransform.Parse(intensityText);
+        var sample = new SampleOptions
+        {
+            ImageSize = sam.ImageSize, Slices = o.Slices, Intensity = intensity, BatchSize = o.BatchSize, Seed = o.Seed,
+            ForegroundProbability = o.ForegroundProbability, Augmentation = Training.Augmentation.AugmentationPipeline.Parse(o.Augmentation),
+        };
+        var data = TrainingData.Load(ds, sample, classes, o.ValCases, o.ValCases is { Count: > 0 } ? 0 : o.ValFraction, progress);
+
+        // from a configuration the base is random: freezing it would preserve nothing, so everything trains
+        var options = o.Msa with
+        {
+            Slices = o.Slices, DepthBranch = o.Slices > 1,
+            Trains = o.Checkpoint is null ? MsaTrainedParts.All : o.Msa.Trains,
+        };
+        var model = new MsaSam(sam, options);
+        try
+        {
+            if (baseSd is not null) MsaWeights.LoadBase(model, baseSd, $"--checkpoint {o.Checkpoint}");
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        model.train();
+        var cfg = new MsaTaskConfig
+        {
+            Method = o.Method,
+            Dataset = Path.GetFullPath(o.Dataset),
+            DatasetName = ds.Name,
+            ClassNames = [.. classes.ClassNames],
+            ClassValues = Enumerable.Range(0, classes.NumClasses).Select(classes.ValueOf).ToList(),
+            TrainCases = [.. data.Split.TrainCases],
+            ValidationCases = [.. data.Split.ValidationCases],
+            BaseCheckpoint = o.Checkpoint is null ? "" : Path.GetFullPath(o.Checkpoint),
+            BaseCheckpointSha256 = o.Checkpoint is null ? "" : SemanticSamSetup.Sha256(o.Checkpoint),
+            ModelConfig = modelConfig,
+            SamConfig = SamConfigJson.ToJson(model.SamConfig),
+            MsaOptions = options.ToJson(),
+            ImageSize = sam.ImageSize,
+            Slices = o.Slices,
+            SliceAxis = sample.SliceAxis,
+            Intensity = intensity.ToString()!,
+            Loss = o.Loss switch { MsaLossKind.Bce => "bce", MsaLossKind.Dice => "dice", _ => "dice-bce" },
+            TrainPrompts = o.Prompts switch { TrainPromptKinds.Box => "box", TrainPromptKinds.Click => "click", _ => "box,click" },
+        };
+        return (cfg, data, model);
+    }
+
+    public static TrainSettings StoredSettings(MsaTaskConfig t) => new()
+    {
+        Method = t.Method,
+        Dataset = t.Dataset is "" ? null : t.Dataset,
+        Checkpoint = t.BaseCheckpoint is "" ? null : t.BaseCheckpoint,
+        Model = t.ModelConfig is "" ? null : t.ModelConfig,
+        ImageSize = t.ImageSize,
+        Slices = t.Slices,
+        Intensity = t.Intensity,
+    };
+}
