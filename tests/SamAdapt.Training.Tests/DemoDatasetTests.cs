@@ -96,7 +96,7 @@ public class DemoDatasetTests(ITestOutputHelper output) : IDisposable
         Assert.True(DemoDataset.Available(), "mricron-data is a build dependency (build.sh deps)");
         var root = Path.Combine(_tmp.Path, "Dataset900_Colin27AAL");
         var info = DemoDataset.Build(root);
-        Assert.Equal([109, 91, 91], info.Shape); // 91×109×91 RAS at 2 mm, reoriented to PSR
+        Assert.Equal([109, 91, 181], info.Shape); // 2 mm in-plane, 1 mm across the sagittal slices, PSR
         Assert.Equal(2, info.TestSlabs.Count());
         // every class is present in every held-out slab, with at least 100 voxels
         foreach (var s in info.TestSlabs)
@@ -119,7 +119,7 @@ public class DemoDatasetTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(info.Classes.Select(c => c.Name).Prepend("background"), ds.Labels.Select(l => l.Name));
 
         // slabs do not overlap and each voxel sits where it was in the resampled source
-        var reference = Orientation.Reorient(Resampler.ToSpacing(VolumeIO.Read(Path.Combine(Templates, DemoDataset.ImageFile)).ConvertTo(VoxelType.Float32), [2, 2, 2], Interpolation.Linear), DemoDataset.CaseOrientation);
+        var reference = Resampler.ToSpacing(Orientation.Reorient(VolumeIO.Read(Path.Combine(Templates, DemoDataset.ImageFile)).ConvertTo(VoxelType.Float32), DemoDataset.CaseOrientation), [2, 2, 1], Interpolation.Linear);
         var covered = new HashSet<int>();
         foreach (var s in info.Slabs)
         {

@@ -15,7 +15,7 @@ internal sealed record DemoDatasetJsonDto(
 
 /// <summary>How the demo built the dataset: spacing, slice axis and orientation of the cases, the classes (AAL regions
 /// merged) and the slabs.</summary>
-internal sealed record DemoSectionDto(double SpacingMm, int SliceAxis, string Orientation, Dictionary<string, DemoClassDto> Classes, List<DemoSlabDto> Slabs);
+internal sealed record DemoSectionDto(double SpacingMm, double SliceSpacingMm, int SliceAxis, string Orientation, Dictionary<string, DemoClassDto> Classes, List<DemoSlabDto> Slabs);
 
 internal sealed record DemoClassDto(int Label, long Voxels, IReadOnlyList<int> AalIds);
 
