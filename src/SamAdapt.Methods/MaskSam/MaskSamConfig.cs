@@ -25,6 +25,8 @@ public sealed record MaskSamConfig
     public int ConvsPerStage { get; init; } = 2;
     /// <summary>Side of the pooled grid whose flattening is the auxiliary class token (side² = prompt dim).</summary>
     public int ClassifierPool { get; init; } = 16;
+    /// <summary>Width of final_conv, the 3D convolutions that bring the masks to full resolution (the reference: 64).</summary>
+    public int FinalConvChannels { get; init; } = 64;
     /// <summary>Channels of the stem's middle layer.</summary>
     public int StemChannels { get; init; } = 8;
     /// <summary>
@@ -48,6 +50,7 @@ public sealed record MaskSamConfig
         if (GeneratorChannels.Length != 6 || GeneratorKernels.Length != 6) throw new ArgumentException("the prompt generator has 6 widths and 6 kernels");
         if (ClassifierPool * ClassifierPool != Sam.PromptEmbedDim)
             throw new ArgumentException($"the class-token pool side² ({ClassifierPool}²) must equal the prompt dim {Sam.PromptEmbedDim}");
+        if (FinalConvChannels < 1) throw new ArgumentException("final_conv needs ≥ 1 channel");
         if (NumClasses < 1 || NumQueries < 1) throw new ArgumentException("classes and queries must be ≥ 1");
         if (ConvsPerStage < 2) throw new ArgumentException("convs per stage must be ≥ 2");
     }

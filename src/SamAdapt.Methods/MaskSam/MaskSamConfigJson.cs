@@ -19,6 +19,7 @@ public static class MaskSamConfigJson
         ["convs_per_stage"] = c.ConvsPerStage,
         ["classifier_pool"] = c.ClassifierPool,
         ["stem_channels"] = c.StemChannels,
+        ["final_conv_channels"] = c.FinalConvChannels,
         ["reference_window_adapters"] = c.ReferenceWindowAdapters,
     }.ToJsonString();
 
@@ -35,6 +36,7 @@ public static class MaskSamConfigJson
             GeneratorKernels = Get("generator_kernels").AsArray().Select(k => k!.AsArray().Select(v => v!.GetValue<int>()).ToArray()).ToArray(),
             ConvsPerStage = I("convs_per_stage"), ClassifierPool = I("classifier_pool"), StemChannels = I("stem_channels"),
             ReferenceWindowAdapters = Get("reference_window_adapters").GetValue<bool>(),
+            FinalConvChannels = o["final_conv_channels"]?.GetValue<int>() ?? 64, // absent in runs written before the field existed
         };
         c.Validate();
         return c;

@@ -129,8 +129,39 @@ public sealed class MaskSamCriterion
         }
         Tensor total = terms["loss_ce"] * Weight("loss_ce");
         foreach (var name in TermNames.Skip(1)) total = total + terms[name] * Weight(name);
+        if (Options.SemanticWeight > 0)
+        {
+            terms[SemanticTerm] = SemanticLoss(p, targets);
+            total = total + terms[SemanticTerm] * Options.SemanticWeight;
+        }
         foreach (var t in terms.Values) t.MoveToOuterScope();
         return new MaskSamLosses(terms, total.MoveToOuterScope(), matches, numMasks);
+    }
+
+    /// <summary>Name of the optional semantic term (<see cref="MaskSamLossOptions.SemanticWeight"/>).</summary>
+    public const string SemanticTerm = "loss_semantic";
+
+    /// <summary>
+    /// Cross-entropy plus mean foreground Dice of the normalised semantic map p = s / Σ_k s, s = Σ_q softmax(logits)[:K]·σ(mask)
+    /// (N, K, H, W), against the slices' one-hot labels rebuilt from the instance targets; pixels of no instance (padding) are ignored.
+    /// </summary>
+    public static Tensor SemanticLoss(MaskSamPredictions p, IReadOnlyList<SliceTargets> targets)
+    {
+        using var scope = DisposeScope.Begin();
+        var device = p.Logits.device;
+        long k = p.Logits.size(2) - 1, h = p.Masks.size(2), w = p.Masks.size(3);
+        var probs = F.softmax(p.Logits.to(DType.Float32), -1).slice(2, 0, k);
+        var sem = torch.einsum("nqc,nqhw->nchw", probs, p.Masks.to(DType.Float32).sigmoid());                  // (N, K, H, W)
+        var norm = sem / (sem.sum(1, keepdim: true) + 1e-6);
+        var onehot = torch.stack(targets.Select(t =>
+            torch.einsum("mk,mhw->khw", F.one_hot(t.Labels.to(device), k).to(DType.Float32), t.Masks.to(device).to(DType.Float32))).ToArray(), 0);
+        var valid = onehot.sum(1);                                                                               // (N, H, W)
+        var ce = -(onehot * (norm + 1e-6).log()).sum(1).sum() / valid.sum().clamp(min: 1.0);
+        var pv = norm * valid.unsqueeze(1);
+        var inter = (pv * onehot).sum([0, 2, 3]).slice(0, 1, k);
+        var denom = (pv.sum([0, 2, 3]) + onehot.sum([0, 2, 3])).slice(0, 1, k);
+        var dice = 1.0 - ((inter * 2.0 + 1.0) / (denom + 1.0)).mean();
+        return (ce + dice).MoveToOuterScope();
     }
 
     private static (Tensor Bce, Tensor Dice) PointLosses(Tensor src, Tensor tgt, MaskPointSampler sampler, int numMasks)

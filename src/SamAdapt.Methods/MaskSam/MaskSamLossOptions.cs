@@ -24,12 +24,18 @@ public sealed record MaskSamLossOptions
     /// the sigmoid again. Off (default): the losses see the auxiliary logits.
     /// </summary>
     public bool AuxDoubleSigmoid { get; init; }
+    /// <summary>
+    /// Weight of an extra semantic loss (not in the reference; 0 = off): cross-entropy and foreground Dice of the normalised semantic
+    /// map Σ_q p(class)·σ(mask) against the label slices, the quantity that prediction argmaxes.
+    /// </summary>
+    public double SemanticWeight { get; init; }
 
     public void Validate()
     {
         if (NumPoints < 1) throw new ArgumentOutOfRangeException(nameof(NumPoints), "the number of points must be ≥ 1");
         if (OversampleRatio < 1) throw new ArgumentOutOfRangeException(nameof(OversampleRatio), "the oversample ratio must be ≥ 1");
         if (ImportanceSampleRatio is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(ImportanceSampleRatio), "the importance ratio must be in [0, 1]");
+        if (SemanticWeight < 0) throw new ArgumentOutOfRangeException(nameof(SemanticWeight), "the semantic-loss weight must be ≥ 0");
         if (NoObjectWeight < 0) throw new ArgumentOutOfRangeException(nameof(NoObjectWeight), "the no-object weight must be ≥ 0");
     }
 }

@@ -55,6 +55,19 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
 
     public const double ReferenceLr = 1e-3, ReferenceWeightDecay = 3e-5, ReferenceClipGrad = 12;
 
+    /// <summary>
+    /// The criterion's options: the reference's weights with P = S²/2 points; from a configuration (no pretrained base) plus the
+    /// semantic loss with weight <see cref="FromScratchSemanticWeight"/>, which learned faster on the demo data (docs/benchmarks.md).
+    /// From a SAM checkpoint the reference's criterion is kept unchanged.
+    /// </summary>
+    public static MaskSamLossOptions LossOptions(TrainSettings s, int imageSize) => new()
+    {
+        NumPoints = imageSize * imageSize / 2,
+        SemanticWeight = s.Checkpoint is null ? FromScratchSemanticWeight : 0,
+    };
+
+    public const double FromScratchSemanticWeight = 1.0;
+
     /// <summary>A network saved by the reference MaskSAM trainer (<see cref="MaskSamImport"/>).</summary>
     public ImportResult Import(ImportSettings settings, TextWriter? log = null) => MaskSamImport.Import(settings, log);
 
@@ -143,7 +156,7 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
             TrainBase = trainAll,
             Preprocessing = sample.ToDictionary().ToDictionary(kv => kv.Key, kv => Convert.ToString(kv.Value, CultureInfo.InvariantCulture) ?? ""),
         };
-        var loss = new MaskSamLossOptions { NumPoints = imageSize * imageSize / 2 };
+        var loss = LossOptions(s, imageSize);
         var task = new MaskSamTask(cfg, model, data, loss, context.Trainer);
         var summary = string.Join("\n",
             string.Create(CultureInfo.InvariantCulture,
@@ -152,7 +165,10 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
                 $"{imageSize}² × {frames}-slice patches, base: {(cfg.BaseCheckpoint != "" ? cfg.BaseCheckpoint : $"{modelConfig} (from scratch)")}"),
             $"intensity: {cfg.Intensity} ({cfg.IntensitySource})",
             "trained: " + (cfg.TrainBase ? (cfg.BaseCheckpoint == "" ? "everything (the base is random)" : "everything (--train-base)") : "stem, encoder adapters and temporal embeddings, prompt generator, decoder adapters, class head, final convolution; SAM stays frozen"),
-            string.Create(CultureInfo.InvariantCulture, $"sampling: {cfg.ForegroundProbability:P0} of the training patches centred on a foreground class"));
+            string.Create(CultureInfo.InvariantCulture, $"sampling: {cfg.ForegroundProbability:P0} of the training patches centred on a foreground class"),
+            loss.SemanticWeight > 0
+                ? string.Create(CultureInfo.InvariantCulture, $"losses: the reference's set criterion + the semantic loss ×{loss.SemanticWeight} (from scratch)")
+                : "losses: the reference's set criterion");
         return new MethodRun(task, new SliceStackSource(data), summary);
     }
 

@@ -80,15 +80,16 @@ public sealed class MaskSamModel : Module
         prompt_generator = register_module("prompt_generator", new PromptGenerator(config));
         long q = config.NumQueries;
         long[] up = [1, 2, 2];
+        long c = config.FinalConvChannels;
         final_conv = register_module("final_conv", new Sequential(
-            new StackedConvBlocks(1, q, 64, [3, 3, 3]),
-            new ConvTranspose(3, 64, 64, up, up),
-            new InstanceNorm3d(64, affine: false),
+            new StackedConvBlocks(1, q, c, [3, 3, 3]),
+            new ConvTranspose(3, c, c, up, up),
+            new InstanceNorm3d(c, affine: false),
             new GELU(),
-            new ConvTranspose(3, 64, 64, up, up),
-            new InstanceNorm3d(64, affine: false),
+            new ConvTranspose(3, c, c, up, up),
+            new InstanceNorm3d(c, affine: false),
             new GELU(),
-            Conv.Conv3d(64, q, [3, 3, 3], padding: [1, 1, 1])));
+            Conv.Conv3d(c, q, [3, 3, 3], padding: [1, 1, 1])));
         ApplyFreezing();
     }
 

@@ -32,4 +32,17 @@ public class MaskSamTrainerDefaultsTests
         var ma = new TrainSettings { Method = "ma-sam", Checkpoint = "sam.pth", Iterations = 100 };
         Assert.Equal(ma.TrainerOptions(null), MethodRegistry.Get("ma-sam").TrainerDefaults(ma, ma.TrainerOptions(null)));
     }
+
+    [Fact]
+    public void The_semantic_loss_is_added_from_scratch_only()
+    {
+        var reference = MaskSamMethod.LossOptions(new TrainSettings { Method = "masksam", Checkpoint = "sam.pth" }, 512);
+        Assert.Equal(0, reference.SemanticWeight);
+        Assert.Equal(512 * 512 / 2, reference.NumPoints);
+        Assert.Equal(new MaskSamLossOptions().ClassWeight, reference.ClassWeight);
+        var scratch = MaskSamMethod.LossOptions(new TrainSettings { Method = "masksam", Model = "tiny" }, 96);
+        Assert.Equal(MaskSamMethod.FromScratchSemanticWeight, scratch.SemanticWeight);
+        Assert.True(scratch.SemanticWeight > 0);
+        Assert.Equal(96 * 96 / 2, scratch.NumPoints);
+    }
 }
