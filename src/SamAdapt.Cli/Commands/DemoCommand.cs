@@ -25,7 +25,7 @@ public sealed class DemoCommand : ICliCommand
 
     /// <summary>Default training length of the demo (tiny preset, 4 stacks of 3 slices per iteration, CPU): sized to keep
     /// the whole demo within 5 minutes on two cores (docs/demo.md). Fixed, not a time budget, so the demo is deterministic.</summary>
-    public const int DefaultIterations = 400;
+    public const int DefaultIterations = 1000;
 
     public sealed record Args
     {
@@ -111,7 +111,7 @@ public sealed class DemoCommand : ICliCommand
             // train's defaults otherwise: warm-up 5% of the run, poly 0.9, lr 2e-3 from scratch, a third of the stacks
             // centred on foreground
             Slices = a.Checkpoint is null ? SamPresets.TinySlices : 5, Intensity = DemoDatasetInfo.RecommendedIntensity, ValFraction = 0,
-            Iterations = a.Iterations, Batch = a.Batch, WeightDecay = 0.01, Seed = a.Seed, Augment = a.Augment,
+            Iterations = a.Iterations, Batch = a.Batch, Seed = a.Seed, Augment = a.Augment,
             CheckpointEvery = Math.Max(1, a.Iterations / 4), LogEvery = 50,
             Runtime = new RuntimeSettings { Device = a.Device, Bf16 = a.Bf16, Threads = a.Threads },
         };
