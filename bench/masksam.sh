@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # MaskSAM on the demo data next to MA-SAM on the same split (CPU):
-#   bench/masksam.sh [out-dir] [minutes] [threads]      (MASAM_ITERATIONS, default 1200: MA-SAM's demo run)
+#   bench/masksam.sh [out-dir] [minutes] [threads]      (MASAM_ITERATIONS, default 1000: the demo's own length)
 # 1. `samadapt demo` builds the Colin27/AAL dataset (held-out slabs in imagesTs/labelsTs, no validation split) and trains,
 #    predicts and evaluates MA-SAM (tiny preset, MASAM_ITERATIONS iterations): its held-out Dice is the comparison.
 # 2. `samadapt train --method masksam --model tiny` on the same dataset and intensity, no validation split, for a fixed time
@@ -17,7 +17,7 @@ SAMADAPT="${SAMADAPT:-./samadapt}"
 mkdir -p "$OUT"
 uptime
 if [ ! -f "$OUT/demo/run/config.yaml" ]; then
-  $SAMADAPT demo --out "$OUT/demo" --threads "$THREADS" --iterations "${MASAM_ITERATIONS:-1200}" | tee "$OUT/ma-sam.log"
+  $SAMADAPT demo --out "$OUT/demo" --threads "$THREADS" --iterations "${MASAM_ITERATIONS:-1000}" | tee "$OUT/ma-sam.log"
 fi
 DS="$OUT/demo/Dataset900_Colin27AAL"
 rm -rf "$OUT/masksam-run" "$OUT/masksam-pred"
