@@ -57,7 +57,7 @@ public sealed class DemoCommand : ICliCommand
         var steps = new Option<int>("--steps") { Description = "Training steps of the self-check", DefaultValueFactory = _ => 300 };
         var cmd = new Command("demo",
             "End-to-end MA-SAM demo on the Colin27 brain MRI with AAL atlas classes (Debian mricron-data): builds the dataset, trains adapters " +
-            "on a tiny SAM from scratch, predicts held-out slabs, prints Dice/HD95 per class, writes NIfTI predictions and PNG overlays. About 5 minutes on 2 CPU cores.");
+            "on a tiny SAM from scratch, predicts held-out slabs, prints Dice/HD95 per class, writes NIfTI predictions and PNG overlays. About 3 minutes on 2 CPU cores.");
         foreach (var o in new Option[] { output, ckpt, size, iters, batch, seed, templates, self, steps, augment }) cmd.Options.Add(o);
         runtime.AddTo(cmd);
         cmd.SetAction(pr =>

@@ -53,7 +53,7 @@ public sealed class TrainCommand : ICliCommand
         var foreground = new Option<double?>("--oversample-foreground") { Description = "Share of training stacks centred on a slice holding a foreground class (class drawn uniformly, as nnU-Net; default 0.33; 0 = plain shuffled slices)" };
         var runtime = new RuntimeOptions(defaultDevice: null);
         var cmd = new Command("train",
-            "Train an adaptation method (ma-sam, lora, full, ...) prompt-free on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
+            "Train an adaptation method (ma-sam, lora, full, msa, medsam, masksam, ...) on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
                      batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment, foreground, nproc, distTimeout }) cmd.Options.Add(o);
