@@ -25,7 +25,8 @@ public static class F
         OpUpBilinear2 = new("aten::upsample_bilinear2d", "vec"), OpUpBicubic2 = new("aten::upsample_bicubic2d", "vec"),
         OpUpTrilinear3 = new("aten::upsample_trilinear3d", "vec"), OpUpBilinearAA = new("aten::_upsample_bilinear2d_aa", "vec"),
         OpUpBicubicAA = new("aten::_upsample_bicubic2d_aa", "vec"), OpMaxPool2d = new("aten::max_pool2d"),
-        OpAvgPool2d = new("aten::avg_pool2d"), OpAdaptiveAvgPool2d = new("aten::adaptive_avg_pool2d");
+        OpAvgPool2d = new("aten::avg_pool2d"), OpAdaptiveAvgPool2d = new("aten::adaptive_avg_pool2d"),
+        OpRelPosAttention = new("samadapt::rel_pos_attention");
 
     private static readonly Lazy<Op?> OpSdpa = new(() =>
     {
@@ -305,6 +306,20 @@ public static class F
         var a = new OpArgs(stackalloc SaValue[2], stackalloc long[2]);
         a.Add(input); a.Add(outputSize);
         return OpAdaptiveAvgPool2d.Call(ref a);
+    }
+
+    /// <summary>
+    /// The image encoder's attention <c>softmax(q·scale·kᵀ + rel_h + rel_w)·v</c> with decomposed relative-position terms
+    /// (native/src/attention.cpp): q (B', N, d) unscaled, k (B', Nk, d), v (B', Nk, dv), rel_h (B', N, kh) and rel_w (B', N, kw)
+    /// with kh·kw = Nk, or both null → (B', N, dv). On the CPU in float32 without autograd: one parallel pass over blocks of
+    /// <paramref name="blockRows"/> query rows (0: a cache-sized block), each block's logits kept in cache. Otherwise the
+    /// composite form (differentiable, any device).
+    /// </summary>
+    public static Tensor rel_pos_attention(Tensor q, Tensor k, Tensor v, Tensor? relH, Tensor? relW, double scale, long blockRows = 0)
+    {
+        var a = new OpArgs(stackalloc SaValue[7], default);
+        a.Add(q); a.Add(k); a.Add(v); a.AddOptional(relH); a.AddOptional(relW); a.Add(scale); a.Add(blockRows);
+        return OpRelPosAttention.Call(ref a);
     }
 
     /// <summary>True where libtorch has the fused <c>aten::scaled_dot_product_attention</c> kernel (2.x; not 1.13).</summary>

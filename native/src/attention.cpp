@@ -1,0 +1,170 @@
+// samadapt::rel_pos_attention — the image encoder's attention softmax(q·scale·kᵀ + rel_h + rel_w)·v (docs/sam.md §1.3–1.4)
+// for inference on the CPU: one parallel region per call, each thread taking whole tasks (a block of query rows of one
+// batch entry) through q·scale, the q·kᵀ product, the two relative-position additions, softmax and the product with v
+// while the task's logits stay in that core's cache. BLAS runs single-threaded inside the tasks, so the two cores never
+// wait on each other between the steps (the composite form hands every step from libtorch's threads to BLAS's and back).
+// Same arithmetic per element as the composite form and in the same order: q·scale rounded to float, (q·kᵀ + rel_h) +
+// rel_w, aten::_softmax over the keys, BLAS's summation order in the products. Under autograd (an input requiring grad),
+// off the CPU, in other dtypes or without a BLAS the composite form runs instead (differentiable, any device).
+#include "common.h"
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+#include <dlfcn.h>
+#include <algorithm>
+#include <vector>
+
+#ifdef SAMADAPT_WITH_BLAS
+extern "C" {
+void sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k, const float* alpha,
+            const float* a, const int* lda, const float* b, const int* ldb, const float* beta, float* c, const int* ldc);
+}
+#endif
+
+namespace {
+
+// q (B', N, d) unscaled; k (B', Nk, d); v (B', Nk, dv); rel_h (B', N, kh) and rel_w (B', N, kw) or both undefined.
+at::Tensor composite(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& rel_h,
+                     const c10::optional<at::Tensor>& rel_w, double scale) {
+    auto logits = at::matmul(q * scale, k.transpose(1, 2));
+    if (rel_h.has_value() && rel_h->defined()) {
+        int64_t b = logits.size(0), n = logits.size(1), kh = rel_h->size(2), kw = rel_w->size(2);
+        logits = (logits.view({b, n, kh, kw}) + rel_h->unsqueeze(3) + rel_w->unsqueeze(2)).view({b, n, kh * kw});
+    }
+    return at::matmul(at::_softmax(logits, -1, false), v);
+}
+
+#ifdef SAMADAPT_WITH_BLAS
+// OpenBLAS's thread count, when the BLAS is OpenBLAS (looked up once; null otherwise)
+using SetThreads = void (*)(int);
+using GetThreads = int (*)();
+struct BlasThreads {
+    SetThreads set = nullptr;
+    GetThreads get = nullptr;
+    BlasThreads() {
+        set = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+        get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+        if (set == nullptr || get == nullptr) set = nullptr, get = nullptr;
+    }
+};
+const BlasThreads& blas_threads() {
+    static BlasThreads t;
+    return t;
+}
+
+// Single-threaded BLAS for the lifetime of the guard (restores the previous count).
+struct SingleThreadedBlas {
+    int previous = 0;
+    SingleThreadedBlas() {
+        auto& t = blas_threads();
+        if (t.set == nullptr) return;
+        previous = t.get();
+        if (previous > 1) t.set(1);
+    }
+    ~SingleThreadedBlas() {
+        if (previous > 1) blas_threads().set(previous);
+    }
+};
+
+// row-major C (m, n) = A (m, k) · B (k, n), or · Bᵀ when b_transposed (B stored (n, k)); leading dims in elements
+void gemm_rows(int m, int n, int k, const float* a, int lda, const float* b, int ldb, bool b_transposed, float* c, int ldc) {
+    const float one = 1, zero = 0;
+    // column-major view: Cᵀ (n, m) = Bᵀ · Aᵀ
+    const char tb = b_transposed ? 'T' : 'N', ta = 'N';
+    sgemm_(&tb, &ta, &n, &m, &k, &one, b, &ldb, a, &lda, &zero, c, &ldc);
+}
+
+at::Tensor cpu_float(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in, const at::Tensor& rh_in,
+                     const at::Tensor& rw_in, double scale, int64_t block_rows) {
+    auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
+    const bool rel = rh_in.defined();
+    at::Tensor rh = rel ? rh_in.contiguous() : rh_in, rw = rel ? rw_in.contiguous() : rw_in;
+    const int64_t bp = q.size(0), n = q.size(1), d = q.size(2), nk = k.size(1), dv = v.size(2);
+    const int64_t kh = rel ? rh.size(2) : 0, kw = rel ? rw.size(2) : 0;
+    auto out = at::empty({bp, n, dv}, q.options());
+    if (bp == 0 || n == 0 || dv == 0) return out;
+    // rows per task: the requested block, or about 1 MiB of logits (a core's L2) and at least 16 rows
+    int64_t rows = block_rows > 0 ? block_rows : std::max<int64_t>(16, (int64_t{1} << 18) / std::max<int64_t>(nk, 1));
+    rows = std::min(rows, n);
+    const int64_t per_entry = (n + rows - 1) / rows, tasks = bp * per_entry;
+    const float fscale = static_cast<float>(scale);  // q * scale with a Python float rounds the factor to float first
+    const float *pq = q.data_ptr<float>(), *pk = k.data_ptr<float>(), *pv = v.data_ptr<float>();
+    const float* ph = rel ? rh.data_ptr<float>() : nullptr;
+    const float* pw = rel ? rw.data_ptr<float>() : nullptr;
+    float* po = out.data_ptr<float>();
+
+    SingleThreadedBlas single;
+    at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
+        // this thread's buffers: scaled queries (rows, d), logits and probabilities (rows, Nk)
+        std::vector<float> qs(static_cast<size_t>(rows * d));
+        auto logits = at::empty({rows, nk}, q.options()), probs = at::empty({rows, nk}, q.options());
+        float* pl = logits.data_ptr<float>();
+        for (int64_t t = begin; t < end; t++) {
+            const int64_t b = t / per_entry, r0 = (t % per_entry) * rows, r = std::min(rows, n - r0);
+            const float* qrow = pq + (b * n + r0) * d;
+            for (int64_t i = 0; i < r * d; i++) qs[i] = qrow[i] * fscale;
+            // (r, Nk) = qs · kᵀ
+            gemm_rows(static_cast<int>(r), static_cast<int>(nk), static_cast<int>(d), qs.data(), static_cast<int>(d),
+                      pk + b * nk * d, static_cast<int>(d), true, pl, static_cast<int>(nk));
+            if (rel) {
+                for (int64_t i = 0; i < r; i++) {
+                    const float* hrow = ph + (b * n + r0 + i) * kh;
+                    const float* wrow = pw + (b * n + r0 + i) * kw;
+                    float* lrow = pl + i * nk;
+                    for (int64_t y = 0; y < kh; y++) {
+                        const float hy = hrow[y];
+                        float* cell = lrow + y * kw;
+                        for (int64_t x = 0; x < kw; x++) cell[x] = (cell[x] + hy) + wrow[x];
+                    }
+                }
+            }
+            auto lv = r == rows ? logits : logits.narrow(0, 0, r);
+            auto pv_ = r == rows ? probs : probs.narrow(0, 0, r);
+            at::_softmax_out(pv_, lv, -1, false);  // inside the parallel region: runs on this thread
+            // (r, dv) = probs · v, straight into the output rows
+            gemm_rows(static_cast<int>(r), static_cast<int>(dv), static_cast<int>(nk), probs.data_ptr<float>(),
+                      static_cast<int>(nk), pv + b * nk * dv, static_cast<int>(dv), false, po + (b * n + r0) * dv,
+                      static_cast<int>(dv));
+        }
+    });
+    return out;
+}
+
+bool any_requires_grad(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& rh, const at::Tensor& rw) {
+    return q.requires_grad() || k.requires_grad() || v.requires_grad() || (rh.defined() && rh.requires_grad()) ||
+           (rw.defined() && rw.requires_grad());
+}
+#endif
+
+at::Tensor rel_pos_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& rel_h,
+                             const c10::optional<at::Tensor>& rel_w, double scale, int64_t block_rows) {
+    at::Tensor rh = rel_h.has_value() ? *rel_h : at::Tensor(), rw = rel_w.has_value() ? *rel_w : at::Tensor();
+    TORCH_CHECK(rh.defined() == rw.defined(), "rel_pos_attention: rel_h and rel_w go together");
+    TORCH_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, "rel_pos_attention: q, k, v must be (B', N, d), got ", q.sizes(), ", ",
+                k.sizes(), ", ", v.sizes());
+    TORCH_CHECK(k.size(0) == q.size(0) && v.size(0) == q.size(0) && k.size(2) == q.size(2) && v.size(1) == k.size(1),
+                "rel_pos_attention: q ", q.sizes(), ", k ", k.sizes(), ", v ", v.sizes(), " do not match");
+    if (rh.defined())
+        TORCH_CHECK(rh.dim() == 3 && rw.dim() == 3 && rh.size(0) == q.size(0) && rw.size(0) == q.size(0) && rh.size(1) == q.size(1) &&
+                        rw.size(1) == q.size(1) && rh.size(2) * rw.size(2) == k.size(1),
+                    "rel_pos_attention: rel_h ", rh.sizes(), " and rel_w ", rw.sizes(), " do not cover q ", q.sizes(), " and k ", k.sizes());
+#ifdef SAMADAPT_WITH_BLAS
+    bool fast = q.device().is_cpu() && k.device().is_cpu() && v.device().is_cpu() && q.scalar_type() == at::kFloat &&
+                k.scalar_type() == at::kFloat && v.scalar_type() == at::kFloat &&
+                (!rh.defined() || (rh.device().is_cpu() && rw.device().is_cpu() && rh.scalar_type() == at::kFloat &&
+                                   rw.scalar_type() == at::kFloat)) &&
+                !(at::GradMode::is_enabled() && any_requires_grad(q, k, v, rh, rw)) && q.size(1) < INT32_MAX &&
+                k.size(1) < INT32_MAX && q.size(2) < INT32_MAX && v.size(2) < INT32_MAX;
+    if (fast) return cpu_float(q, k, v, rh, rw, scale, block_rows);
+#endif
+    return composite(q, k, v, rel_h, rel_w, scale);
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(samadapt, m) {
+    m.def("rel_pos_attention(Tensor q, Tensor k, Tensor v, Tensor? rel_h, Tensor? rel_w, float scale, int block_rows=0) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(samadapt, CompositeImplicitAutograd, m) {
+    m.impl("rel_pos_attention", TORCH_FN(rel_pos_attention));
+}

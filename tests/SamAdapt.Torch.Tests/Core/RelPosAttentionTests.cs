@@ -1,0 +1,110 @@
+using SamAdapt.Torch.NN;
+using static SamAdapt.Torch.Tests.Data;
+
+namespace SamAdapt.Torch.Tests.Core;
+
+/// <summary>
+/// samadapt::rel_pos_attention (native/src/attention.cpp): the CPU float32 kernel (query rows in blocks, one parallel pass)
+/// against an independent float64 formulation without any matrix product (broadcast multiply and sum, exp and normalise by
+/// hand), for blocks that do not divide the rows, non-contiguous operands and no relative terms; the composite path under
+/// autograd (values and gradients) and in float64; shape errors.
+/// </summary>
+public class RelPosAttentionTests
+{
+    private const long Entries = 5, Kh = 3, Kw = 4, N = 7, Dim = 6, Dv = 5;
+
+    // softmax(q·scale·kᵀ + rel_h + rel_w)·v in float64, no GEMM
+    private static Tensor Reference(Tensor q, Tensor k, Tensor v, Tensor? relH, Tensor? relW, double scale)
+    {
+        using var scope = DisposeScope.Begin();
+        var (qd, kd, vd) = (q.to(DType.Float64), k.to(DType.Float64), v.to(DType.Float64));
+        var logits = (qd.unsqueeze(2) * scale * kd.unsqueeze(1)).sum(3);                              // (B', N, Nk)
+        if (relH is not null && relW is not null)
+            logits = (logits.view(Entries, N, Kh, Kw) + relH.to(DType.Float64).unsqueeze(3) + relW.to(DType.Float64).unsqueeze(2))
+                .view(Entries, N, Kh * Kw);
+        var e = (logits - logits.amax([2], true)).exp();
+        var p = e / e.sum([2], true);
+        return (p.unsqueeze(3) * vd.unsqueeze(1)).sum(2).MoveToOuterScope();                          // (B', N, dv)
+    }
+
+    private static (Tensor Q, Tensor K, Tensor V, Tensor RelH, Tensor RelW) Inputs(int seed, bool transposed)
+    {
+        var q = RandF([Entries, N, Dim], seed, -2, 2);
+        var k = RandF([Entries, Kh * Kw, Dim], seed + 1, -2, 2);
+        // v stored (B', dv, Nk) and viewed transposed: the kernel must not assume row-major operands
+        var v = transposed ? RandF([Entries, Dv, Kh * Kw], seed + 2).transpose(1, 2) : RandF([Entries, Kh * Kw, Dv], seed + 2);
+        return (q, k, v, RandF([Entries, N, Kh], seed + 3, -3, 3), RandF([Entries, N, Kw], seed + 4, -3, 3));
+    }
+
+    [Theory]
+    [InlineData(0L, false, true)]  // the kernel's own block
+    [InlineData(1L, false, true)]  // one row per task
+    [InlineData(3L, true, true)]   // 7 rows in blocks of 3: the last block has 1
+    [InlineData(7L, true, false)]  // whole entries, no relative terms
+    [InlineData(100L, false, false)]
+    public void Cpu_kernel_matches_the_float64_reference(long blockRows, bool transposed, bool relative)
+    {
+        using var scope = DisposeScope.Begin();
+        using var ng = torch.no_grad();
+        var (q, k, v, relH, relW) = Inputs(3, transposed);
+        double scale = 0.4;
+        var expected = Reference(q, k, v, relative ? relH : null, relative ? relW : null, scale);
+        var got = F.rel_pos_attention(q, k, v, relative ? relH : null, relative ? relW : null, scale, blockRows);
+        Assert.Equal([Entries, N, Dv], got.shape);
+        Assert.Equal(DType.Float32, got.dtype);
+        Approx.Equal(expected, got, 1e-5, 1e-5, $"block {blockRows}");
+        // the relative terms matter: without them the result is different
+        if (relative)
+        {
+            var plain = F.rel_pos_attention(q, k, v, null, null, scale, blockRows);
+            Assert.True((plain - got).abs().max().item() > 1e-2);
+        }
+    }
+
+    [Fact]
+    public void Composite_path_under_autograd_matches_the_reference_in_value_and_gradient()
+    {
+        using var scope = DisposeScope.Begin();
+        var (q0, k0, v0, h0, w0) = Inputs(11, false);
+        Tensor[] leaves = [q0, k0, v0, h0, w0];
+        var mine = leaves.Select(t => t.detach().clone().requires_grad_()).ToArray();
+        var refs = leaves.Select(t => t.detach().to(DType.Float64).requires_grad_()).ToArray();
+        var y = F.rel_pos_attention(mine[0], mine[1], mine[2], mine[3], mine[4], 0.3);
+        var yr = Reference(refs[0], refs[1], refs[2], refs[3], refs[4], 0.3);
+        Approx.Equal(yr.detach(), y.detach(), 1e-5, 1e-5, "value");
+        var g = RandF([Entries, N, Dv], 12);
+        y.backward(g);
+        yr.backward(g.to(DType.Float64));
+        string[] names = ["q", "k", "v", "rel_h", "rel_w"];
+        for (int i = 0; i < leaves.Length; i++)
+        {
+            Assert.True(refs[i].grad!.abs().max().item() > 1e-3, $"the gradient of {names[i]} is ~0: the comparison would be vacuous");
+            Approx.Equal(refs[i].grad!, mine[i].grad!, 1e-5, 1e-4, $"d/d({names[i]})");
+        }
+    }
+
+    [Fact]
+    public void Float64_takes_the_composite_path()
+    {
+        using var scope = DisposeScope.Begin();
+        using var ng = torch.no_grad();
+        var (q, k, v, relH, relW) = Inputs(21, true);
+        var got = F.rel_pos_attention(q.to(DType.Float64), k.to(DType.Float64), v.to(DType.Float64), relH.to(DType.Float64),
+            relW.to(DType.Float64), 0.5);
+        Assert.Equal(DType.Float64, got.dtype);
+        Approx.Equal(Reference(q, k, v, relH, relW, 0.5), got, 1e-12, 1e-12, "float64");
+    }
+
+    [Fact]
+    public void Mismatched_shapes_are_refused_with_a_message()
+    {
+        using var scope = DisposeScope.Begin();
+        var (q, k, v, relH, relW) = Inputs(1, false);
+        var e = Assert.Throws<TorchException>(() => F.rel_pos_attention(q, k, v, relH, relW.narrow(2, 0, 3), 1.0));
+        Assert.Contains("do not cover", e.Message);
+        e = Assert.Throws<TorchException>(() => F.rel_pos_attention(q, k.narrow(1, 0, 5), v, null, null, 1.0));
+        Assert.Contains("do not match", e.Message);
+        e = Assert.Throws<TorchException>(() => F.rel_pos_attention(q, k, v, relH, null, 1.0));
+        Assert.Contains("go together", e.Message);
+    }
+}
