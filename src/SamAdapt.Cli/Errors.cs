@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using SamAdapt.Common;
 
 namespace SamAdapt.Cli;
 
@@ -13,34 +14,12 @@ public static partial class Errors
     public const int Internal = 1;
 
     /// <summary>The exception that says what went wrong: wrappers from parallel loops, reflection and type initialisers removed.</summary>
-    public static Exception Unwrap(Exception e)
-    {
-        while (true)
-        {
-            switch (e)
-            {
-                case AggregateException { InnerExceptions.Count: > 0 } a:
-                    // several cases failed in a parallel loop: a user-facing one (a bad file) explains it best
-                    e = a.Flatten().InnerExceptions.FirstOrDefault(x => IsUserFacing(Unwrap(x))) ?? a.Flatten().InnerExceptions[0];
-                    continue;
-                case System.Reflection.TargetInvocationException { InnerException: { } i }: e = i; continue;
-                case TypeInitializationException { InnerException: { } t }: e = t; continue;
-                default: return e;
-            }
-        }
-    }
+    public static Exception Unwrap(Exception e) => UserFacingErrors.Unwrap(e, IsUserFacing);
 
-    /// <summary>Exceptions that describe a problem with the input, the options or the environment (exit 2), not a bug.</summary>
-    public static bool IsUserFacing(Exception e) => e switch
-    {
-        CliException or FileNotFoundException or DirectoryNotFoundException or InvalidDataException or PathTooLongException
-            or UnauthorizedAccessException or FormatException or ArgumentException or NotSupportedException
-            or System.Text.Json.JsonException or YamlDotNet.Core.YamlException or OutOfMemoryException
-            or SamAdapt.Common.ResourceLimitException or SamAdapt.Common.OutputOverwritesInputException => true,
-        IOException => true,
-        DllNotFoundException => true,
-        _ => e.GetType().Name is "TorchException" or "TrainingException" or "NonFiniteLossException" or "NpyFormatException",
-    };
+    /// <summary>Exceptions that describe a problem with the input, the options or the environment (exit 2), not a bug: the
+    /// shared classification (<see cref="UserFacingErrors"/>) plus the CLI's usage errors and YAML parse errors.</summary>
+    public static bool IsUserFacing(Exception e) =>
+        e is CliException or YamlDotNet.Core.YamlException || UserFacingErrors.IsUserFacing(e);
 
     public static int ExitCode(Exception e) => IsUserFacing(Unwrap(e)) ? BadInput : Internal;
 

@@ -73,7 +73,7 @@ public static class PredictionRunner
             var sw = Stopwatch.StartNew();
             Volume image;
             try { image = read(job.Input); }
-            catch (Exception e) when (jobs.Count > 1 && IsInputError(e))
+            catch (Exception e) when (jobs.Count > 1 && SamAdapt.Common.UserFacingErrors.IsUserFacing(SamAdapt.Common.UserFacingErrors.Unwrap(e)))
             {
                 // a folder: one bad case does not stop the others; the run still fails at the end, naming the skipped cases
                 log.WriteLine($"samadapt: error: {e.Message} (case {job.Id} skipped)");
@@ -115,12 +115,6 @@ public static class PredictionRunner
         DicomSegWriter.Write(SegPath(job.Output), labels, source, segments,
             new DicomSegOptions { Algorithm = SegmentAlgorithm.Automatic, AlgorithmName = $"SamAdapt {model.Method}" });
     }
-
-    /// <summary>An input file that cannot be read (corrupt, unsupported, missing), as opposed to a bug.</summary>
-    private static bool IsInputError(Exception e) =>
-        (e is AggregateException { InnerException: { } inner } ? inner : e) is InvalidDataException or IOException or NotSupportedException
-            or FormatException or ArgumentException or UnauthorizedAccessException or SamAdapt.Common.ResourceLimitException
-        || e.GetType().Name is "NpyFormatException";
 
     private sealed class Progress(Action<(int Done, int Total)> report) : IProgress<(int Done, int Total)>
     {
