@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace SamAdapt.Torch.Tests.Core;
 
-/// <summary>The OpenMP wait policy SamAdapt puts in the C library's environment before libtorch loads.</summary>
+/// <summary>The OpenMP wait policy and OpenBLAS thread timeout SamAdapt puts in the C library's environment before libtorch loads.</summary>
 public partial class OpenMpEnvironmentTests
 {
     [LibraryImport("libc", EntryPoint = "getenv", StringMarshalling = StringMarshalling.Utf8)]
@@ -17,5 +17,14 @@ public partial class OpenMpEnvironmentTests
         var native = Marshal.PtrToStringUTF8(getenv("OMP_WAIT_POLICY"));
         if (string.IsNullOrEmpty(chosen) && string.IsNullOrEmpty(spin)) Assert.Equal("PASSIVE", native);
         else Assert.Equal(chosen ?? "", native ?? "");
+    }
+
+    [Fact]
+    public void Short_openblas_thread_timeout_is_in_the_native_environment_unless_the_user_chose_one()
+    {
+        using (var t = torch.ones(2)) Assert.Equal(2.0, t.sum().item()); // libtorch is loaded by now
+        var chosen = Environment.GetEnvironmentVariable("OPENBLAS_THREAD_TIMEOUT");
+        var native = Marshal.PtrToStringUTF8(getenv("OPENBLAS_THREAD_TIMEOUT"));
+        Assert.Equal(string.IsNullOrEmpty(chosen) ? "4" : chosen, native);
     }
 }
