@@ -3,15 +3,23 @@
 // batch entry) through q·scale, the q·kᵀ product, the two relative-position additions, softmax and the product with v
 // while the task's logits stay in that core's cache. BLAS runs single-threaded inside the tasks, so the two cores never
 // wait on each other between the steps (the composite form hands every step from libtorch's threads to BLAS's and back).
-// Same arithmetic per element as the composite form and in the same order: q·scale rounded to float, (q·kᵀ + rel_h) +
-// rel_w, aten::_softmax over the keys, BLAS's summation order in the products. Under autograd (an input requiring grad),
-// off the CPU, in other dtypes or without a BLAS the composite form runs instead (differentiable, any device).
+// Per element the order is the composite form's: q·scale rounded to float, (q·kᵀ + rel_h) + rel_w, softmax over the keys
+// (max, exp(x − max) and its sum, · 1/sum), BLAS's summation order in the products. By default (x86-64 with AVX2/FMA) the
+// additions, the maximum and the softmax run fused per row with a Cephes-style exp (within 2 ulp of expf: the output moves
+// by about 1e-7 relative); aten_softmax=True uses ATen's softmax kernel instead (the composite form's arithmetic exactly).
+// Under autograd (an input requiring grad), off the CPU, in other dtypes or without a BLAS the composite form runs instead
+// (differentiable, any device).
 #include "common.h"
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <dlfcn.h>
 #include <algorithm>
+#include <cmath>
+#include <limits>
 #include <vector>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 
 #ifdef SAMADAPT_WITH_BLAS
 extern "C" {
@@ -34,6 +42,107 @@ at::Tensor composite(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 }
 
 #ifdef SAMADAPT_WITH_BLAS
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SA_ROW_KERNEL_AVX2 1
+// exp of x ≤ 0 (logits less their row maximum), 8 lanes: Cephes' expf (range reduction by ln 2 in two parts, degree-5
+// polynomial, 2ⁿ through the exponent bits), within 2 ulp of expf; below −87.34 the result is 0 (expf underflows there too)
+__attribute__((target("avx2,fma"))) inline __m256 exp_nonpositive(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33654f);
+    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    x = _mm256_max_ps(x, lo);
+    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_andnot_ps(under, _mm256_mul_ps(p, _mm256_castsi256_ps(e)));
+}
+
+// lanes [0, count) of 8 set
+__attribute__((target("avx2,fma"))) inline __m256i lane_mask(int64_t count) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), idx);
+}
+
+__attribute__((target("avx2,fma"))) inline float hmax(__m256 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+
+__attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+    return _mm_cvtss_f32(s);
+}
+
+// One row of logits (Nk = kh·kw, or Nk alone when h is null): + h[y] + w[x] in place with the row maximum in the same
+// pass, then softmax in place (exp(x − max) with its sum, then · 1/sum)
+__attribute__((target("avx2,fma"))) void bias_softmax_row_avx2(float* row, int64_t nk, const float* h, int64_t kh, const float* w,
+                                                               int64_t kw) {
+    const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+    __m256 vmax = ninf;
+    if (h != nullptr) {
+        for (int64_t y = 0; y < kh; y++) {
+            const __m256 hy = _mm256_set1_ps(h[y]);
+            float* cell = row + y * kw;
+            int64_t x = 0;
+            for (; x + 8 <= kw; x += 8) {
+                const __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_loadu_ps(cell + x), hy), _mm256_loadu_ps(w + x));
+                _mm256_storeu_ps(cell + x, v);
+                vmax = _mm256_max_ps(vmax, v);
+            }
+            if (x < kw) {
+                const __m256i m = lane_mask(kw - x);
+                const __m256 v = _mm256_add_ps(_mm256_add_ps(_mm256_maskload_ps(cell + x, m), hy), _mm256_maskload_ps(w + x, m));
+                _mm256_maskstore_ps(cell + x, m, v);
+                vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(ninf, v, _mm256_castsi256_ps(m)));
+            }
+        }
+    } else {
+        int64_t x = 0;
+        for (; x + 8 <= nk; x += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(row + x));
+        if (x < nk) {
+            const __m256i m = lane_mask(nk - x);
+            vmax = _mm256_max_ps(vmax, _mm256_blendv_ps(ninf, _mm256_maskload_ps(row + x, m), _mm256_castsi256_ps(m)));
+        }
+    }
+    const __m256 mx = _mm256_set1_ps(hmax(vmax));
+    __m256 vsum = _mm256_setzero_ps();
+    int64_t x = 0;
+    for (; x + 8 <= nk; x += 8) {
+        const __m256 e = exp_nonpositive(_mm256_sub_ps(_mm256_loadu_ps(row + x), mx));
+        _mm256_storeu_ps(row + x, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    if (x < nk) {
+        const __m256i m = lane_mask(nk - x);
+        const __m256 e = _mm256_and_ps(exp_nonpositive(_mm256_sub_ps(_mm256_maskload_ps(row + x, m), mx)), _mm256_castsi256_ps(m));
+        _mm256_maskstore_ps(row + x, m, e);
+        vsum = _mm256_add_ps(vsum, e);
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / hsum(vsum));
+    for (x = 0; x + 8 <= nk; x += 8) _mm256_storeu_ps(row + x, _mm256_mul_ps(_mm256_loadu_ps(row + x), inv));
+    if (x < nk) {
+        const __m256i m = lane_mask(nk - x);
+        _mm256_maskstore_ps(row + x, m, _mm256_mul_ps(_mm256_maskload_ps(row + x, m), inv));
+    }
+}
+
+bool cpu_has_avx2_fma() {
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return yes;
+}
+#endif
+
 // OpenBLAS's thread count, when the BLAS is OpenBLAS (looked up once; null otherwise)
 using SetThreads = void (*)(int);
 using GetThreads = int (*)();
@@ -74,7 +183,7 @@ void gemm_rows(int m, int n, int k, const float* a, int lda, const float* b, int
 }
 
 at::Tensor cpu_float(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor& v_in, const at::Tensor& rh_in,
-                     const at::Tensor& rw_in, double scale, int64_t block_rows) {
+                     const at::Tensor& rw_in, double scale, int64_t block_rows, bool fused_softmax) {
     auto q = q_in.contiguous(), k = k_in.contiguous(), v = v_in.contiguous();
     const bool rel = rh_in.defined();
     at::Tensor rh = rel ? rh_in.contiguous() : rh_in, rw = rel ? rw_in.contiguous() : rw_in;
@@ -92,6 +201,9 @@ at::Tensor cpu_float(const at::Tensor& q_in, const at::Tensor& k_in, const at::T
     const float* pw = rel ? rw.data_ptr<float>() : nullptr;
     float* po = out.data_ptr<float>();
 
+#ifdef SA_ROW_KERNEL_AVX2
+    const bool row_kernel = fused_softmax && cpu_has_avx2_fma();
+#endif
     SingleThreadedBlas single;
     at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
         // this thread's buffers: scaled queries (rows, d), logits and probabilities (rows, Nk)
@@ -105,6 +217,17 @@ at::Tensor cpu_float(const at::Tensor& q_in, const at::Tensor& k_in, const at::T
             // (r, Nk) = qs · kᵀ
             gemm_rows(static_cast<int>(r), static_cast<int>(nk), static_cast<int>(d), qs.data(), static_cast<int>(d),
                       pk + b * nk * d, static_cast<int>(d), true, pl, static_cast<int>(nk));
+#ifdef SA_ROW_KERNEL_AVX2
+            if (row_kernel) {
+                // relative terms, maximum and softmax fused per row, in place (the probabilities replace the logits)
+                for (int64_t i = 0; i < r; i++)
+                    bias_softmax_row_avx2(pl + i * nk, nk, rel ? ph + (b * n + r0 + i) * kh : nullptr, kh,
+                                          rel ? pw + (b * n + r0 + i) * kw : nullptr, kw);
+                gemm_rows(static_cast<int>(r), static_cast<int>(dv), static_cast<int>(nk), pl, static_cast<int>(nk), pv + b * nk * dv,
+                          static_cast<int>(dv), false, po + (b * n + r0) * dv, static_cast<int>(dv));
+                continue;
+            }
+#endif
             if (rel) {
                 for (int64_t i = 0; i < r; i++) {
                     const float* hrow = ph + (b * n + r0 + i) * kh;
@@ -136,7 +259,7 @@ bool any_requires_grad(const at::Tensor& q, const at::Tensor& k, const at::Tenso
 #endif
 
 at::Tensor rel_pos_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const c10::optional<at::Tensor>& rel_h,
-                             const c10::optional<at::Tensor>& rel_w, double scale, int64_t block_rows) {
+                             const c10::optional<at::Tensor>& rel_w, double scale, int64_t block_rows, bool aten_softmax) {
     at::Tensor rh = rel_h.has_value() ? *rel_h : at::Tensor(), rw = rel_w.has_value() ? *rel_w : at::Tensor();
     TORCH_CHECK(rh.defined() == rw.defined(), "rel_pos_attention: rel_h and rel_w go together");
     TORCH_CHECK(q.dim() == 3 && k.dim() == 3 && v.dim() == 3, "rel_pos_attention: q, k, v must be (B', N, d), got ", q.sizes(), ", ",
@@ -154,7 +277,7 @@ at::Tensor rel_pos_attention(const at::Tensor& q, const at::Tensor& k, const at:
                                    rw.scalar_type() == at::kFloat)) &&
                 !(at::GradMode::is_enabled() && any_requires_grad(q, k, v, rh, rw)) && q.size(1) < INT32_MAX &&
                 k.size(1) < INT32_MAX && q.size(2) < INT32_MAX && v.size(2) < INT32_MAX;
-    if (fast) return cpu_float(q, k, v, rh, rw, scale, block_rows);
+    if (fast) return cpu_float(q, k, v, rh, rw, scale, block_rows, !aten_softmax);
 #endif
     return composite(q, k, v, rel_h, rel_w, scale);
 }
@@ -162,7 +285,7 @@ at::Tensor rel_pos_attention(const at::Tensor& q, const at::Tensor& k, const at:
 }  // namespace
 
 TORCH_LIBRARY_FRAGMENT(samadapt, m) {
-    m.def("rel_pos_attention(Tensor q, Tensor k, Tensor v, Tensor? rel_h, Tensor? rel_w, float scale, int block_rows=0) -> Tensor");
+    m.def("rel_pos_attention(Tensor q, Tensor k, Tensor v, Tensor? rel_h, Tensor? rel_w, float scale, int block_rows=0, bool aten_softmax=False) -> Tensor");
 }
 
 TORCH_LIBRARY_IMPL(samadapt, CompositeImplicitAutograd, m) {

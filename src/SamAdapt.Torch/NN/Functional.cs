@@ -313,12 +313,14 @@ public static class F
     /// (native/src/attention.cpp): q (B', N, d) unscaled, k (B', Nk, d), v (B', Nk, dv), rel_h (B', N, kh) and rel_w (B', N, kw)
     /// with kh·kw = Nk, or both null → (B', N, dv). On the CPU in float32 without autograd: one parallel pass over blocks of
     /// <paramref name="blockRows"/> query rows (0: a cache-sized block), each block's logits kept in cache. Otherwise the
-    /// composite form (differentiable, any device).
+    /// composite form (differentiable, any device). The CPU kernel fuses the additions and softmax per row with its own exp
+    /// (about 1e-7 relative from ATen's); <paramref name="atenSoftmax"/> uses ATen's softmax kernel instead.
     /// </summary>
-    public static Tensor rel_pos_attention(Tensor q, Tensor k, Tensor v, Tensor? relH, Tensor? relW, double scale, long blockRows = 0)
+    public static Tensor rel_pos_attention(Tensor q, Tensor k, Tensor v, Tensor? relH, Tensor? relW, double scale, long blockRows = 0,
+        bool atenSoftmax = false)
     {
-        var a = new OpArgs(stackalloc SaValue[7], default);
-        a.Add(q); a.Add(k); a.Add(v); a.AddOptional(relH); a.AddOptional(relW); a.Add(scale); a.Add(blockRows);
+        var a = new OpArgs(stackalloc SaValue[8], default);
+        a.Add(q); a.Add(k); a.Add(v); a.AddOptional(relH); a.AddOptional(relW); a.Add(scale); a.Add(blockRows); a.Add(atenSoftmax);
         return OpRelPosAttention.Call(ref a);
     }
 

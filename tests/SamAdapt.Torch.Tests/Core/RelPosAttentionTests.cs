@@ -20,8 +20,11 @@ public class RelPosAttentionTests
         var (qd, kd, vd) = (q.to(DType.Float64), k.to(DType.Float64), v.to(DType.Float64));
         var logits = (qd.unsqueeze(2) * scale * kd.unsqueeze(1)).sum(3);                              // (B', N, Nk)
         if (relH is not null && relW is not null)
-            logits = (logits.view(Entries, N, Kh, Kw) + relH.to(DType.Float64).unsqueeze(3) + relW.to(DType.Float64).unsqueeze(2))
-                .view(Entries, N, Kh * Kw);
+        {
+            long b = q.size(0), n = q.size(1), kh = relH.size(2), kw = relW.size(2);
+            logits = (logits.view(b, n, kh, kw) + relH.to(DType.Float64).unsqueeze(3) + relW.to(DType.Float64).unsqueeze(2))
+                .view(b, n, kh * kw);
+        }
         var e = (logits - logits.amax([2], true)).exp();
         var p = e / e.sum([2], true);
         return (p.unsqueeze(3) * vd.unsqueeze(1)).sum(2).MoveToOuterScope();                          // (B', N, dv)
@@ -37,27 +40,52 @@ public class RelPosAttentionTests
     }
 
     [Theory]
-    [InlineData(0L, false, true)]  // the kernel's own block
-    [InlineData(1L, false, true)]  // one row per task
-    [InlineData(3L, true, true)]   // 7 rows in blocks of 3: the last block has 1
-    [InlineData(7L, true, false)]  // whole entries, no relative terms
-    [InlineData(100L, false, false)]
-    public void Cpu_kernel_matches_the_float64_reference(long blockRows, bool transposed, bool relative)
+    [InlineData(0L, false, true, false)]  // the kernel's own block
+    [InlineData(1L, false, true, false)]  // one row per task
+    [InlineData(3L, true, true, false)]   // 7 rows in blocks of 3: the last block has 1
+    [InlineData(7L, true, false, false)]  // whole entries, no relative terms
+    [InlineData(100L, false, false, false)]
+    [InlineData(0L, false, true, true)]   // ATen's softmax kernel instead of the fused one
+    [InlineData(3L, true, false, true)]
+    public void Cpu_kernel_matches_the_float64_reference(long blockRows, bool transposed, bool relative, bool atenSoftmax)
     {
         using var scope = DisposeScope.Begin();
         using var ng = torch.no_grad();
         var (q, k, v, relH, relW) = Inputs(3, transposed);
         double scale = 0.4;
         var expected = Reference(q, k, v, relative ? relH : null, relative ? relW : null, scale);
-        var got = F.rel_pos_attention(q, k, v, relative ? relH : null, relative ? relW : null, scale, blockRows);
+        var got = F.rel_pos_attention(q, k, v, relative ? relH : null, relative ? relW : null, scale, blockRows, atenSoftmax);
         Assert.Equal([Entries, N, Dv], got.shape);
         Assert.Equal(DType.Float32, got.dtype);
         Approx.Equal(expected, got, 1e-5, 1e-5, $"block {blockRows}");
         // the relative terms matter: without them the result is different
         if (relative)
         {
-            var plain = F.rel_pos_attention(q, k, v, null, null, scale, blockRows);
+            var plain = F.rel_pos_attention(q, k, v, null, null, scale, blockRows, atenSoftmax);
             Assert.True((plain - got).abs().max().item() > 1e-2);
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Wide_rows_and_logits_far_below_the_maximum_match_the_reference(bool atenSoftmax)
+    {
+        // rows of 5 × 19 keys (whole vectors and tails in every grid row) and a scale that puts most logits more than 87
+        // below their row's maximum (exp underflows to 0)
+        using var scope = DisposeScope.Begin();
+        using var ng = torch.no_grad();
+        long b = 3, n = 9, kh = 5, kw = 19;
+        var q = RandF([b, n, Dim], 31, -2, 2);
+        var k = RandF([b, kh * kw, Dim], 32, -2, 2);
+        var v = RandF([b, kh * kw, Dv], 33);
+        var relH = RandF([b, n, kh], 34, -3, 3);
+        var relW = RandF([b, n, kw], 35, -3, 3);
+        foreach (var scale in new[] { 0.3, 30.0 })
+        {
+            var expected = Reference(q, k, v, relH, relW, scale);
+            var got = F.rel_pos_attention(q, k, v, relH, relW, scale, 4, atenSoftmax);
+            Approx.Equal(expected, got, 1e-5, 1e-5, $"scale {scale}");
         }
     }
 
