@@ -35,9 +35,11 @@ public static class ChunkedAttention
         long bp = q.size(0), n = q.size(1), nk = k.size(1);
         long kh = relH?.size(2) ?? 0, kw = relW?.size(2) ?? 0;
         if (relH is not null && kh * kw != nk) throw new ArgumentException($"relative-position terms cover {kh}×{kw} keys, the keys are {nk}");
-        if (!torch.is_grad_enabled() && q.device.Type == DeviceType.CPU && q.dtype == DType.Float32)
+        if (!torch.is_grad_enabled() && !Checkpoint.IsRunning && q.device.Type == DeviceType.CPU && q.dtype == DType.Float32)
         {
-            // inference: the native kernel, one parallel pass over blocks of query rows (docs/sam.md, "Image encoder: attention in blocks")
+            // inference: the native kernel, one parallel pass over blocks of query rows (docs/sam.md, "Image encoder: attention in
+            // blocks"); not in a checkpointed block, whose recomputation in backward (with gradients: the blocks below) must
+            // reproduce the first pass bit for bit
             long blockRows = maxLogits == DefaultMaxLogits ? 0 : Math.Clamp(maxLogits / Math.Max(nk, 1), 1, Math.Max(n, 1));
             return F.rel_pos_attention(q, k, v, relH, relW, scale, blockRows).MoveToOuterScope();
         }

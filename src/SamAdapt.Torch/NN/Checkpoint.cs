@@ -50,7 +50,10 @@ public static class Checkpoint
             using var scope = DisposeScope.Begin();
             var args = new Tensor[state.NumInputs];
             for (int i = 0; i < state.NumInputs; i++) args[i] = new Tensor(TorchNative.CheckHandle(TorchNative.sa_tensor_alias(inputs[i])));
-            var outs = state.Fn(args);
+            Tensor[] outs;
+            _running++;
+            try { outs = state.Fn(args); }
+            finally { _running--; }
             if (outs.Length > maxOut) return -1;
             for (int i = 0; i < outs.Length; i++) outputs[i] = TorchNative.CheckHandle(TorchNative.sa_tensor_alias(outs[i].Handle));
             return outs.Length;
@@ -72,6 +75,15 @@ public static class Checkpoint
     }
 
     private static long _liveStates;
+
+    [ThreadStatic] private static int _running;
+
+    /// <summary>
+    /// True on this thread while a checkpointed function runs (its first pass without recording, or its recomputation in
+    /// backward). Both passes must compute bit for bit the same function, so code with a faster inference-only kernel that
+    /// rounds differently (the encoder attention, docs/sam.md) takes its autograd-capable form here.
+    /// </summary>
+    public static bool IsRunning => _running > 0;
 
     /// <summary>Checkpointed calls whose managed callback is still held by an autograd graph (for leak tests).</summary>
     internal static long LiveStates => Interlocked.Read(ref _liveStates);

@@ -233,4 +233,24 @@ public class CheckpointTests
         Assert.True(torch.equal(plain[1], ckpt[1]));
         Assert.False(torch.is_autocast_enabled(DeviceType.CPU));
     }
+
+    [Fact]
+    public void IsRunningIsTrueInBothPassesOfTheCheckpointedFunctionOnly()
+    {
+        using var scope = DisposeScope.Begin();
+        var seen = new List<(bool Running, bool Grad)>();
+        var x = RandF([3, 4], 1).requires_grad_();
+        Assert.False(Checkpoint.IsRunning);
+        var y = Checkpoint.Run(t =>
+        {
+            seen.Add((Checkpoint.IsRunning, torch.is_grad_enabled()));
+            return (t * t).sum();
+        }, x);
+        Assert.False(Checkpoint.IsRunning);
+        y.backward();
+        Assert.False(Checkpoint.IsRunning);
+        // the first pass without recording, the recomputation with it
+        Assert.Equal([(true, false), (true, true)], seen);
+        Approx.Equal(x.detach() * 2, x.grad!, 1e-6, 0, "d/dx");
+    }
 }
