@@ -54,7 +54,7 @@ public static class PromptedDatasetEvaluation
         {
             // every channel file for a multi-channel run; 2-D images (PNG, JPEG) as volumes of one slice
             var images = (run.Model.Input.IsGrey ? c.ImagePaths.Take(1) : c.ImagePaths).Select(SamplePipeline.ReadVolume).ToList();
-            var label = SamplePipeline.ReadVolume(c.LabelPath!);
+            var label = SamAdapt.Imaging.Datasets.DatasetLabelReader.Read(c);
             var pv = pipeline.Prepare(c.Id, images);
             var values = new int[label.VoxelCount];
             for (long i = 0; i < values.LongLength; i++) values[i] = (int)label.Get(i);

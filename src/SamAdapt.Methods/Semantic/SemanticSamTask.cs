@@ -269,7 +269,7 @@ public static class SemanticSamSetup
             foreach (var c in ds.TrainingCases.Where(c => c.LabelPath is not null).OrderBy(c => c.Id, StringComparer.Ordinal))
             {
                 var image = SamplePipeline.ReadVolume(c.ImagePaths[0]);
-                var label = SamplePipeline.ReadVolume(c.LabelPath!);
+                var label = DatasetLabelReader.Read(c);
                 stats.Add(image, label);
                 progress?.Report(c.Id);
             }

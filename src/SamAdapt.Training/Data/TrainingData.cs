@@ -88,10 +88,12 @@ public sealed class TrainingData
         Parallel.For(0, ids.Count, po, i =>
         {
             var c = byId[ids[i]];
+            // the label map, or an image folder's per-class binary masks composed into one
+            var label = DatasetLabelReader.Read(c);
             if (!options.Input.IsGrey)
             {
                 // every channel: nnU-Net's _XXXX files in order, or the channels of the one (4-D, RGB) image
-                loaded[i] = pipeline.Load(c.Id, c.ImagePaths, c.LabelPath);
+                loaded[i] = pipeline.Prepare(c.Id, c.ImagePaths.Select(SamplePipeline.ReadVolume).ToList(), label);
                 progress?.Report(c.Id);
                 return;
             }
@@ -100,7 +102,7 @@ public sealed class TrainingData
                 : throw new InvalidDataException($"{c.Id}: channel {options.Channel} requested, the dataset has {c.ImagePaths.Count}");
             // nnU-Net keeps one channel per file: the pipeline then reads channel 0 of that file
             var p = c.ImagePaths.Count == 1 ? pipeline : new SamplePipeline(options with { Channel = 0 }, classes);
-            loaded[i] = p.Load(c.Id, imagePath, c.LabelPath);
+            loaded[i] = p.Prepare(c.Id, SamplePipeline.ReadVolume(imagePath), label);
             progress?.Report(c.Id);
         });
         var caseClasses = loaded.ToDictionary(v => v.Id, v => (IReadOnlyCollection<int>)v.ClassSlices.Keys.ToList(), StringComparer.Ordinal);
