@@ -120,6 +120,11 @@ public sealed record InputMapping
         _ => "learned",
     } + "@" + Channels.ToString(CultureInfo.InvariantCulture);
 
+    /// <summary>Equal when the recorded forms are (kind, channel count and selected channels).</summary>
+    public bool Equals(InputMapping? other) => other is not null && ToString() == other.ToString();
+
+    public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(ToString());
+
     /// <summary>One line for summaries.</summary>
     public string Describe() => Kind switch
     {
