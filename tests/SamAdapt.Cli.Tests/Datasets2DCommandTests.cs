@@ -1,0 +1,183 @@
+using System.CommandLine;
+using System.Globalization;
+using SamAdapt.Cli;
+using SamAdapt.Cli.Commands;
+using SamAdapt.Imaging;
+using SamAdapt.Imaging.Images2D;
+using SamAdapt.Inference;
+using SamAdapt.Tests;
+using SamAdapt.Torch;
+using SamAdapt.Torch.Serialization;
+using SamAdapt.Training.Data;
+
+namespace SamAdapt.Cli.Tests;
+
+/// <summary>
+/// 2-D datasets and multi-channel inputs through the verbs users run: `dataset check` on a folder of PNG images and masks,
+/// `train` on it (a tiny model learns it), `predict` writing PNG label maps of the input size, `evaluate` on them; a 4-channel
+/// nnU-Net dataset trained with the learned input projection (its weights change, the loss falls, predict applies it, a wrong
+/// channel count is refused) or a chosen channel triple, for every method.
+/// </summary>
+public class Datasets2DCommandTests : IDisposable
+{
+    private readonly TempDir _tmp = TestPaths.NewTempDir();
+    public void Dispose() => _tmp.Dispose();
+
+    private static (int Code, string Out, string Err) Invoke(params string[] args)
+    {
+        var root = new RootCommand { new TrainCommand().Build(), new PredictCommand().Build(), new DatasetCommand().Build(), new EvaluateCommand().Build() };
+        var sw = new StringWriter();
+        var err = new StringWriter();
+        int code = root.Parse(args).Invoke(new InvocationConfiguration { Output = sw, Error = err, EnableDefaultExceptionHandler = false });
+        return (code, sw.ToString(), err.ToString());
+    }
+
+    private static string[] Train(string method, string dataset, string run, int iterations, params string[] more) =>
+    [
+        "train", "--dataset", dataset, "--method", method, "--out", run, "--model", "tiny", "--img-size", "32", "--slices", "1",
+        "--iterations", iterations.ToString(CultureInfo.InvariantCulture), "--batch", "4", "--warmup", "1", "--val-fraction", "0",
+        "--augment", "none", "--checkpoint-every", "1000", "--seed", "3", "--threads", "1", .. more,
+    ];
+
+    private static double Dice(byte[] pred, byte[] truth, int cls)
+    {
+        double inter = 0, sum = 0;
+        for (int i = 0; i < pred.Length; i++)
+        {
+            bool p = pred[i] == cls, t = truth[i] == cls;
+            if (p && t) inter++;
+            sum += (p ? 1 : 0) + (t ? 1 : 0);
+        }
+        return sum == 0 ? 1 : 2 * inter / sum;
+    }
+
+    [Fact]
+    public void Dataset_check_names_the_problems_of_a_2D_folder_and_exits_2()
+    {
+        var root = Synthetic2D.WriteImageFolder(_tmp.Path, "bad", Synthetic2D.Layout.LabelMap, cases: 3, classesJson: true);
+        File.Delete(Path.Combine(root, "masks", "case1.png"));
+        var colour = Synthetic2D.LabelOf(2).SelectMany(v => new[] { (byte)(v * 100), v, v }).ToArray();
+        ImageFile.WritePng(Path.Combine(root, "masks", "case2.png"), new Image2D(Synthetic2D.Width, Synthetic2D.Height, 3, colour));
+        var (code, output, err) = CliRunner.Run("dataset", "check", root);
+        Assert.Equal(2, code);
+        Assert.Contains("format ImageFolder", output);
+        Assert.Contains("case1: MissingFile: label map missing: masks/case1.png", output);
+        Assert.Contains("case2: InvalidMask: masks/case2.png: an RGB (colour) mask", output);
+        Assert.Contains("2 problem(s) in the dataset", err);
+        Assert.DoesNotContain("   at ", err); // no stack trace
+    }
+
+    [Fact]
+    public void A_tiny_model_learns_a_2D_folder_dataset_and_predicts_PNG_label_maps_of_the_input_size()
+    {
+        var ds = Synthetic2D.WriteImageFolder(_tmp.Path, "folders", Synthetic2D.Layout.ClassFolders, cases: 6, classesJson: true);
+        var run = Path.Combine(_tmp.Path, "run");
+        var (code, output, err) = Invoke(Train("ma-sam", ds, run, 40));
+        Assert.True(code == 0, err);
+        Assert.Contains("2 classes (tumour, organ)", output);
+
+        var pred = Path.Combine(_tmp.Path, "pred");
+        (code, _, err) = Invoke("predict", "--run", run, "--weights", "last", "--input", Path.Combine(ds, "images"), "--out", pred, "--threads", "1");
+        Assert.True(code == 0, err);
+        var dice = new List<double>();
+        for (int c = 0; c < 6; c++)
+        {
+            var img = ImageFile.Read(Path.Combine(pred, $"case{c}.png"));
+            Assert.Equal((Synthetic2D.Width, Synthetic2D.Height, 1), (img.Width, img.Height, img.Channels));
+            var truth = Synthetic2D.LabelOf(c);
+            dice.Add(Dice(img.Pixels8!, truth, 1));
+            dice.Add(Dice(img.Pixels8!, truth, 2));
+        }
+        // 40 steps of a tiny from-scratch model fit both classes of the six images (a model predicting background scores 0)
+        Assert.True(dice.Average() > 0.8, $"mean Dice {dice.Average():F3} over the training images: {string.Join(", ", dice.Select(d => d.ToString("F2", CultureInfo.InvariantCulture)))}");
+
+        // evaluate reads PNG label images; a label-map dataset's masks/ is the ground truth
+        var maps = Synthetic2D.WriteImageFolder(_tmp.Path, "maps", Synthetic2D.Layout.LabelMap, cases: 6);
+        (code, output, err) = Invoke("evaluate", "--pred", pred, "--gt", Path.Combine(maps, "masks"), "--out", Path.Combine(_tmp.Path, "eval"), "--metrics", "dice");
+        Assert.True(code == 0, err);
+        Assert.Contains("6 case(s)", output + err);
+
+        // a single-channel run records no input mapping: old run folders and new grey ones load the same way
+        using (var loaded = RunLoader.Load(run, RunWeights.Last, Device.CPU))
+        {
+            Assert.Equal(InputMapping.Grey, loaded.Model.Input);
+            Assert.Null(loaded.Model.InputProjection);
+        }
+        Assert.False(SafeTensors.Load(Path.Combine(run, "adapter.safetensors")).Metadata.ContainsKey("samadapt.input_projection"));
+        Assert.DoesNotContain("input_projection", File.ReadAllText(Path.Combine(run, "config.yaml")));
+    }
+
+    [Fact]
+    public void The_learned_projection_trains_is_saved_and_predict_applies_it_to_four_channel_input()
+    {
+        // the classes show only in channel 2 of 4
+        var ds = Synthetic2D.WriteNnUNet2D(_tmp.Path, "Dataset020_Four", channels: 4, signalChannel: 2);
+        var run = Path.Combine(_tmp.Path, "run4");
+        var (code, output, err) = Invoke(Train("lora", ds, run, 30, "--intensity", "zscore"));
+        Assert.True(code == 0, err);
+        Assert.Contains("input: 4 channels → 3 by a learned 1×1 convolution", output);
+        Assert.Contains("input_projection", err + output); // the parameter report lists the group
+        Assert.Contains("input_projection: learned@4", File.ReadAllText(Path.Combine(run, "config.yaml")));
+
+        var (tensors, meta) = SafeTensors.Load(Path.Combine(run, "adapter.safetensors"));
+        Assert.Equal("learned@4", meta["samadapt.input_projection"]);
+        var w = tensors["input_projection.weight"].AsSpan<float>().ToArray();
+        Assert.Equal(12, w.Length);
+        Assert.True(w.Max(x => Math.Abs(x - 0.25f)) > 1e-3, "the projection's weights did not move from their start (the channel mean)");
+
+        var losses = File.ReadAllLines(Path.Combine(run, "train_log.csv")).Skip(1)
+            .Select(l => double.Parse(l.Split(',')[2], CultureInfo.InvariantCulture)).ToList();
+        Assert.True(losses.Take(5).Average() > losses.TakeLast(5).Average(), $"loss did not fall: {string.Join(", ", losses)}");
+
+        // predict reads the case's four channel files from channel 0's name and keeps the image size
+        var outFile = Path.Combine(_tmp.Path, "case0.png");
+        (code, _, err) = Invoke("predict", "--run", run, "--weights", "last", "--input", Path.Combine(ds, "imagesTr", "case0_0000.png"), "--out", outFile, "--threads", "1");
+        Assert.True(code == 0, err);
+        var pred = ImageFile.Read(outFile);
+        Assert.Equal((Synthetic2D.Width, Synthetic2D.Height, 1), (pred.Width, pred.Height, pred.Channels));
+        Assert.All(pred.Pixels8!, v => Assert.Contains((int)v, new[] { 0, 1, 2 }));
+        using (var loaded = RunLoader.Load(run, RunWeights.Last, Device.CPU))
+        {
+            Assert.Equal(InputMapping.Learned(4), loaded.Model.Input);
+            Assert.Equal(w, loaded.Model.InputProjection!.weight.contiguous().ToArray<float>());
+        }
+
+        // one channel where the run was trained on four: exit 2, one line naming the input and both counts
+        var lonely = Path.Combine(_tmp.Path, "lonely");
+        Directory.CreateDirectory(lonely);
+        File.Copy(Path.Combine(ds, "imagesTr", "case1_0000.png"), Path.Combine(lonely, "case1_0000.png"));
+        var (exit, _, stderr) = CliRunner.Run("predict", "--run", run, "--input", Path.Combine(lonely, "case1_0000.png"), "--out", Path.Combine(_tmp.Path, "x.png"), "--threads", "1");
+        Assert.Equal(2, exit);
+        Assert.Contains("case1_0000.png: the run expects 4 image channel(s)", stderr);
+        Assert.Contains("the input has 1", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+        Assert.False(File.Exists(Path.Combine(_tmp.Path, "x.png")));
+    }
+
+    [Theory]
+    [InlineData("ma-sam", null)]
+    [InlineData("full", "select:2,2,0")]
+    [InlineData("masksam", null)]
+    [InlineData("msa", null)]
+    [InlineData("medsam", "select:2,1,0")]
+    public void Every_method_trains_on_multi_channel_input_and_records_its_mapping(string method, string? projection)
+    {
+        var ds = Synthetic2D.WriteNnUNet2D(_tmp.Path, "Dataset021_Four", channels: 4, signalChannel: 2, cases: 4);
+        var run = Path.Combine(_tmp.Path, "run_" + method);
+        string[] more = projection is null ? ["--intensity", "zscore"] : ["--intensity", "zscore", "--input-projection", projection];
+        var (code, _, err) = Invoke(Train(method, ds, run, 2, more));
+        Assert.True(code == 0, err);
+        var expected = projection is null ? InputMapping.Learned(4) : InputMapping.Resolve(projection, 4);
+        var (tensors, meta) = SafeTensors.Load(Path.Combine(run, "adapter.safetensors"));
+        Assert.Equal(expected.ToString(), meta["samadapt.input_projection"]);
+        Assert.Equal(projection is null, tensors.ContainsKey("input_projection.weight"));
+        using var loaded = RunLoader.Load(run, RunWeights.Last, Device.CPU);
+        Assert.Equal(expected, loaded.Model.Input);
+        Assert.Equal(projection is null, loaded.Model.InputProjection is not null);
+        if (loaded.Model.Semantic is null) return; // promptable runs: prompted prediction is tested with prompts elsewhere
+        var outFile = Path.Combine(_tmp.Path, method + ".png");
+        (code, _, err) = Invoke("predict", "--run", run, "--weights", "last", "--input", Path.Combine(ds, "imagesTr", "case3_0000.png"), "--out", outFile, "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Equal((Synthetic2D.Width, Synthetic2D.Height), (ImageFile.Read(outFile).Width, ImageFile.Read(outFile).Height));
+    }
+}
