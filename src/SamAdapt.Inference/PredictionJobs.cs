@@ -18,7 +18,9 @@ public static class PredictionJobs
     /// combinations.</summary>
     public static List<PredictionJob> Plan(string input, string output)
     {
-        bool folderOfVolumes = Directory.Exists(input) && Directory.EnumerateFiles(input).Any(IsInputFile);
+        // a folder of NIfTI volumes, or one holding only 2-D images (a DICOM folder with a stray preview image stays a series)
+        bool folderOfVolumes = Directory.Exists(input) && (Directory.EnumerateFiles(input).Any(IsNifti)
+            || Directory.EnumerateFiles(input).Where(f => !Path.GetFileName(f).StartsWith('.')).ToList() is { Count: > 0 } all && all.All(Is2DImage));
         if (!folderOfVolumes)
         {
             var id = File.Exists(input) ? CaseIds.Parse(Path.GetFileName(input)).Id : Path.GetFileName(Path.TrimEndingDirectorySeparator(Path.GetFullPath(input)));

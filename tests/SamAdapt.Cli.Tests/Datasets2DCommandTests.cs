@@ -154,6 +154,44 @@ public class Datasets2DCommandTests : IDisposable
         Assert.False(File.Exists(Path.Combine(_tmp.Path, "x.png")));
     }
 
+    [Fact]
+    public void A_four_channel_NIfTI_run_predicts_on_the_input_grid_from_a_folder_and_from_channel_0()
+    {
+        // the synthetic CT dataset with three more channels per case (intensity-shifted copies) and four channel names
+        var ds = global::SamAdapt.Tests.SyntheticDataset.Write(_tmp.Path, cases: 3);
+        var json = Path.Combine(ds, "dataset.json");
+        File.WriteAllText(json, File.ReadAllText(json).Replace("""{"0": "CT"}""", """{"0": "T1", "1": "T1ce", "2": "T2", "3": "FLAIR"}"""));
+        foreach (var f in Directory.GetFiles(Path.Combine(ds, "imagesTr"), "*_0000.nii.gz"))
+        {
+            var v = VolumeIO.Read(f);
+            for (int c = 1; c < 4; c++)
+            {
+                var data = ((short[])v.Data).Select(x => (short)(x + 50 * c)).ToArray();
+                VolumeIO.Write(v.With(v.Shape, v.Type, data, v.Affine), f.Replace("_0000.nii.gz", $"_{c:0000}.nii.gz"));
+            }
+        }
+        var run = Path.Combine(_tmp.Path, "run_nifti4");
+        var (code, _, err) = Invoke("train", "--dataset", ds, "--method", "lora", "--out", run, "--model", "tiny", "--img-size", "32", "--slices", "3",
+            "--iterations", "2", "--batch", "2", "--val-fraction", "0", "--checkpoint-every", "1000", "--seed", "3", "--threads", "1");
+        Assert.True(code == 0, err);
+
+        var input = Path.Combine(ds, "imagesTr", "synth_002_0000.nii.gz");
+        var outFile = Path.Combine(_tmp.Path, "p4", "synth_002.nii.gz");
+        (code, _, err) = Invoke("predict", "--run", run, "--input", input, "--out", outFile, "--threads", "1");
+        Assert.True(code == 0, err);
+        var src = VolumeIO.Read(input);
+        var pred = VolumeIO.Read(outFile);
+        Assert.Equal(src.Shape, pred.Shape);
+        Assert.Equal(src.Affine, pred.Affine);
+        Assert.Equal(Volume.IntentLabel, pred.IntentCode);
+
+        // a folder of _0000…_0003 files: one label map per case
+        var folder = Path.Combine(_tmp.Path, "p4dir");
+        (code, _, err) = Invoke("predict", "--run", run, "--input", Path.Combine(ds, "imagesTr"), "--out", folder, "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Equal(["synth_000.nii.gz", "synth_001.nii.gz", "synth_002.nii.gz"], Directory.GetFiles(folder).Select(Path.GetFileName).Order());
+    }
+
     [Theory]
     [InlineData("ma-sam", null)]
     [InlineData("full", "select:2,2,0")]
