@@ -212,10 +212,35 @@ public class Datasets2DCommandTests : IDisposable
         using var loaded = RunLoader.Load(run, RunWeights.Last, Device.CPU);
         Assert.Equal(expected, loaded.Model.Input);
         Assert.Equal(projection is null, loaded.Model.InputProjection is not null);
-        if (loaded.Model.Semantic is null) return; // promptable runs: prompted prediction is tested with prompts elsewhere
+        loaded.Dispose();
         var outFile = Path.Combine(_tmp.Path, method + ".png");
-        (code, _, err) = Invoke("predict", "--run", run, "--weights", "last", "--input", Path.Combine(ds, "imagesTr", "case3_0000.png"), "--out", outFile, "--threads", "1");
+        string[] prompts = [];
+        if (method is "msa" or "medsam")
+        {
+            // promptable: a box around the tumour of case 3 and a click on its organ strip, in pixel (voxel) coordinates
+            var file = Path.Combine(_tmp.Path, "prompts.json");
+            File.WriteAllText(file, """{"coordinates": "voxel", "classes": [{"value": 1, "boxes": [[2, 18, 0, 20, 34, 0]]}, {"value": 2, "points": [[5, 3, 0, 1]]}]}""");
+            prompts = ["--prompts", file];
+        }
+        (code, _, err) = Invoke(["predict", "--run", run, "--weights", "last", "--input", Path.Combine(ds, "imagesTr", "case3_0000.png"), "--out", outFile, "--threads", "1", .. prompts]);
         Assert.True(code == 0, err);
-        Assert.Equal((Synthetic2D.Width, Synthetic2D.Height), (ImageFile.Read(outFile).Width, ImageFile.Read(outFile).Height));
+        var pred = ImageFile.Read(outFile);
+        Assert.Equal((Synthetic2D.Width, Synthetic2D.Height, 1), (pred.Width, pred.Height, pred.Channels));
+    }
+
+    [Theory]
+    [InlineData("lora")]
+    [InlineData("masksam")]
+    [InlineData("msa")]
+    public void Every_method_trains_on_an_RGB_image_folder_with_per_class_masks(string method)
+    {
+        var ds = Synthetic2D.WriteImageFolder(_tmp.Path, "rgb_" + method, Synthetic2D.Layout.ClassSuffix, cases: 4, rgb: true);
+        var run = Path.Combine(_tmp.Path, "rgbrun_" + method);
+        var (code, _, err) = Invoke(Train(method, ds, run, 2));
+        Assert.True(code == 0, err);
+        Assert.Equal("identity@3", SafeTensors.Load(Path.Combine(run, "adapter.safetensors")).Metadata["samadapt.input_projection"]);
+        using var loaded = RunLoader.Load(run, RunWeights.Last, Device.CPU);
+        Assert.Equal(InputMapping.Identity3, loaded.Model.Input);
+        Assert.Equal(["background", "organ", "tumour"], loaded.Model.ClassNames);
     }
 }
