@@ -22,6 +22,13 @@ public static class DatasetChannels
             int total = 0;
             foreach (var path in first.ImagePaths)
             {
+                if (reader == DatasetVolumeReader.Default && Imaging.Nifti.NiftiReader.IsNiftiPath(path))
+                {
+                    // the header is enough here (dataset check verifies the data)
+                    var info = Imaging.Nifti.NiftiReader.ReadInfo(path);
+                    total += Of(info.Shape, info.Type);
+                    continue;
+                }
                 var h = reader.ReadHeader(path);
                 total += Of(h.Shape, h.Type);
             }
@@ -44,8 +51,7 @@ public static class DatasetChannels
 
     /// <summary>
     /// The input mapping of a new run on <paramref name="ds"/>: <c>--input-projection</c> (<paramref name="setting"/>) resolved
-    /// for the dataset's channel count (<see cref="InputMapping.Resolve"/>: default learned when C ≠ 1 and C ≠ 3). A setting
-    /// "channel" or null on a dataset whose first channel is what earlier runs used keeps them unchanged: C = 1 → grey.
+    /// for the dataset's channel count (<see cref="InputMapping.Resolve"/>: grey for C = 1, RGB for C = 3, learned otherwise).
     /// </summary>
     public static InputMapping Mapping(SegmentationDataset ds, string? setting) => InputMapping.Resolve(setting, Count(ds));
 }
