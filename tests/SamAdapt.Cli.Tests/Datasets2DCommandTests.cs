@@ -5,6 +5,7 @@ using SamAdapt.Cli.Commands;
 using SamAdapt.Imaging;
 using SamAdapt.Imaging.Images2D;
 using SamAdapt.Inference;
+using SamAdapt.Methods;
 using SamAdapt.Tests;
 using SamAdapt.Torch;
 using SamAdapt.Torch.Serialization;
@@ -190,6 +191,40 @@ public class Datasets2DCommandTests : IDisposable
         (code, _, err) = Invoke("predict", "--run", run, "--input", Path.Combine(ds, "imagesTr"), "--out", folder, "--threads", "1");
         Assert.True(code == 0, err);
         Assert.Equal(["synth_000.nii.gz", "synth_001.nii.gz", "synth_002.nii.gz"], Directory.GetFiles(folder).Select(Path.GetFileName).Order());
+    }
+
+    [Fact]
+    public void A_resumed_run_continues_the_learned_projection_exactly()
+    {
+        var ds = Synthetic2D.WriteNnUNet2D(_tmp.Path, "Dataset022_Four", channels: 4, signalChannel: 2, cases: 4);
+        TrainSettings Settings(string run) => new()
+        {
+            Dataset = ds, Method = "lora", Out = run, Model = "tiny", ImageSize = 32, Slices = 1, Intensity = "zscore", ValFraction = 0,
+            Iterations = 6, Batch = 2, Warmup = 1, CheckpointEvery = 2, Seed = 5, LogEvery = 1, Augment = "none", Runtime = new() { Threads = 1 },
+        };
+        var straight = Path.Combine(_tmp.Path, "straight");
+        Assert.Equal(6, TrainCommand.Train(Settings(straight), TextWriter.Null, TextWriter.Null, interactive: false)!.Steps);
+
+        // the same run stopped after step 2 (as Ctrl+C would) and resumed from last.ckpt
+        var resumed = Path.Combine(_tmp.Path, "resumed");
+        using var cts = new CancellationTokenSource();
+        var first = TrainCommand.Train(Settings(resumed), TextWriter.Null, new CancelAfter("step 2/6", cts), interactive: false, cancellation: cts.Token);
+        Assert.InRange(first!.Steps, 2, 5);
+        var second = TrainCommand.Train(new TrainSettings { Out = resumed, Resume = true, Runtime = new() { Threads = 1 } }, TextWriter.Null, TextWriter.Null, interactive: false);
+        Assert.Equal(6, second!.Steps);
+
+        float[] Projection(string run) => SafeTensors.Load(Path.Combine(run, "adapter.safetensors")).Tensors["input_projection.weight"].AsSpan<float>().ToArray();
+        Assert.Equal(Projection(straight), Projection(resumed));
+        Assert.Contains("input_projection: learned@4", File.ReadAllText(Path.Combine(resumed, "config.yaml")));
+    }
+
+    private sealed class CancelAfter(string marker, CancellationTokenSource cts) : StringWriter
+    {
+        public override void WriteLine(string? value)
+        {
+            base.WriteLine(value);
+            if (value is not null && value.Contains(marker, StringComparison.Ordinal)) cts.Cancel();
+        }
     }
 
     [Theory]
