@@ -159,8 +159,8 @@ public sealed class SegmentationEvaluator
 /// <summary>Matches prediction and ground-truth files by case id (file name without its extension).</summary>
 public static class CaseMatcher
 {
-    /// <summary>Extensions tried by default, longest first.</summary>
-    public static IReadOnlyList<string> DefaultExtensions { get; } = [".nii.gz", ".nii"];
+    /// <summary>Extensions tried by default, longest first (NIfTI volumes and 2-D PNG label images).</summary>
+    public static IReadOnlyList<string> DefaultExtensions { get; } = [".nii.gz", ".nii", ".png"]; // PNG: 2-D label images (predictions of 2-D inputs)
 
     /// <summary>The case id of a file name, or null when it has none of the extensions (case-insensitive).</summary>
     public static string? CaseIdOf(string fileName, IReadOnlyList<string>? extensions = null)
