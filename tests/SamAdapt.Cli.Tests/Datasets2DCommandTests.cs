@@ -97,6 +97,14 @@ public class Datasets2DCommandTests : IDisposable
         (code, output, err) = Invoke("evaluate", "--pred", pred, "--gt", Path.Combine(maps, "masks"), "--out", Path.Combine(_tmp.Path, "eval"), "--metrics", "dice");
         Assert.True(code == 0, err);
         Assert.Contains("6 case(s)", output + err);
+        // --gt the per-class-mask dataset itself: its masks are composed into label maps (as training reads them), the class
+        // names come from its classes.json, and the scores equal those against the equivalent label images
+        (code, output, err) = Invoke("evaluate", "--pred", pred, "--gt", ds, "--out", Path.Combine(_tmp.Path, "eval-ds.json"), "--metrics", "dice");
+        Assert.True(code == 0, err);
+        Assert.Contains("tumour", output);
+        static double[] DiceOf(string json) => System.Text.Json.JsonDocument.Parse(File.ReadAllText(json)).RootElement
+            .GetProperty("cases").EnumerateObject().SelectMany(c => c.Value.EnumerateObject().Select(l => l.Value.GetProperty("dice").GetDouble())).ToArray();
+        Assert.Equal(DiceOf(Path.Combine(_tmp.Path, "eval")), DiceOf(Path.Combine(_tmp.Path, "eval-ds.json")));
 
         // a single-channel run records no input mapping: old run folders and new grey ones load the same way
         using (var loaded = RunLoader.Load(run, RunWeights.Last, Device.CPU))
