@@ -28,15 +28,22 @@ public static class EvaluationRunner
 
         OutputGuard.Check([("--out", s.Out), ("--csv", s.Csv), ("--markdown", s.Markdown)],
             [("--pred", s.Pred), ("--gt", s.Gt), ("--names", s.Names)]);
-        IReadOnlyList<CasePair> pairs = predDir
+        // --gt may be an image-folder dataset (images/ + masks/): its label maps are read as training reads them, per-class
+        // binary masks composed into one label map
+        var gtCases = predDir && gtDir && ImageFolderDataset.Detect(s.Gt) ? ImageFolderGroundTruth(s.Gt) : null;
+        IReadOnlyList<CasePair> pairs = gtCases is not null
+            ? CaseMatcher.Match(s.Pred, gtCases.Values.ToDictionary(c => c.Id, c => c.LabelPath!), s.Gt, null, s.IgnoreUnmatchedGt)
+            : predDir
             ? CaseMatcher.Match(s.Pred, s.Gt, null, s.IgnoreUnmatchedGt)
             : [new CasePair(CaseMatcher.CaseIdOf(Path.GetFileName(s.Gt)) ?? Path.GetFileName(s.Gt), s.Pred, s.Gt)];
+        Func<string, Volume> load = gtCases is null ? VolumeIO.Read
+            : path => gtCases.TryGetValue(path, out var c) ? DatasetLabelReader.Read(c) : VolumeIO.Read(path);
 
-        var labelList = s.Labels is not null ? ParseLabels(s.Labels) : LabelsInGroundTruth(pairs, log, predDir);
+        var labelList = s.Labels is not null ? ParseLabels(s.Labels) : LabelsInGroundTruth(pairs, load, log, predDir);
         var options = new EvaluationOptions
         {
             Labels = labelList,
-            LabelNames = s.Names is null ? null : LoadNames(s.Names),
+            LabelNames = s.Names is not null ? LoadNames(s.Names) : gtCases is not null ? LoadNames(s.Gt) : null,
             Metrics = EvaluationOptions.ParseMetrics(s.Metrics),
             NsdTolerance = s.NsdTolerance,
             HausdorffMode = EvaluationOptions.ParseHausdorffMode(s.Hd95),
@@ -58,7 +65,7 @@ public static class EvaluationRunner
             int k = Interlocked.Increment(ref done);
             lock (log) log.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{k}/{pairs.Count}] {r.CaseId}"));
         }) : null;
-        var report = evaluator.EvaluateFiles(pairs, VolumeIO.Read, progress);
+        var report = evaluator.EvaluateFiles(pairs, load, progress);
         WriteReports(report, s.Out, s.Csv, s.Markdown);
         return report;
     }
@@ -73,6 +80,16 @@ public static class EvaluationRunner
         outputs.Commit();
     }
 
+    /// <summary>The labelled cases of an image-folder dataset, by the path that stands for each case's label map (its label
+    /// image, or its first per-class mask).</summary>
+    private static Dictionary<string, DatasetCase> ImageFolderGroundTruth(string root)
+    {
+        var ds = ImageFolderDataset.Load(root);
+        var cases = ds.TrainingCases.Concat(ds.TestCases).Where(c => c.LabelPath is not null).ToList();
+        if (cases.Count == 0) throw new SettingsException($"--gt: the image-folder dataset {root} has no image with a mask");
+        return cases.ToDictionary(c => c.LabelPath!, c => c, StringComparer.Ordinal);
+    }
+
     /// <summary>"1,2,3" → [1, 2, 3]; anything but non-negative integers is an error naming --labels.</summary>
     public static List<int> ParseLabels(string text)
     {
@@ -85,14 +102,14 @@ public static class EvaluationRunner
     }
 
     /// <summary>Every non-zero value found in the ground-truth files (read once more; fine for label maps).</summary>
-    private static List<int> LabelsInGroundTruth(IReadOnlyList<CasePair> pairs, TextWriter log, bool verbose)
+    private static List<int> LabelsInGroundTruth(IReadOnlyList<CasePair> pairs, Func<string, Volume> load, TextWriter log, bool verbose)
     {
         if (verbose) log.WriteLine($"collecting the labels of {pairs.Count} ground-truth file(s) (give --labels to skip this)");
         var set = new SortedSet<int>();
         var gate = new Lock();
         Parallel.ForEach(pairs, new ParallelOptions { MaxDegreeOfParallelism = 2 }, p =>
         {
-            var m = LabelMap.FromVolume(VolumeIO.Read(p.GroundTruthPath));
+            var m = LabelMap.FromVolume(load(p.GroundTruthPath));
             var local = new HashSet<int>();
             foreach (var v in m.Data) if (v != 0) local.Add(v);
             lock (gate) set.UnionWith(local);

@@ -159,8 +159,8 @@ public sealed class SegmentationEvaluator
 /// <summary>Matches prediction and ground-truth files by case id (file name without its extension).</summary>
 public static class CaseMatcher
 {
-    /// <summary>Extensions tried by default, longest first.</summary>
-    public static IReadOnlyList<string> DefaultExtensions { get; } = [".nii.gz", ".nii"];
+    /// <summary>Extensions tried by default, longest first (NIfTI volumes and 2-D PNG label images).</summary>
+    public static IReadOnlyList<string> DefaultExtensions { get; } = [".nii.gz", ".nii", ".png"]; // PNG: 2-D label images (predictions of 2-D inputs)
 
     /// <summary>The case id of a file name, or null when it has none of the extensions (case-insensitive).</summary>
     public static string? CaseIdOf(string fileName, IReadOnlyList<string>? extensions = null)
@@ -176,10 +176,19 @@ public static class CaseMatcher
     /// predictions without GT and (unless <paramref name="ignoreUnmatchedGroundTruth"/>) GT files without prediction,
     /// and for duplicate ids within a folder (e.g. both case.nii and case.nii.gz).
     /// </summary>
-    public static IReadOnlyList<CasePair> Match(string predictionDir, string groundTruthDir, IReadOnlyList<string>? extensions = null, bool ignoreUnmatchedGroundTruth = false)
+    public static IReadOnlyList<CasePair> Match(string predictionDir, string groundTruthDir, IReadOnlyList<string>? extensions = null, bool ignoreUnmatchedGroundTruth = false) =>
+        Match(predictionDir, List(groundTruthDir, "ground-truth", extensions), groundTruthDir, extensions, ignoreUnmatchedGroundTruth);
+
+    /// <summary>
+    /// <see cref="Match(string, string, IReadOnlyList{string}?, bool)"/> against ground truth given as case id → path
+    /// (<paramref name="groundTruthName"/> names its source in errors), e.g. the cases of a dataset.
+    /// </summary>
+    public static IReadOnlyList<CasePair> Match(string predictionDir, IReadOnlyDictionary<string, string> groundTruth, string groundTruthName,
+        IReadOnlyList<string>? extensions = null, bool ignoreUnmatchedGroundTruth = false)
     {
         var preds = List(predictionDir, "prediction", extensions);
-        var gts = List(groundTruthDir, "ground-truth", extensions);
+        var gts = groundTruth;
+        var groundTruthDir = groundTruthName;
         var noGt = preds.Keys.Where(k => !gts.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
         var noPred = ignoreUnmatchedGroundTruth ? [] : gts.Keys.Where(k => !preds.ContainsKey(k)).Order(StringComparer.Ordinal).ToList();
         if (noGt.Count > 0 || noPred.Count > 0)
@@ -194,7 +203,7 @@ public static class CaseMatcher
         return [.. preds.Keys.Order(StringComparer.Ordinal).Select(k => new CasePair(k, preds[k], gts[k]))];
     }
 
-    private static string Names(List<string> ids, Dictionary<string, string> paths)
+    private static string Names(List<string> ids, IReadOnlyDictionary<string, string> paths)
     {
         const int max = 50;
         var shown = ids.Take(max).Select(id => Path.GetFileName(paths[id]));

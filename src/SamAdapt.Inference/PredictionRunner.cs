@@ -72,7 +72,9 @@ public static class PredictionRunner
         {
             var sw = Stopwatch.StartNew();
             Volume image;
-            try { image = read(job.Input); }
+            List<Volume> channels;
+            // a grey run reads channel 0, as always; a multi-channel run every channel file of the case
+            try { channels = (run.Model.Input.IsGrey ? [job.Input] : job.Channels).Select(read).ToList(); image = channels[0]; }
             catch (Exception e) when (jobs.Count > 1 && SamAdapt.Common.UserFacingErrors.IsUserFacing(SamAdapt.Common.UserFacingErrors.Unwrap(e)))
             {
                 // a folder: one bad case does not stop the others; the run still fails at the end, naming the skipped cases
@@ -81,7 +83,7 @@ public static class PredictionRunner
                 continue;
             }
             var p = progress is null ? null : new Progress(x => progress(i, job, x.Done, x.Total));
-            var result = predictor.Predict(image, job.Id, s.Probabilities, p);
+            var result = predictor.Predict(channels, job.Id, s.Probabilities, p);
             Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(job.Output))!);
             using (var outputs = SamAdapt.Common.AtomicFile.BeginSet()) // labels and probabilities: both or neither
             {

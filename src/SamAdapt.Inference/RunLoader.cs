@@ -1,5 +1,7 @@
 using SamAdapt.Methods;
 using SamAdapt.Torch;
+using SamAdapt.Torch.Serialization;
+using SamAdapt.Training.Data;
 using SamAdapt.Training.Engine;
 
 namespace SamAdapt.Inference;
@@ -46,6 +48,39 @@ public static class RunLoader
         string? note = weights == RunWeights.Best && file != best
             ? $"note: {runDir} has no {Trainer.BestFile} (no validation data); using {Trainer.AdapterFile}" : null;
         var method = MethodRegistry.Get(cfg.Method);
-        return new LoadedRun(method.Load(cfg, file, device), file, note);
+        var model = method.Load(cfg, file, device);
+        try { model = WithInputMapping(model, file, device); }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        return new LoadedRun(model, file, note);
+    }
+
+    /// <summary>
+    /// Applies the input mapping a multi-channel run recorded in its weights' metadata (<see cref="InputProjectionTask.MetadataKey"/>,
+    /// e.g. <c>learned@4</c>) — with the learned projection's tensors from the same file — to the method's model; runs without the
+    /// field (single-channel runs, and every run before multi-channel inputs) stay grey.
+    /// </summary>
+    public static TrainedModel WithInputMapping(TrainedModel model, string weightsFile, Device device)
+    {
+        var (host, meta) = SafeTensors.Load(weightsFile);
+        if (!meta.TryGetValue(InputProjectionTask.MetadataKey, out var text)) return model;
+        InputMapping mapping;
+        try { mapping = InputMapping.Parse(text); }
+        catch (Exception e) when (e is FormatException or ArgumentException)
+        { throw new InvalidDataException($"{weightsFile}: metadata field {InputProjectionTask.MetadataKey}: {e.Message}", e); }
+        LearnedInputProjection? projection = null;
+        if (mapping.Kind == InputMappingKind.Learned)
+        {
+            using var scope = DisposeScope.Begin();
+            var tensors = host.Where(kv => kv.Key.StartsWith(LearnedInputProjection.Prefix, StringComparison.Ordinal))
+                .ToDictionary(kv => kv.Key, kv => kv.Value.ToTensor());
+            projection = LearnedInputProjection.FromState(mapping.Channels, tensors, weightsFile);
+            projection.to(device);
+            projection.eval();
+        }
+        return model.WithInput(mapping, projection);
     }
 }

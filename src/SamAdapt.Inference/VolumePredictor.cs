@@ -17,7 +17,9 @@ public sealed record VolumePrediction(Volume Labels, Volume? Probabilities);
 /// probabilities averaged over all the stacks that contain it; then bilinear resize back to the native plane, argmax,
 /// and class indices mapped back to the dataset's label values. The output keeps the input's exact shape and affine.
 /// </summary>
-public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions preprocessing, IReadOnlyList<int> classValues, Device device, bool bf16 = false, int batchSize = 1)
+/// <param name="projection">The run's learned input projection when <see cref="SampleOptions.Input"/> is learned.</param>
+public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions preprocessing, IReadOnlyList<int> classValues, Device device, bool bf16 = false, int batchSize = 1,
+    LearnedInputProjection? projection = null)
 {
     private readonly int[] _values = Checked(classValues, preprocessing, batchSize); // first: before the pipeline is built
     private readonly SamplePipeline _pipeline = new(preprocessing, null);
@@ -25,7 +27,8 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
     /// <summary>A predictor for a run's trained semantic model (<see cref="RunLoader"/>).</summary>
     public VolumePredictor(TrainedModel trained, Device device, bool bf16 = false, int batchSize = 1)
         : this(trained.Semantic ?? throw new ArgumentException($"method {trained.Method} has no semantic output; use a prompted predictor"),
-            trained.Preprocessing ?? throw new ArgumentException($"method {trained.Method} recorded no preprocessing"), trained.ClassValues, device, bf16, batchSize) { }
+            trained.Preprocessing ?? throw new ArgumentException($"method {trained.Method} recorded no preprocessing"), trained.ClassValues, device, bf16, batchSize,
+            trained.InputProjection) { }
 
     /// <summary>The run's class values and sizes, checked once before anything is read or allocated.</summary>
     private static int[] Checked(IReadOnlyList<int> classValues, SampleOptions preprocessing, int batchSize)
@@ -48,13 +51,19 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
     public int NumClasses => _values.Length;
 
     /// <summary>Predicts one volume; <paramref name="progress"/> gets (stacks done, stacks total).</summary>
-    public VolumePrediction Predict(Volume image, string id, bool probabilities = false, IProgress<(int Done, int Total)>? progress = null)
+    public VolumePrediction Predict(Volume image, string id, bool probabilities = false, IProgress<(int Done, int Total)>? progress = null) =>
+        Predict([image], id, probabilities, progress);
+
+    /// <summary>Predicts one case given as its channel volumes (nnU-Net's <c>_XXXX</c> files, in order; a single volume for grey
+    /// runs or when one file holds the channels). The output lies on the first channel's grid.</summary>
+    public VolumePrediction Predict(IReadOnlyList<Volume> channels, string id, bool probabilities = false, IProgress<(int Done, int Total)>? progress = null)
     {
-        var pv = _pipeline.Prepare(id, image);
+        var image = channels[0];
+        var pv = _pipeline.Prepare(id, channels);
         int n = pv.SliceCount, d = preprocessing.Slices, s = preprocessing.ImageSize, k1 = _values.Length, plane = s * s;
         var acc = new float[n][];
         var count = new int[n];
-        int stackLen = d * 3 * plane;
+        int stackLen = d * preprocessing.Input.ModelChannels * plane;
         model.PrepareForInference();
         for (int start = 0; start < n; start += batchSize)
         {
@@ -65,7 +74,7 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
             using (DisposeScope.Begin())
             using (torch.inference_mode())
             {
-                var x = Tensor.FromArray<float>(input, [(long)b * d, 3, s, s], device);
+                var x = SamplePipeline.ModelTensor(input, (long)b * d, s, preprocessing.Input, projection, device);
                 Tensor logits;
                 using (bf16 ? torch.autocast(device.Type, DType.BFloat16) : null)
                     logits = model.ClassLogits(x, d);

@@ -1,3 +1,6 @@
+using SamAdapt.Imaging.Preprocessing;
+using SamAdapt.Training.Engine;
+
 namespace SamAdapt.Methods;
 
 /// <summary>
@@ -30,6 +33,40 @@ public sealed record ImportSettings
     public string? SamConfigFile { get; init; }
     /// <summary>Intensity transform predict applies.</summary>
     public string Intensity { get; init; } = "ma-sam";
+
+    /// <summary>
+    /// The checks every importer makes before reading anything: the released file (named by the importer's
+    /// <paramref name="trainedFlag"/>) and, when <paramref name="baseRequired"/>, the base checkpoint exist; the image size is a
+    /// positive multiple of <paramref name="imageSizeMultiple"/>; slices ≥ 1; <see cref="OutDir"/> holds no run yet. Returns the
+    /// parsed intensity transform.
+    /// </summary>
+    public IntensityTransform Validate(string trainedFlag = "--trained", bool baseRequired = true, int imageSizeMultiple = 1)
+    {
+        if (!File.Exists(Trained)) throw new FileNotFoundException($"{trainedFlag}: no such file: {Trained}");
+        if (baseRequired && !File.Exists(Base)) throw new FileNotFoundException($"--base: no such file: {Base}");
+        if (ImageSize <= 0 || ImageSize % imageSizeMultiple != 0)
+            throw new ArgumentException(imageSizeMultiple == 1
+                ? $"--image-size must be positive, got {ImageSize}"
+                : $"--image-size must be a positive multiple of {imageSizeMultiple}, got {ImageSize}");
+        if (Slices < 1) throw new ArgumentException($"--slices must be ≥ 1, got {Slices}");
+        if (File.Exists(Path.Combine(OutDir, RunConfig.FileName)))
+            throw new ArgumentException($"--out: {OutDir} already holds a run ({RunConfig.FileName}); choose a new folder");
+        return IntensityTransform.Parse(Intensity);
+    }
+
+    /// <summary>
+    /// The foreground class names: <see cref="Classes"/> (trimmed) or class_1 … class_K, checked against the model's
+    /// <paramref name="count"/> (when given; <paramref name="source"/> says where it was read) and for empty or repeated names.
+    /// </summary>
+    public List<string> ClassNames(int? count, string source)
+    {
+        var classes = Classes?.Select(c => c.Trim()).ToList() ?? Enumerable.Range(1, count ?? 1).Select(i => count is null ? "target" : $"class_{i}").ToList();
+        if (count is int k && classes.Count != k)
+            throw new ArgumentException($"--classes: {classes.Count} name(s) given, but the model in {Trained} has {k} foreground classes ({source})");
+        if (classes.Count == 0 || classes.Any(string.IsNullOrEmpty) || classes.Distinct(StringComparer.Ordinal).Count() != classes.Count)
+            throw new ArgumentException("--classes: names must be non-empty and distinct");
+        return classes;
+    }
 }
 
 /// <summary>The run folder written and its class names (background first).</summary>

@@ -82,6 +82,33 @@ public sealed class TrainedModel(string method, IDisposable owner) : IDisposable
     public IReadOnlyList<int> ClassValues { get; init; } = [];
     /// <summary>Semantic: class names, background first.</summary>
     public IReadOnlyList<string> ClassNames { get; init; } = [];
+    /// <summary>How the run maps image channels to SAM's 3 (grey for single-channel runs); set by the run loader from the
+    /// weights' metadata (<see cref="InputProjectionTask.MetadataKey"/>).</summary>
+    public SamAdapt.Training.Data.InputMapping Input { get; init; } = SamAdapt.Training.Data.InputMapping.Grey;
+    /// <summary>The run's learned input projection when <see cref="Input"/> is learned (on the prediction device).</summary>
+    public SamAdapt.Training.Data.LearnedInputProjection? InputProjection { get; init; }
+
+    /// <summary>The same model with the run's input mapping (and projection, which this model then disposes).</summary>
+    public TrainedModel WithInput(SamAdapt.Training.Data.InputMapping input, SamAdapt.Training.Data.LearnedInputProjection? projection) =>
+        new(Method, new Owners(owner, projection))
+        {
+            Semantic = Semantic,
+            Promptable = Promptable,
+            Preprocessing = Preprocessing is null ? null : Preprocessing with { Input = input },
+            ClassValues = ClassValues,
+            ClassNames = ClassNames,
+            Input = input,
+            InputProjection = projection,
+        };
 
     public void Dispose() => owner.Dispose();
+
+    private sealed class Owners(IDisposable first, IDisposable? second) : IDisposable
+    {
+        public void Dispose()
+        {
+            first.Dispose();
+            second?.Dispose();
+        }
+    }
 }

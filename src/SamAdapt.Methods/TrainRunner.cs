@@ -74,7 +74,11 @@ public static class TrainRunner
         bool tty = output.Interactive ?? (output.Log is not StringWriter && !Console.IsErrorRedirected);
         var progress = group is { IsWriter: false } ? TrainingProgress.Create(TextWriter.Null, false, 0) : TrainingProgress.Create(output.Log, tty, trainer.LogEvery);
         var batches = group is null ? run.Batches : new ShardedBatchSource(run.Batches, group.Rank, group.WorldSize);
-        var t = new Trainer(run.Task, batches, trainer, runDir, progress) { Parallel = group };
+        // multi-channel images: the input mapping (and a learned projection) wraps the method's task, the same for every method
+        var task = run.Batches is Semantic.SliceStackSource { Data: { Options.Input.IsGrey: false } data }
+            ? new InputProjectionTask(run.Task, data.Options.Input, data.Projection) : run.Task;
+        using var projected = task as InputProjectionTask;
+        var t = new Trainer(task, batches, trainer, runDir, progress) { Parallel = group };
         var result = t.Run(settings.Resume, cancellation);
         if (group is { IsWriter: true, AllReduceStats: { Calls: > 0 } st })
             output.Log.WriteLine(string.Create(CultureInfo.InvariantCulture,

@@ -37,6 +37,9 @@ public sealed record TrainSettings
     public double? ValFraction { get; init; }
     /// <summary>--train-base: also train the base image encoder (from-scratch models).</summary>
     public bool? TrainBase { get; init; }
+    /// <summary>--input-projection: how C image channels become SAM's 3 (learned, select:i,j,k; null = the default rule of
+    /// <see cref="SamAdapt.Training.Data.InputMapping.Resolve"/>).</summary>
+    public string? InputProjection { get; init; }
     /// <summary>--augment: augmentation pipeline.</summary>
     public string? Augment { get; init; }
     /// <summary>--oversample-foreground: share of training stacks centred on a slice holding a foreground class
@@ -104,6 +107,7 @@ public sealed record TrainSettings
         ValFraction = ValFraction ?? stored.ValFraction,
         TrainBase = TrainBase ?? stored.TrainBase,
         Augment = Augment ?? stored.Augment,
+        InputProjection = InputProjection ?? stored.InputProjection,
         ForegroundProbability = ForegroundProbability ?? stored.ForegroundProbability,
         IntensitySource = Intensity is null ? stored.IntensitySource : IntensitySource,
         Rank = Rank ?? stored.Rank,

@@ -11,6 +11,8 @@ namespace SamAdapt.Server;
 
 /// <summary>A file or folder of the data root as the page lists it.</summary>
 public sealed record FileEntry(string Name, string Path, string Kind);
+/// <summary>One image series of a DICOM folder of the data root, as the page's series chooser lists it.</summary>
+public sealed record SeriesEntry(string Id, string Modality, string Description, int Columns, int Rows, int Slices, string? Problem);
 
 /// <summary>What the page learns about an opened volume.</summary>
 /// <summary>What the page learns about an opened volume; <c>Affine</c> is the voxel → RAS mm matrix (row-major 4×4) of the
@@ -94,6 +96,27 @@ public sealed class ViewerService : IDisposable
                 result.Add(new FileEntry(e.Name, root.Relative(e.FullName), "file"));
         }
         return result;
+    }
+
+    /// <summary>The image series of a DICOM folder of the data root (the page lists them to choose from); empty for a folder
+    /// without DICOM files.</summary>
+    public IReadOnlyList<SeriesEntry> ListSeries(string? path)
+    {
+        var root = Root ?? throw new ApiError(404, "the server was started without --data-root: upload a volume instead");
+        var full = root.Resolve(path);
+        if (!Directory.Exists(full)) throw new ApiError(404, $"'{path}' is not a folder of the data root");
+        static bool IsDicomFile(string f) =>
+            f.EndsWith(".dcm", StringComparison.OrdinalIgnoreCase) || f.EndsWith(".dicom", StringComparison.OrdinalIgnoreCase) || DicomFormat.HasDicmPreamble(f);
+        if (!Directory.EnumerateFiles(full).Any(IsDicomFile)) return []; // an ordinary folder: nothing to choose
+        try
+        {
+            return DicomSeriesReader.ListSeries(full)
+                .Select(s => new SeriesEntry(s.Id, s.Modality, s.Description, s.Columns, s.Rows, s.SliceCount, s.Problem)).ToList();
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException)
+        {
+            throw new ApiError(422, $"{path}: {Strip(e.Message, full)}");
+        }
     }
 
     /// <summary>Opens a file or DICOM folder of the data root in <paramref name="session"/>.</summary>

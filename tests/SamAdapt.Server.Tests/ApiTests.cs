@@ -107,6 +107,30 @@ public class ApiTests(ServerFixture fx) : IClassFixture<ServerFixture>
     }
 
     [Fact]
+    public async Task DicomFolderWithSeveralSeries_ListsThemAndOpensTheChosenOne()
+    {
+        await using var server = await fx.Start();
+        using var c = server.Client();
+        var series = (await (await c.GetAsync($"/api/series?path={ServerFixture.Study}")).Json()).EnumerateArray().ToList();
+        Assert.Equal(2, series.Count);
+        var t2 = Assert.Single(series, s => s.GetProperty("description").GetString() == "T2 axial");
+        Assert.Equal(5, t2.GetProperty("slices").GetInt32());
+        Assert.Equal(14, t2.GetProperty("columns").GetInt32());
+        Assert.Equal(12, t2.GetProperty("rows").GetInt32());
+        // without a choice the open is refused with the series named; with one, that series opens
+        var refused = await (await c.Post("/api/open", new { path = ServerFixture.Study })).Error((HttpStatusCode)422);
+        Assert.Contains("2 image series", refused);
+        Assert.Contains("T2 axial", refused);
+        var info = await (await c.Post("/api/open", new { path = ServerFixture.Study, series = t2.GetProperty("id").GetString() })).Json();
+        Assert.Equal([14, 12, 5], info.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray());
+        Assert.True(info.GetProperty("dicom").GetBoolean());
+        // a folder without DICOM files has nothing to choose; the listing never leaves the data root
+        Assert.Equal(0, (await (await c.GetAsync("/api/series?path=out")).Json()).GetArrayLength());
+        Assert.Equal(HttpStatusCode.Forbidden, (await c.GetAsync("/api/series?path=escape-dir")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await c.GetAsync("/api/series?path=missing")).StatusCode);
+    }
+
+    [Fact]
     public async Task Box3D_SegmentsEverySliceOfTheRange()
     {
         await using var server = await fx.Start();

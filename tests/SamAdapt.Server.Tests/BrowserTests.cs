@@ -56,7 +56,7 @@ public class BrowserTests(ServerFixture fx) : IClassFixture<ServerFixture>
         await using var server = await fx.Start();
         using var outDir = TestPaths.NewTempDir();
         var psi = new ProcessStartInfo("node") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = Web };
-        foreach (var a in new[] { Path.Combine(Web, "e2e", "viewer.e2e.mjs"), server.Url + "/", outDir.Path, ServerFixture.Nifti }) psi.ArgumentList.Add(a);
+        foreach (var a in new[] { Path.Combine(Web, "e2e", "viewer.e2e.mjs"), server.Url + "/", outDir.Path, ServerFixture.Nifti, ServerFixture.Study, "T2 axial" }) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
         var stderr = p.StandardError.ReadToEndAsync();
         var stdout = await p.StandardOutput.ReadToEndAsync();
@@ -113,5 +113,11 @@ public class BrowserTests(ServerFixture fx) : IClassFixture<ServerFixture>
         using var run = RunLoader.Load(fx.Run, RunWeights.Best, Device.CPU);
         var expected = new VolumePredictor(run.Model, Device.CPU).Predict(input, "x").Labels;
         for (long i = 0; i < input.VoxelCount; i++) Assert.Equal(expected.Get(i), saved.Get(i));
+
+        // a folder holding two DICOM series: the page lists both and opens the one clicked
+        Assert.Equal(2, r.GetProperty("seriesListed").GetInt32());
+        var opened = r.GetProperty("series");
+        Assert.True(opened.GetProperty("dicom").GetBoolean());
+        Assert.Equal([14, 12, 5], opened.GetProperty("shape").EnumerateArray().Select(e => e.GetInt32()).ToArray());
     }
 }

@@ -21,7 +21,7 @@ public sealed class ServerFixture : IDisposable
     public string Run { get; }
     public string Checkpoint { get; } = TestPaths.Fixture("sam-tiny", "checkpoint.pth");
     /// <summary>Data-root relative names.</summary>
-    public const string Nifti = "synth.nii.gz", Dicom = "series";
+    public const string Nifti = "synth.nii.gz", Dicom = "series", Study = "study";
 
     public ServerFixture()
     {
@@ -35,6 +35,15 @@ public sealed class ServerFixture : IDisposable
         SyntheticDicom.WriteSeries(series, "1.2.826.0.1.3680043.9.7777.90", 20, 24, [1, 0, 0, 0, 1, 0], 0.8, 0.8,
             Enumerable.Range(0, 4).Select(k => new SyntheticDicom.SliceSpec($"s{k}.dcm", [10, -20, 3.0 * k],
                 Enumerable.Range(0, 20 * 24).Select(p => (short)(p % 24 > 6 && p % 24 < 15 && p / 24 > 5 ? 100 : -500)).ToArray())));
+        // a study exported into one folder: two series that differ in size and slice count
+        var study = Path.Combine(DataRoot, Study);
+        Directory.CreateDirectory(study);
+        SyntheticDicom.WriteSeries(study, "1.2.826.0.1.3680043.9.7777.91", 16, 18, [1, 0, 0, 0, 1, 0], 1.0, 1.0,
+            Enumerable.Range(0, 3).Select(k => new SyntheticDicom.SliceSpec($"a{k}.dcm", [0, 0, 2.0 * k],
+                Enumerable.Range(0, 16 * 18).Select(p => (short)(p % 18 > 4 && p / 18 > 4 ? 200 : -100)).ToArray())), "T1 sagittal");
+        SyntheticDicom.WriteSeries(study, "1.2.826.0.1.3680043.9.7777.92", 12, 14, [1, 0, 0, 0, 1, 0], 1.5, 1.5,
+            Enumerable.Range(0, 5).Select(k => new SyntheticDicom.SliceSpec($"b{k}.dcm", [0, 0, 3.0 * k],
+                Enumerable.Range(0, 12 * 14).Select(p => (short)(p % 14 < 7 ? 300 : 0)).ToArray())), "T2 axial");
         Directory.CreateDirectory(Path.Combine(DataRoot, "out"));
         Outside = Path.Combine(Temp.Path, "outside");
         Directory.CreateDirectory(Outside);

@@ -1,12 +1,13 @@
 // End-to-end run of the viewer page in Debian's chromium, driven by playwright-core (no browser download).
-// usage: node viewer.e2e.mjs URL OUT_DIR VOLUME_NAME
+// usage: node viewer.e2e.mjs URL OUT_DIR VOLUME_NAME [STUDY_FOLDER SERIES_DESCRIPTION]
 // Opens VOLUME_NAME from the data root, checks that the canvas renders, clicks a foreground point, accepts the mask,
 // runs the automatic prediction, saves the labels into the data root (out/e2e_labels.nii.gz) and prints one JSON line
-// with what it saw; the screenshots go to OUT_DIR. The xunit test (tests/SamAdapt.Server.Tests/BrowserTests.cs) checks it.
+// with what it saw; the screenshots go to OUT_DIR. With STUDY_FOLDER (a data-root folder holding several DICOM series) it then
+// enters that folder and opens the series whose description is SERIES_DESCRIPTION from the page's series list. The xunit test (tests/SamAdapt.Server.Tests/BrowserTests.cs) checks it.
 import { chromium } from 'playwright-core'
 import { join } from 'node:path'
 
-const [url, outDir, volumeName] = process.argv.slice(2)
+const [url, outDir, volumeName, studyFolder, seriesDescription] = process.argv.slice(2)
 const executablePath = process.env.SAMADAPT_CHROMIUM || '/usr/bin/chromium'
 const browser = await chromium.launch({
   executablePath,
@@ -67,6 +68,16 @@ try {
   await page.waitForFunction(() => document.getElementById('status').textContent.startsWith('saved'), null, { timeout: 30000 })
   result.saved = await page.textContent('#status')
   await page.screenshot({ path: join(outDir, 'page.png') })
+
+  if (studyFolder) {
+    await page.evaluate(() => { window.samadapt.ready = false })
+    await page.click(`#browser-list li:text-is("📁 ${studyFolder}")`)
+    await page.waitForSelector('#browser-list li.series', { timeout: 30000 })
+    result.seriesListed = await page.locator('#browser-list li.series').count()
+    await page.click(`#browser-list li.series:has-text("${seriesDescription}")`)
+    await page.waitForFunction(() => window.samadapt.ready, null, { timeout: 30000 })
+    result.series = await page.evaluate(() => ({ shape: window.samadapt.state.volume.shape, dicom: window.samadapt.state.volume.dicom }))
+  }
 } catch (e) {
   result.errors.push(String(e.message || e))
 } finally {

@@ -269,8 +269,12 @@ $('upload').addEventListener('change', () => guarded('upload', async () => {
 }))
 
 async function browse(dir) {
-  const entries = await api('/files?dir=' + encodeURIComponent(dir))
-  $('browser-path').textContent = '/' + dir
+  const [entries, series] = await Promise.all([
+    api('/files?dir=' + encodeURIComponent(dir)),
+    // a folder whose DICOM files cannot be read still lists its entries; the reason shows in the status line
+    dir ? api('/series?path=' + encodeURIComponent(dir)).catch((e) => { status(`DICOM series: ${e.message}`, true); return [] }) : [],
+  ])
+  $('browser-path').textContent = '/' + dir + (series.length ? ` (${series.length} DICOM series)` : '')
   const list = $('browser-list')
   list.replaceChildren()
   if (dir) {
@@ -279,16 +283,34 @@ async function browse(dir) {
     up.onclick = () => guarded('browse', () => browse(dir.split('/').slice(0, -1).join('/')))
     list.append(up)
   }
+  for (const s of series) { // a DICOM folder: one entry per series, clicking one opens it
+    const li = document.createElement('li')
+    li.className = 'series'
+    li.dataset.series = s.id
+    li.textContent = `🗂 ${s.description || '(no description)'} · ${s.modality || '?'} · ${s.columns}×${s.rows} · ${s.slices} slice(s)` +
+      (s.problem ? ` · ${s.problem}` : '')
+    li.title = 'open this series (' + s.id + ')'
+    li.onclick = () => guarded('open', async () => loadVolume(await api('/open', { path: dir, series: s.id })))
+    list.append(li)
+  }
   for (const e of entries) {
     const li = document.createElement('li')
     li.textContent = (e.kind === 'dir' ? '📁 ' : '') + e.name
     li.title = e.kind === 'dir' ? 'double-click: open as a DICOM series; click: enter' : 'open'
     if (e.kind === 'dir') {
       li.onclick = () => guarded('browse', () => browse(e.path))
-      li.ondblclick = () => guarded('open', async () => loadVolume(await api('/open', { path: e.path })))
+      li.ondblclick = () => guarded('open', () => openFolder(e.path))
     } else li.onclick = () => guarded('open', async () => loadVolume(await api('/open', { path: e.path })))
     list.append(li)
   }
+}
+
+// Double-click on a folder: open its DICOM series directly when it holds exactly one; otherwise the listing (browse) shows
+// the series to choose from.
+async function openFolder(path) {
+  const series = await api('/series?path=' + encodeURIComponent(path))
+  if (series.length === 1) return loadVolume(await api('/open', { path, series: series[0].id }))
+  return browse(path)
 }
 
 function download(format) {

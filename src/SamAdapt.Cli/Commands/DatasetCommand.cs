@@ -13,11 +13,11 @@ public sealed class DatasetCommand : ICliCommand
 
     public Command Build()
     {
-        var dataset = new Command("dataset", "Inspect segmentation datasets (nnU-Net v2 raw or Medical Segmentation Decathlon layout)");
+        var dataset = new Command("dataset", "Inspect segmentation datasets (nnU-Net v2 raw, Medical Segmentation Decathlon, or a folder of 2-D images with masks)");
         var check = new Command("check",
             "Validate a dataset folder: missing files, image/label geometry, channel counts, label values, numTraining. " +
             "Prints one row per case; exits 2 (bad input, docs/reliability.md) when problems are found.");
-        var dir = new Argument<string>("DATASET_DIR") { Description = "Folder holding dataset.json, imagesTr/, labelsTr/ (and imagesTs/)" };
+        var dir = new Argument<string>("DATASET_DIR") { Description = "Folder holding dataset.json, imagesTr/, labelsTr/ (and imagesTs/), or images/ and masks/ (2-D images; optional classes.json)" };
         check.Arguments.Add(dir);
         check.SetAction((ParseResult pr) => Check(pr.GetValue(dir)!, pr.InvocationConfiguration.Output));
         dataset.Subcommands.Add(check);

@@ -16,7 +16,7 @@ public sealed class EvaluateCommand : ICliCommand
     public Command Build()
     {
         var pred = new Option<string>("--pred") { Description = "Predicted label map (NIfTI) or a folder of them", Required = true };
-        var gt = new Option<string>("--gt") { Description = "Ground-truth label map or folder; files are matched to predictions by case id (file name without .nii/.nii.gz)", Required = true };
+        var gt = new Option<string>("--gt") { Description = "Ground-truth label map or folder (files matched to predictions by case id: the file name without .nii/.nii.gz/.png), or an image-folder dataset (images/ + masks/: per-class masks are composed)", Required = true };
         var labels = new Option<string?>("--labels") { Description = "Labels to evaluate, e.g. 1,2,3 (default: every non-zero label found in the ground truth)" };
         var metrics = new Option<string>("--metrics") { Description = "Metrics: dice, hd95, nsd (comma-separated)", DefaultValueFactory = _ => "dice,hd95,nsd" };
         var tol = new Option<double>("--nsd-tolerance") { Description = "NSD tolerance in mm", DefaultValueFactory = _ => 2.0 };

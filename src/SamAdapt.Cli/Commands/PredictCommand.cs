@@ -17,8 +17,8 @@ public sealed class PredictCommand : ICliCommand
     {
         var run = new Option<string>("--run") { Description = "Run folder written by `samadapt train`", Required = true };
         var weights = new Option<string>("--weights") { Description = "best (best validation Dice; falls back to the final weights when the run had no validation) or last", DefaultValueFactory = _ => "best" };
-        var input = new Option<string>("--input") { Description = $"A volume ({VolumeInput.InputFormats}) or a folder of NIfTI volumes (nnU-Net _0000 names allowed)", Required = true };
-        var output = new Option<string>("--out") { Description = "Output NIfTI file for one volume, or a folder (one <case>.nii.gz per input)", Required = true };
+        var input = new Option<string>("--input") { Description = $"A volume ({VolumeInput.InputFormats}) or a folder of NIfTI volumes or 2-D images (nnU-Net _0000 names allowed; a multi-channel run reads CASE_0001… beside CASE_0000)", Required = true };
+        var output = new Option<string>("--out") { Description = "Output NIfTI file for one volume (PNG for a 2-D image), or a folder (one <case>.nii.gz per volume, <case>.png per 2-D image)", Required = true };
         var batch = new Option<int>("--batch") { Description = "Slice stacks per forward pass", DefaultValueFactory = _ => 1 };
         var probs = new Option<bool>("--probabilities") { Description = "Also write <case>_probabilities.nii.gz: float32 (X, Y, Z, K+1), background first" };
         var prompts = new Option<string?>("--prompts") { Description = "Prompt file (JSON: points and boxes per class, voxel or world coordinates; promptable methods such as msa, docs/methods/msa.md)" };

@@ -51,12 +51,13 @@ public sealed class TrainCommand : ICliCommand
         var distTimeout = new Option<double?>("--dist-timeout") { Description = "Multi-process runs: seconds to wait for a late or dead rank before stopping with an error (default 600; must exceed rank 0's validation time)" };
         var trainBase = new Option<bool>("--train-base") { Description = "With --model (from scratch): train the base image encoder too (default true: a frozen random encoder carries no usable features and no position; --train-base false trains only adapters and decoder)" };
         var foreground = new Option<double?>("--oversample-foreground") { Description = "Share of training stacks centred on a slice holding a foreground class (class drawn uniformly, as nnU-Net; default 0.33; 0 = plain shuffled slices)" };
+        var inputProjection = new Option<string?>("--input-projection") { Description = "How C image channels become SAM's 3: learned (a 1×1 convolution C→3 trained with the method) or select:i,j,k (three chosen channels); default: grey replicated when C = 1, as RGB when C = 3, learned otherwise (docs/imaging.md)" };
         var runtime = new RuntimeOptions(defaultDevice: null);
         var cmd = new Command("train",
             "Train an adaptation method (ma-sam, lora, full, msa, medsam, masksam, ...) on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
-                     batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment, foreground, nproc, distTimeout }) cmd.Options.Add(o);
+                     batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment, foreground, nproc, distTimeout, inputProjection }) cmd.Options.Add(o);
         runtime.AddTo(cmd);
         cmd.SetAction(pr =>
         {
@@ -75,6 +76,7 @@ public sealed class TrainCommand : ICliCommand
                 TrainBase = pr.GetResult(trainBase) is { Implicit: false } ? pr.GetValue(trainBase) : null,
                 ForegroundProbability = pr.GetValue(foreground),
                 Augment = pr.GetValue(augment),
+                InputProjection = pr.GetValue(inputProjection),
                 Runtime = runtime.Bind(pr),
                 DistTimeout = pr.GetValue(distTimeout),
             };

@@ -20,6 +20,9 @@ public enum DatasetProblemKind
     NumTrainingMismatch,
     /// <summary>The labels of dataset.json break the format's rules (no background 0, not consecutive, …).</summary>
     InvalidLabelDefinition,
+    /// <summary>A 2-D mask that cannot be a label image: colour (RGB) values, a per-class mask that is not binary, overlapping
+    /// per-class masks, masks of one image with different sizes.</summary>
+    InvalidMask,
 }
 
 /// <summary>One finding. <see cref="CaseId"/> is null for dataset-level problems.</summary>
@@ -144,12 +147,17 @@ public sealed class DatasetValidator(IDatasetVolumeReader? reader = null, Geomet
                 continue;
             }
             int channels = ChannelsOf(h);
-            int expected = ds.Format == DatasetFormat.Msd ? ds.ChannelNames.Count : 1;
+            // one file holding every channel: MSD's 4-D images, an RGB image (image folders, nnU-Net natural images)
+            bool allInOne = ds.Format is DatasetFormat.Msd or DatasetFormat.ImageFolder || c.ImagePaths.Count == 1 && ds.ChannelNames.Count > 1;
+            int expected = allInOne ? ds.ChannelNames.Count : 1;
             if (channels != expected)
-                problems.Add(new DatasetProblem(c.Id, DatasetProblemKind.ChannelCountMismatch,
-                    ds.Format == DatasetFormat.Msd
-                        ? $"{rel} has {channels} channel(s) (dim 4), dataset.json declares {expected} modalit{(expected == 1 ? "y" : "ies")}"
-                        : $"{rel} has {channels} channels; nnU-Net v2 stores one channel per file"));
+                problems.Add(new DatasetProblem(c.Id, DatasetProblemKind.ChannelCountMismatch, ds.Format switch
+                {
+                    DatasetFormat.Msd => $"{rel} has {channels} channel(s) (dim 4), dataset.json declares {expected} modalit{(expected == 1 ? "y" : "ies")}",
+                    DatasetFormat.ImageFolder => $"{rel} has {channels} channel(s) ({Colours(channels)}), the dataset's first image has {expected} ({Colours(expected)}); convert the images to one kind",
+                    _ when allInOne => $"{rel} has {channels} channel(s), dataset.json declares {expected}",
+                    _ => $"{rel} has {channels} channels; nnU-Net v2 stores one channel per file",
+                }));
             if (reference is null)
             {
                 reference = h;
@@ -170,9 +178,9 @@ public sealed class DatasetValidator(IDatasetVolumeReader? reader = null, Geomet
             {
                 try
                 {
-                    var label = _reader.Read(lp);
+                    var label = DatasetLabelReader.Read(c, _reader);
                     var lh = VolumeHeader.Of(label);
-                    if (ChannelsOf(lh) != 1)
+                    if (ChannelsOf(lh) != 1 && !label.IsRgb)
                         problems.Add(new DatasetProblem(c.Id, DatasetProblemKind.ChannelCountMismatch, $"{rel}: label map has {ChannelsOf(lh)} channels/time points"));
                     if (reference is not null && Compare(reference, lh) is { } why)
                         problems.Add(new DatasetProblem(c.Id, DatasetProblemKind.GeometryMismatch, $"{rel} vs {referencePath}: {why}"));
@@ -186,7 +194,13 @@ public sealed class DatasetValidator(IDatasetVolumeReader? reader = null, Geomet
                     var unknown = stats.Values.Where(v => !allowed.Contains(v)).ToList();
                     if (unknown.Count > 0)
                         problems.Add(new DatasetProblem(c.Id, DatasetProblemKind.UnknownLabel,
-                            $"{rel}: value(s) {string.Join(", ", unknown)} not declared in dataset.json labels"));
+                            $"{rel}: value(s) {string.Join(", ", unknown)} not declared in " +
+                            (ds.Format == DatasetFormat.ImageFolder ? $"{ImageFolderDataset.ClassesJson} (its labels: {string.Join(", ", ds.Labels.Select(l => $"{l.Name}={l.Values[0]}"))})" : "dataset.json labels")));
+                }
+                catch (InvalidDataException e) when (c.ClassMasks is not null || ds.Format == DatasetFormat.ImageFolder)
+                {
+                    // colour, non-binary, overlapping or mis-sized masks (the message names the file)
+                    problems.Add(new DatasetProblem(c.Id, DatasetProblemKind.InvalidMask, Path.GetRelativePath(ds.Root, e.Message.Split(':')[0]) + e.Message[e.Message.IndexOf(':')..]));
                 }
                 catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException or ArgumentException)
                 {
@@ -199,9 +213,12 @@ public sealed class DatasetValidator(IDatasetVolumeReader? reader = null, Geomet
 
     private static int[] Spatial(int[] shape) => [.. shape.Take(3), .. Enumerable.Repeat(1, Math.Max(0, 3 - shape.Length))];
 
-    /// <summary>Product of the dimensions beyond the third (1 for 3-D).</summary>
+    private static string Colours(int channels) => channels switch { 1 => "grey", 3 => "RGB", _ => "multi-channel" };
+
+    /// <summary>3 for RGB(A) images (alpha is dropped), else the product of the dimensions beyond the third (1 for 3-D).</summary>
     private static int ChannelsOf(VolumeHeader h)
     {
+        if (h.Type is VoxelType.Rgb24 or VoxelType.Rgba32) return 3;
         int c = 1;
         for (int i = 3; i < h.Shape.Length; i++) c *= h.Shape[i];
         return c;

@@ -13,6 +13,8 @@ public enum DatasetFormat
     /// <summary>Medical Segmentation Decathlon: modality, labels "int" → name, training [{image, label}], test [path];
     /// multi-channel images are 4-D (channels on dim 4).</summary>
     Msd,
+    /// <summary>No dataset.json: <c>images/</c> (PNG, JPEG, BMP) and <c>masks/</c> as users keep 2-D data (<see cref="ImageFolderDataset"/>).</summary>
+    ImageFolder,
 }
 
 /// <summary>A label class: name and the label-map value(s) that make it. More than one value = an nnU-Net region.</summary>
@@ -25,7 +27,13 @@ public sealed record DatasetLabel(string Name, IReadOnlyList<int> Values)
 /// One case: its id, the image file(s) and label map (paths as the format prescribes; they may not exist — the
 /// validator reports that). nnU-Net: one path per channel, in channel order. MSD: one (possibly 4-D) image path.
 /// </summary>
-public sealed record DatasetCase(string Id, IReadOnlyList<string> ImagePaths, string? LabelPath, bool IsTest);
+/// <para>Image-folder datasets with one binary mask per class list them in <see cref="ClassMasks"/> (class value order;
+/// <see cref="LabelPath"/> is then the first of them); <see cref="DatasetLabelReader"/> composes the label map.</para>
+public sealed record DatasetCase(string Id, IReadOnlyList<string> ImagePaths, string? LabelPath, bool IsTest)
+{
+    /// <summary>Per-class binary masks (image-folder datasets), or null when <see cref="LabelPath"/> is a label map.</summary>
+    public IReadOnlyList<ClassMask>? ClassMasks { get; init; }
+}
 
 /// <summary>
 /// A segmentation dataset in nnU-Net v2 raw or MSD layout (auto-detected from dataset.json). Loading never repairs
@@ -53,6 +61,9 @@ public sealed class SegmentationDataset
 
     public IEnumerable<DatasetCase> AllCases => TrainingCases.Concat(TestCases);
 
+    /// <summary>Image-folder datasets: how the masks are stored; null for the other formats.</summary>
+    public MaskLayout? MaskLayout { get; init; }
+
     /// <summary>Every label-map value dataset.json allows (union of the values of all classes and regions).</summary>
     public IReadOnlySet<int> AllowedLabelValues => Labels.SelectMany(l => l.Values).ToHashSet();
 
@@ -68,7 +79,11 @@ public sealed class SegmentationDataset
         if (!Directory.Exists(root)) throw new DirectoryNotFoundException($"dataset folder not found: {root}");
         var jsonPath = Path.Combine(root, DatasetJson);
         if (!File.Exists(jsonPath))
-            throw new FileNotFoundException($"{jsonPath} not found: a dataset folder needs a dataset.json (nnU-Net v2 or MSD)", jsonPath);
+        {
+            if (ImageFolderDataset.Detect(root)) return ImageFolderDataset.Load(root);
+            throw new FileNotFoundException($"{jsonPath} not found: a dataset folder needs a dataset.json (nnU-Net v2 or MSD), " +
+                $"or {ImageFolderDataset.ImagesDir}/ and masks/ folders of 2-D images (docs/imaging.md)", jsonPath);
+        }
         JsonDocument doc;
         try
         {
@@ -188,9 +203,12 @@ public sealed class SegmentationDataset
                     ids.Add(name[..^ending.Length]);
                 }
         }
+        // nnU-Net's natural-image datasets keep an RGB image in one file (CASE_0000.png) with three channel names
+        bool oneFileHoldsChannels(string id) => channelCount > 1 && Images2D.ImageFile.IsImageFile("x" + ending)
+            && !File.Exists(Path.Combine(imgFolder, CaseIds.ImageFileName(id, 1, ending)));
         return ids.Select(id => new DatasetCase(
             id,
-            Enumerable.Range(0, channelCount).Select(c => Path.Combine(imgFolder, CaseIds.ImageFileName(id, c, ending))).ToList(),
+            Enumerable.Range(0, oneFileHoldsChannels(id) ? 1 : channelCount).Select(c => Path.Combine(imgFolder, CaseIds.ImageFileName(id, c, ending))).ToList(),
             labelsDir is null ? null : Path.Combine(root, labelsDir, id + ending),
             IsTest: labelsDir is null)).ToList();
     }

@@ -44,7 +44,7 @@ public static class PromptedDatasetEvaluation
         using var run = RunLoader.Load(s.Run, s.Weights, device);
         if (run.Model.Promptable is not MsaSam model) throw new ArgumentException($"--run: method {run.Model.Method} is not promptable; use `samadapt evaluate` on its predictions");
         var cfg = MsaTaskConfig.Read(SamAdapt.Training.Engine.RunConfig.Load(Path.Combine(s.Run, SamAdapt.Training.Engine.RunConfig.FileName)));
-        var pipeline = new SamplePipeline(PromptedPrediction.Options(cfg), null);
+        var pipeline = new SamplePipeline(PromptedPrediction.Options(cfg) with { Input = run.Model.Input }, null);
         int size = cfg.ImageSize, depth = cfg.Slices;
         model.eval();
 
@@ -52,9 +52,10 @@ public static class PromptedDatasetEvaluation
         var gt = new List<(int[][] Planes, int Rows, int Cols)>();
         foreach (var c in cases)
         {
-            var image = VolumeIO.Read(c.ImagePaths[0]);
-            var label = VolumeIO.Read(c.LabelPath!);
-            var pv = pipeline.Prepare(c.Id, image);
+            // every channel file for a multi-channel run; 2-D images (PNG, JPEG) as volumes of one slice
+            var images = (run.Model.Input.IsGrey ? c.ImagePaths.Take(1) : c.ImagePaths).Select(SamplePipeline.ReadVolume).ToList();
+            var label = SamAdapt.Imaging.Datasets.DatasetLabelReader.Read(c);
+            var pv = pipeline.Prepare(c.Id, images);
             var values = new int[label.VoxelCount];
             for (long i = 0; i < values.LongLength; i++) values[i] = (int)label.Get(i);
             var shape3 = label.Shape.Length > 3 ? label.Shape[..3] : label.Shape;
@@ -79,7 +80,7 @@ public static class PromptedDatasetEvaluation
                 {
                     if (cache.Count > 64) { foreach (var t in cache.Values) t.Dispose(); cache.Clear(); }
                     using var es = DisposeScope.Begin();
-                    var x = Tensor.FromArray<float>(pipeline.ModelInput(pv, z), [depth, 3, size, size], device);
+                    var x = SamplePipeline.ModelTensor(pipeline.ModelInput(pv, z), depth, size, pipeline.Options.Input, run.Model.InputProjection, device);
                     emb = model.EmbedImages(x, depth).slice(0, depth / 2, depth / 2 + 1).contiguous().MoveToOuterScope().DetachFromScope();
                     cache[(ci, z)] = emb;
                 }

@@ -18,13 +18,14 @@ public static class PromptedPrediction
         var job = jobs[0];
         var cfg = MsaTaskConfig.Read(SamAdapt.Training.Engine.RunConfig.Load(Path.Combine(s.Run, SamAdapt.Training.Engine.RunConfig.FileName)));
         var sw = Stopwatch.StartNew();
-        var image = read(job.Input);
+        var channels = (run.Model.Input.IsGrey ? [job.Input] : job.Channels).Select(read).ToList();
+        var image = channels[0];
         var prompts = VolumePromptFile.Read(s.Prompts, image.Affine);
         var unknown = prompts.Select(p => p.Value).Where(v => cfg.ClassValues.Count > 1 && !cfg.ClassValues.Skip(1).Contains(v)).ToList();
         if (unknown.Count > 0)
             log.WriteLine($"note: label value(s) {string.Join(", ", unknown)} are not among the run's classes ({string.Join(", ", cfg.ClassValues.Skip(1))}); the model is class-agnostic, they are written as given");
-        var predictor = new PromptedVolumePredictor(model, Options(cfg), device);
-        var labels = predictor.Predict(image, job.Id, prompts);
+        var predictor = new PromptedVolumePredictor(model, Options(cfg) with { Input = run.Model.Input }, device, run.Model.InputProjection);
+        var labels = predictor.Predict(channels, job.Id, prompts);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(job.Output))!);
         VolumeIO.Write(labels, job.Output);
         log.WriteLine($"model: {run.Model.Method}, weights {run.WeightsFile}; {prompts.Count} prompted class(es)");
@@ -36,5 +37,6 @@ public static class PromptedPrediction
     {
         ImageSize = cfg.ImageSize, Slices = cfg.Slices, Intensity = Imaging.Preprocessing.IntensityTransform.Parse(cfg.Intensity),
         Augmentation = SamAdapt.Training.Augmentation.AugmentationPipeline.None,
+        Input = cfg.InputProjection is "" ? SamAdapt.Training.Data.InputMapping.Grey : SamAdapt.Training.Data.InputMapping.Parse(cfg.InputProjection),
     };
 }

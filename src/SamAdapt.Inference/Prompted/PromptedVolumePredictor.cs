@@ -13,13 +13,18 @@ namespace SamAdapt.Inference.Prompted;
 /// prompts on it, mapped from the slice's (i = x, j = y) pixel frame to the S×S model frame; the logits are resized back to the slice
 /// and a voxel takes the class with the highest positive logit. Output: a label map on the input's exact grid and affine.
 /// </summary>
-public sealed class PromptedVolumePredictor(MsaSam model, SampleOptions preprocessing, Device device)
+/// <param name="projection">The run's learned input projection when <see cref="SampleOptions.Input"/> is learned.</param>
+public sealed class PromptedVolumePredictor(MsaSam model, SampleOptions preprocessing, Device device, LearnedInputProjection? projection = null)
 {
     private readonly SamplePipeline _pipeline = new(preprocessing, null);
 
-    public Volume Predict(Volume image, string id, IReadOnlyList<ClassPrompts> prompts)
+    public Volume Predict(Volume image, string id, IReadOnlyList<ClassPrompts> prompts) => Predict([image], id, prompts);
+
+    /// <summary>Predicts a case given as its channel volumes (in order); the output lies on the first one's grid.</summary>
+    public Volume Predict(IReadOnlyList<Volume> channels, string id, IReadOnlyList<ClassPrompts> prompts)
     {
-        var pv = _pipeline.Prepare(id, image);
+        var image = channels[0];
+        var pv = _pipeline.Prepare(id, channels);
         if (pv.Axis != 2) throw new InvalidDataException($"prompted prediction runs along axis k; the run's slice axis is {pv.Axis}");
         int n = pv.SliceCount, d = preprocessing.Slices, s = preprocessing.ImageSize, rows = pv.Rows, cols = pv.Cols, plane = rows * cols;
         bool wide = prompts.Any(p => p.Value > 255);
@@ -32,7 +37,7 @@ public sealed class PromptedVolumePredictor(MsaSam model, SampleOptions preproce
             if (perClass.Count == 0) continue;
             using var scope = DisposeScope.Begin();
             using var _ = torch.inference_mode();
-            var x = Tensor.FromArray<float>(_pipeline.ModelInput(pv, k), [d, 3, s, s], device);
+            var x = SamplePipeline.ModelTensor(_pipeline.ModelInput(pv, k), d, s, preprocessing.Input, projection, device);
             var emb = model.EmbedImages(x, d).slice(0, d / 2, d / 2 + 1);
             foreach (var (value, sp) in perClass)
             {

@@ -26,13 +26,7 @@ public static class MaSamImport
 {
     public static MaSamImportResult Import(ImportSettings o, TextWriter? log = null)
     {
-        if (!File.Exists(o.Trained)) throw new FileNotFoundException($"--trained: no such file: {o.Trained}");
-        if (!File.Exists(o.Base)) throw new FileNotFoundException($"--base: no such file: {o.Base}");
-        if (o.ImageSize <= 0) throw new ArgumentException($"--image-size must be positive, got {o.ImageSize}");
-        if (o.Slices < 1) throw new ArgumentException($"--slices must be ≥ 1, got {o.Slices}");
-        if (File.Exists(Path.Combine(o.OutDir, RunConfig.FileName)))
-            throw new ArgumentException($"--out: {o.OutDir} already holds a run ({RunConfig.FileName}); choose a new folder");
-        var intensity = Imaging.Preprocessing.IntensityTransform.Parse(o.Intensity);
+        var intensity = o.Validate();
 
         var trained = ReadTrained(o.Trained);
         var (adapter, depth) = InferAdapter(trained, o.Trained, o.Slices);
@@ -47,12 +41,7 @@ public static class MaSamImport
         if (sam.EncoderDepth != depth)
             throw new InvalidDataException($"--trained {o.Trained} has FacT Σ's for {depth} encoder blocks, but the base {o.Base} has {sam.EncoderDepth} blocks: they are not the same backbone");
 
-        var classes = o.Classes?.Select(c => c.Trim()).ToList() ?? Enumerable.Range(1, adapter.NumClasses).Select(i => $"class_{i}").ToList();
-        if (classes.Count != adapter.NumClasses)
-            throw new ArgumentException($"--classes: {classes.Count} name(s) given, but the model in {o.Trained} has {adapter.NumClasses} foreground classes " +
-                $"(mask_decoder.mask_tokens.weight has {adapter.NumClasses + 1} rows, background first)");
-        if (classes.Any(string.IsNullOrEmpty) || classes.Distinct(StringComparer.Ordinal).Count() != classes.Count)
-            throw new ArgumentException("--classes: names must be non-empty and distinct");
+        var classes = o.ClassNames(adapter.NumClasses, $"mask_decoder.mask_tokens.weight has {adapter.NumClasses + 1} rows, background first");
 
         using var model = new AdaptedSam(sam, adapter);
         try { model.LoadSamWeights(baseSd, $"--base {o.Base}"); }

@@ -21,19 +21,12 @@ public static class MaskSamImport
 {
     public static ImportResult Import(ImportSettings o, TextWriter? log = null)
     {
-        if (!File.Exists(o.Trained)) throw new FileNotFoundException($"--trained: no such file: {o.Trained}");
-        if (o.ImageSize <= 0) throw new ArgumentException($"--image-size must be positive, got {o.ImageSize}");
-        if (File.Exists(Path.Combine(o.OutDir, RunConfig.FileName)))
-            throw new ArgumentException($"--out: {o.OutDir} already holds a run ({RunConfig.FileName}); choose a new folder");
-        var intensity = Imaging.Preprocessing.IntensityTransform.Parse(o.Intensity);
+        var intensity = o.Validate(baseRequired: false);
         var raw = Read(o.Trained);
         var sd = MaskSamReferenceKeys.Rename(raw);
         var config = InferConfig(sd, o.Trained, o.ImageSize, o.SamConfigFile);
 
-        var classes = o.Classes?.Select(c => c.Trim()).ToList() ?? Enumerable.Range(1, config.NumClasses - 1).Select(i => $"class_{i}").ToList();
-        if (classes.Count != config.NumClasses - 1)
-            throw new ArgumentException($"--classes: {classes.Count} name(s) given, but the model in {o.Trained} has {config.NumClasses - 1} foreground classes " +
-                $"(classifier_embed_Adapter has {config.NumClasses + 1} outputs: background, the classes, no-object)");
+        var classes = o.ClassNames(config.NumClasses - 1, $"classifier_embed_Adapter has {config.NumClasses + 1} outputs: background, the classes, no-object");
 
         using var model = new MaskSamModel(config);
         var own = model.state_dict();

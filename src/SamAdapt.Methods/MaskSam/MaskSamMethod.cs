@@ -97,6 +97,7 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
             BatchSize = context.Trainer.BatchSize, Seed = (int)context.Trainer.Seed,
             ForegroundProbability = s.ForegroundProbability ?? SampleOptions.NnUNetForegroundProbability,
             Augmentation = Training.Augmentation.AugmentationPipeline.Parse(s.Augment ?? "ma-sam"),
+            Input = DatasetChannels.Mapping(ds, s.InputProjection),
         };
         var valCases = s.ValCases is { Count: > 0 } v ? v : null;
         double valFraction = valCases is null ? s.ValFraction ?? 0.2 : 0;
@@ -203,6 +204,7 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
             ValCases = t.ValCasesRequested is { Count: > 0 } v ? v : null, ValFraction = t.ValFraction, TrainBase = t.TrainBase,
             ForegroundProbability = t.ForegroundProbability, IntensitySource = t.IntensitySource,
             Augment = t.Preprocessing.TryGetValue("augmentation", out var aug) ? aug : "ma-sam",
+            InputProjection = t.Preprocessing.TryGetValue("input_projection", out var input) ? input : null,
         };
     }
 
@@ -210,6 +212,7 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
     public static MaskSamModel Rebuild(string weightsFile, string? baseCheckpoint, Device device)
     {
         var (host, meta) = SafeTensors.Load(weightsFile);
+        SamAdapt.Sam.Adapters.ReservedWeightKeys.RemoveFrom(host);
         if (!meta.TryGetValue("format", out var f) || f != MaskSamTask.FormatName)
             throw new InvalidDataException($"{weightsFile}: format '{f}' is not {MaskSamTask.FormatName}; it was not written by a masksam run");
         var config = MaskSamConfigJson.FromJson(meta.TryGetValue("masksam_config", out var j) ? j : throw new InvalidDataException($"{weightsFile}: no masksam_config metadata"));

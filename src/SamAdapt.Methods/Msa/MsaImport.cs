@@ -20,13 +20,7 @@ public static class MsaImport
 {
     public static ImportResult Import(ImportSettings o, TextWriter? log = null)
     {
-        if (!File.Exists(o.Trained)) throw new FileNotFoundException($"--state-dict: no such file: {o.Trained}");
-        if (!File.Exists(o.Base)) throw new FileNotFoundException($"--base: no such file: {o.Base}");
-        if (o.ImageSize <= 0 || o.ImageSize % 16 != 0) throw new ArgumentException($"--image-size must be a positive multiple of 16, got {o.ImageSize}");
-        if (o.Slices < 1) throw new ArgumentException($"--slices must be ≥ 1, got {o.Slices}");
-        if (File.Exists(Path.Combine(o.OutDir, RunConfig.FileName)))
-            throw new ArgumentException($"--out: {o.OutDir} already holds a run ({RunConfig.FileName}); choose a new folder");
-        var intensity = Imaging.Preprocessing.IntensityTransform.Parse(o.Intensity);
+        var intensity = o.Validate("--state-dict", imageSizeMultiple: 16);
 
         Dictionary<string, HostTensor> trained;
         try { trained = CheckpointFile.LoadStateDict(o.Trained); }
@@ -51,9 +45,7 @@ public static class MsaImport
         {
             AdapterRatio = (double)fc1.Shape[0] / c, DepthBranch = o.Slices > 1, Slices = o.Slices, ReferenceWindowing = true, ReferenceDecoder = true,
         };
-        var classes = o.Classes?.Select(x => x.Trim()).ToList() ?? ["target"];
-        if (classes.Count == 0 || classes.Any(string.IsNullOrEmpty) || classes.Distinct(StringComparer.Ordinal).Count() != classes.Count)
-            throw new ArgumentException("--classes: names must be non-empty and distinct");
+        var classes = o.ClassNames(null, "");
 
         using var model = new MsaSam(sam, options);
         try { MsaWeights.LoadBase(model, baseSd, $"--base {o.Base}"); }

@@ -32,6 +32,8 @@ public sealed class MsaTaskConfig
     public int Slices { get; set; } = 1;
     public int SliceAxis { get; set; } = 2;
     public string Intensity { get; set; } = "ct-abdomen";
+    /// <summary>The input mapping of multi-channel runs (e.g. "learned@4"); "" = grey (and for runs before multi-channel inputs).</summary>
+    public string InputProjection { get; set; } = "";
     /// <summary>Loss of the prompt-trained task (<see cref="MsaLossKind"/>).</summary>
     public string Loss { get; set; } = "dice-bce";
     /// <summary>Prompt kinds simulated in training (e.g. "box,click").</summary>

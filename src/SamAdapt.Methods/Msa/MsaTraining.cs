@@ -27,6 +27,8 @@ public sealed record MsaSetupOptions
     public int Seed { get; init; } = 1234;
     public double ForegroundProbability { get; init; } = SampleOptions.NnUNetForegroundProbability;
     public string Augmentation { get; init; } = "ma-sam";
+    /// <summary>--input-projection (null = the default for the dataset's channel count).</summary>
+    public string? InputProjection { get; init; }
     /// <summary>MSA settings (ratio, activation, what trains); Slices and DepthBranch are set from <see cref="Slices"/>.</summary>
     public MsaOptions Msa { get; init; } = new();
     public MsaLossKind Loss { get; init; } = MsaLossKind.DiceBce;
@@ -51,6 +53,7 @@ public static class MsaTraining
             Intensity = s.Intensity, IntensitySource = s.IntensitySource, ValCases = s.ValCases is { Count: > 0 } v ? v : null,
             ValFraction = s.ValFraction ?? 0.2, BatchSize = context.Trainer.BatchSize, Seed = (int)context.Trainer.Seed,
             ForegroundProbability = s.ForegroundProbability ?? SampleOptions.NnUNetForegroundProbability, Augmentation = s.Augment ?? "ma-sam",
+            InputProjection = s.InputProjection,
             Msa = new MsaOptions { Trains = s.TrainBase == true ? MsaTrainedParts.All : MsaTrainedParts.Reference }, Method = method,
         };
         if (medSam) o = o with { Slices = 1, Msa = new MsaOptions { EncoderAdapters = false, Trains = MsaTrainedParts.All }, Prompts = TrainPromptKinds.Box };
@@ -107,6 +110,7 @@ public static class MsaTraining
         {
             ImageSize = sam.ImageSize, Slices = o.Slices, Intensity = intensity, BatchSize = o.BatchSize, Seed = o.Seed,
             ForegroundProbability = o.ForegroundProbability, Augmentation = Training.Augmentation.AugmentationPipeline.Parse(o.Augmentation),
+            Input = DatasetChannels.Mapping(ds, o.InputProjection),
         };
         var data = TrainingData.Load(ds, sample, classes, o.ValCases, o.ValCases is { Count: > 0 } ? 0 : o.ValFraction, progress);
 
@@ -145,6 +149,7 @@ public static class MsaTraining
             Slices = o.Slices,
             SliceAxis = sample.SliceAxis,
             Intensity = intensity.ToString()!,
+            InputProjection = sample.Input.IsGrey ? "" : sample.Input.ToString(),
             Loss = o.Loss switch { MsaLossKind.Bce => "bce", MsaLossKind.Dice => "dice", _ => "dice-bce" },
             TrainPrompts = o.Prompts switch { TrainPromptKinds.Box => "box", TrainPromptKinds.Click => "click", _ => "box,click" },
         };
@@ -160,5 +165,6 @@ public static class MsaTraining
         ImageSize = t.ImageSize,
         Slices = t.Slices,
         Intensity = t.Intensity,
+        InputProjection = t.InputProjection is "" ? null : t.InputProjection,
     };
 }

@@ -59,6 +59,7 @@ public static class MsaWeights
     public static MsaSam Rebuild(string file, string? baseCheckpoint, Device? device = null)
     {
         var (host, meta) = SafeTensors.Load(file);
+        ReservedWeightKeys.RemoveFrom(host);
         string Get(string k) => meta.TryGetValue(k, out var v) ? v : throw new InvalidDataException($"{file} has no '{k}' metadata; it is not an MSA weights file");
         if (Get("format") != FormatName) throw new InvalidDataException($"{file}: format '{Get("format")}', expected {FormatName}");
         var model = new MsaSam(SamConfig.FromJson(Get("sam_config")), MsaOptions.FromJson(Get("msa_options")));

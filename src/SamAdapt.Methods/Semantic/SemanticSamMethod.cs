@@ -48,6 +48,7 @@ public abstract class SemanticSamMethod : ISegmentationMethod
             Augmentation = s.Augment ?? "ma-sam",
             FactRank = s.Rank,
             Bottleneck = s.Bottleneck,
+            InputProjection = s.InputProjection,
         };
         context.Log.WriteLine("loading and preprocessing the training cases...");
         var (cfg, data, model) = SemanticSamSetup.Build(setup, this);
@@ -57,7 +58,7 @@ public abstract class SemanticSamMethod : ISegmentationMethod
                 $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), " +
                 $"{cfg.TrainCases.Count} training / {cfg.ValidationCases.Count} validation case(s), {data.SamplesPerEpoch} training slices, " +
                 $"{cfg.ImageSize}² input, {cfg.Slices}-slice stacks, base: {(cfg.BaseCheckpoint != "" ? cfg.BaseCheckpoint : $"{cfg.ModelConfig} (from scratch)")}"),
-            $"intensity: {cfg.Intensity} ({cfg.IntensitySource})",
+            $"intensity: {cfg.Intensity} ({cfg.IntensitySource})" + (data.Options.Input.IsGrey ? "" : $"; input: {data.Options.Input.Describe()}"),
             "trained: " + (cfg.TrainBase
                 ? "everything (image encoder, adapters, decoder): the base is random, so freezing it would preserve nothing"
                 : cfg.BaseCheckpoint != "" ? "adapters, prompt encoder and mask decoder; the pretrained image encoder stays frozen"
@@ -89,6 +90,7 @@ public abstract class SemanticSamMethod : ISegmentationMethod
             ForegroundProbability = t.ForegroundProbability,
             IntensitySource = t.IntensitySource,
             Augment = t.Preprocessing.TryGetValue("augmentation", out var aug) ? aug : "ma-sam",
+            InputProjection = t.Preprocessing.TryGetValue("input_projection", out var input) ? input : null,
         };
     }
 

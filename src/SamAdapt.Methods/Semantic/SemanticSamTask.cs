@@ -67,21 +67,26 @@ public sealed class SemanticTaskConfig
         Scope = IntensityScope == "stack" ? Training.Data.IntensityScope.Stack : Training.Data.IntensityScope.Volume,
         Augmentation = Training.Augmentation.AugmentationPipeline.None,
         BatchSize = 1,
+        // runs before multi-channel inputs recorded no input_projection: grey
+        Input = Preprocessing.TryGetValue("input_projection", out var input) ? InputMapping.Parse(input) : InputMapping.Grey,
     };
 
     public ClassMapping ClassMapping() => new(ClassGroups.Select(g => (IReadOnlyList<int>)g).ToList(), ClassNames.Skip(1).ToList());
 }
 
-/// <summary>The training slices of <see cref="TrainingData"/> as the engine's batch source: (B·D, 3, S, S) float and (B·D, S, S) int64.</summary>
+/// <summary>The training slices of <see cref="TrainingData"/> as the engine's batch source: (B·D, M, S, S) float — M = 3, or C
+/// with a learned input projection, which <see cref="InputProjectionTask"/> applies — and (B·D, S, S) int64.</summary>
 public sealed class SliceStackSource(TrainingData data) : IBatchSource
 {
+    public TrainingData Data => data;
+
     public int BatchesPerEpoch => data.BatchesPerEpoch;
 
     public Batch GetBatch(long epoch, int index)
     {
         var b = data.GetBatch((int)epoch, index);
         // the batch owns its tensors (disposing twice, by the batch and an enclosing scope, is harmless)
-        return new Batch(b.ImageTensor(), b.LabelTensor(), (long)b.BatchSize * b.Depth);
+        return new Batch(b.RawImageTensor(), b.LabelTensor(), (long)b.BatchSize * b.Depth);
     }
 }
 
@@ -234,6 +239,8 @@ public sealed record SemanticSetupOptions
     public bool TrainBase { get; init; }
     /// <summary>Augmentation pipeline (<see cref="Augmentation.AugmentationPipeline.Parse"/>: "ma-sam", "none", ...).</summary>
     public string Augmentation { get; init; } = "ma-sam";
+    /// <summary>--input-projection (null = the default for the dataset's channel count; <see cref="DatasetChannels.Mapping"/>).</summary>
+    public string? InputProjection { get; init; }
 }
 
 /// <summary>Builds the data, the model and the task of a semantic SAM run (ma-sam, lora, full).</summary>
@@ -262,7 +269,7 @@ public static class SemanticSamSetup
             foreach (var c in ds.TrainingCases.Where(c => c.LabelPath is not null).OrderBy(c => c.Id, StringComparer.Ordinal))
             {
                 var image = SamplePipeline.ReadVolume(c.ImagePaths[0]);
-                var label = SamplePipeline.ReadVolume(c.LabelPath!);
+                var label = DatasetLabelReader.Read(c);
                 stats.Add(image, label);
                 progress?.Report(c.Id);
             }
@@ -322,6 +329,7 @@ public static class SemanticSamSetup
         {
             ImageSize = imageSize, Slices = o.Slices, Intensity = intensity, BatchSize = o.BatchSize, Seed = o.Seed,
             ForegroundProbability = o.ForegroundProbability, Augmentation = Training.Augmentation.AugmentationPipeline.Parse(o.Augmentation),
+            Input = DatasetChannels.Mapping(ds, o.InputProjection),
         };
         var data = TrainingData.Load(ds, sample, classes, o.ValCases, o.ValCases is { Count: > 0 } ? 0 : o.ValFraction, progress);
 

@@ -161,6 +161,7 @@ public sealed class AdaptedSam : Module, ISemanticSegmenter
     public static AdaptedSam Rebuild(string adapterFile, string? baseCheckpoint = null, Device? device = null)
     {
         var (host, meta) = SafeTensors.Load(adapterFile);
+        ReservedWeightKeys.RemoveFrom(host);
         var (sam, config, contents) = ReadMetadata(meta, adapterFile);
         var m = new AdaptedSam(sam, config);
         try

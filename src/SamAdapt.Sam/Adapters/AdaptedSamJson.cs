@@ -7,16 +7,19 @@ namespace SamAdapt.Sam.Adapters;
 /// stable order; unknown fields are refused.</summary>
 internal sealed record AdapterConfigDto
 {
-    public string Method { get; init; } = "ma-sam";
-    public int NumClasses { get; init; } = 1;
-    public int Slices { get; init; } = 5;
-    public bool UseFact { get; init; } = true;
-    public int FactRank { get; init; } = 32;
-    public double FactScale { get; init; } = 1.0;
-    public double FactDropout { get; init; } = 0.1;
-    [JsonPropertyName("use_adapters_3d")] public bool UseAdapters3D { get; init; } = true;
-    public int AdapterBottleneck { get; init; } = 384;
-    public int LoraRank { get; init; } = 4;
+    // a field missing from the JSON takes AdapterConfig's own default (one place holds the defaults)
+    private static readonly AdapterConfig Defaults = new();
+
+    public string Method { get; init; } = Defaults.MethodName;
+    public int NumClasses { get; init; } = Defaults.NumClasses;
+    public int Slices { get; init; } = Defaults.Slices;
+    public bool UseFact { get; init; } = Defaults.UseFact;
+    public int FactRank { get; init; } = Defaults.FactRank;
+    public double FactScale { get; init; } = Defaults.FactScale;
+    public double FactDropout { get; init; } = Defaults.FactDropout;
+    [JsonPropertyName("use_adapters_3d")] public bool UseAdapters3D { get; init; } = Defaults.UseAdapters3D;
+    public int AdapterBottleneck { get; init; } = Defaults.AdapterBottleneck;
+    public int LoraRank { get; init; } = Defaults.LoraRank;
     public string? Upscaling { get; init; }
 }
 

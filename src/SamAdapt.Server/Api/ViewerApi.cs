@@ -26,6 +26,7 @@ public static class ViewerApi
             maxUploadMb = svc.Settings.MaxUploadMb,
         }));
         api.MapGet("/files", (string? dir) => Results.Json(svc.ListFiles(dir)));
+        api.MapGet("/series", (string? path) => Results.Json(svc.ListSeries(path)));
         api.MapPost("/open", (HttpContext c, OpenRequest r) =>
             Results.Json(svc.OpenFromRoot(Session(c), r.Path ?? throw new ApiError(400, "open: 'path' is required"), r.Series)));
         api.MapPost("/upload", async (HttpContext c) =>

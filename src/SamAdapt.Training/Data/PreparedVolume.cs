@@ -14,9 +14,13 @@ public sealed class PreparedVolume
     private readonly float[]? _image32;
     private readonly Half[]? _image16;
 
-    internal PreparedVolume(string id, int[] shape3, double[] affine, int axis, float[] image, byte[]? classes, CachePrecision precision)
+    /// <param name="image">C channels one after the other, each i-fastest on the grid (C·ni·nj·nk values).</param>
+    internal PreparedVolume(string id, int[] shape3, double[] affine, int axis, float[] image, byte[]? classes, CachePrecision precision, int channels = 1)
     {
         Id = id;
+        Channels = channels;
+        if (image.LongLength != (long)channels * shape3[0] * shape3[1] * shape3[2])
+            throw new ArgumentException($"{id}: image has {image.LongLength} values, {channels} channel(s) of [{string.Join(",", shape3)}] need {(long)channels * shape3[0] * shape3[1] * shape3[2]}");
         Shape = shape3;
         Affine = affine;
         Axis = axis;
@@ -52,6 +56,8 @@ public sealed class PreparedVolume
     }
 
     public string Id { get; }
+    /// <summary>C, the image channels held (1 for grey volumes; 3 for RGB images; the sequences of multi-channel volumes).</summary>
+    public int Channels { get; }
     /// <summary>(ni, nj, nk) of the source grid.</summary>
     public int[] Shape { get; }
     /// <summary>Voxel → RAS mm affine of the source (row-major 4×4).</summary>
@@ -70,12 +76,17 @@ public sealed class PreparedVolume
     /// <summary>Approximate bytes held.</summary>
     public long MemoryBytes => (_image32?.LongLength * 4 ?? _image16!.LongLength * 2) + (Classes?.LongLength ?? 0);
 
-    /// <summary>Copies image slice <paramref name="slice"/> (Rows × Cols, row-major) into <paramref name="dst"/>.</summary>
-    public void ImagePlane(int slice, Span<float> dst)
+    /// <summary>Copies image slice <paramref name="slice"/> of channel 0 (Rows × Cols, row-major) into <paramref name="dst"/>.</summary>
+    public void ImagePlane(int slice, Span<float> dst) => ImagePlane(0, slice, dst);
+
+    /// <summary>Copies image slice <paramref name="slice"/> of channel <paramref name="channel"/> into <paramref name="dst"/>.</summary>
+    public void ImagePlane(int channel, int slice, Span<float> dst)
     {
-        if (_image32 is not null) { ExtractPlane<float>(_image32, slice, dst); return; }
+        if (channel < 0 || channel >= Channels) throw new ArgumentOutOfRangeException(nameof(channel), channel, $"the volume has {Channels} channel(s)");
+        int n = Shape[0] * Shape[1] * Shape[2];
+        if (_image32 is not null) { ExtractPlane<float>(_image32.AsSpan(channel * n, n), slice, dst); return; }
         var tmp = dst.Length <= 1 << 16 ? stackalloc Half[dst.Length] : new Half[dst.Length];
-        ExtractPlane<Half>(_image16!, slice, tmp);
+        ExtractPlane<Half>(_image16.AsSpan(channel * n, n), slice, tmp);
         for (int i = 0; i < dst.Length; i++) dst[i] = (float)tmp[i];
     }
 

@@ -47,6 +47,11 @@ public sealed record SampleOptions
 
     public IntensityTransform Intensity { get; init; } = IntensityTransform.Parse("ma-sam");
 
+    /// <summary>How the image channels become SAM's three (<see cref="InputMapping"/>). The default, a grey channel
+    /// (<see cref="Channel"/>) replicated, reads one channel; any other mapping reads all C channels of a case (nnU-Net's
+    /// <c>_XXXX</c> files in order, a 4-D image's fourth dimension, or an RGB image's three colours), each normalised on its own.</summary>
+    public InputMapping Input { get; init; } = InputMapping.Grey;
+
     public IntensityScope Scope { get; init; } = IntensityScope.Auto;
 
     public CachePrecision Cache { get; init; } = CachePrecision.Float32;
@@ -93,7 +98,15 @@ public sealed record SampleOptions
     }
 
     /// <summary>The settings as an ordered string → value map for the run's config.yaml.</summary>
-    public IReadOnlyDictionary<string, object> ToDictionary() => new Dictionary<string, object>
+    public IReadOnlyDictionary<string, object> ToDictionary()
+    {
+        var d = Settings();
+        // recorded only when it is not the grey default, so the records of runs before multi-channel inputs stay the same
+        if (!Input.IsGrey) d["input_projection"] = Input.ToString();
+        return d;
+    }
+
+    private Dictionary<string, object> Settings() => new()
     {
         ["image_size"] = ImageSize,
         ["slices"] = Slices,
@@ -103,7 +116,7 @@ public sealed record SampleOptions
         ["intensity"] = Intensity.ToString(),
         ["intensity_scope"] = EffectiveScope.ToString().ToLowerInvariant(),
         ["in_plane_resize"] = "bilinear (align_corners=False) for images, nearest for labels",
-        ["input_channels"] = "grey replicated to 3; pixel mean 0, std 1",
+        ["input_channels"] = Input.IsGrey ? "grey replicated to 3; pixel mean 0, std 1" : Input.Describe(),
         ["augmentation"] = Augmentation.ToString(),
         ["batch_size"] = BatchSize,
         ["seed"] = Seed,

@@ -1,5 +1,6 @@
 using SamAdapt.Imaging;
 using SamAdapt.Imaging.Preprocessing;
+using SamAdapt.Torch;
 
 namespace SamAdapt.Training.Data;
 
@@ -29,23 +30,58 @@ public sealed class SamplePipeline
     public ClassMapping? Classes { get; }
 
     /// <summary>Prepares a volume (and its label map, which must share the grid's shape).</summary>
-    public PreparedVolume Prepare(string id, Volume image, Volume? label = null)
+    public PreparedVolume Prepare(string id, Volume image, Volume? label = null) => Prepare(id, [image], label);
+
+    /// <summary>
+    /// Prepares a case whose channels are in <paramref name="images"/>: one volume per channel (nnU-Net's <c>_XXXX</c> files)
+    /// or one volume holding them (a 4-D image, an RGB image). With the grey mapping, channel <see cref="SampleOptions.Channel"/>
+    /// of the single volume is used; otherwise every channel, in order, and their count must be the mapping's C.
+    /// </summary>
+    public PreparedVolume Prepare(string id, IReadOnlyList<Volume> images, Volume? label = null)
     {
+        if (images.Count == 0) throw new ArgumentException($"{id}: no image");
+        var image = images[0];
         var shape3 = Shape3(image.Shape, image.Source);
         long n = (long)shape3[0] * shape3[1] * shape3[2];
-        int frames = (int)(image.VoxelCount / n);
-        if (Options.Channel >= frames)
-            throw new InvalidDataException($"{Describe(image, id)}: channel {Options.Channel} requested, the image has {frames}");
-        if (image.IsRgb) throw new NotSupportedException($"{Describe(image, id)}: RGB volumes are not supported; convert to grey first");
+        foreach (var other in images.Skip(1))
+            if (!Shape3(other.Shape, other.Source).SequenceEqual(shape3))
+                throw new InvalidDataException($"{Describe(other, id)}: shape [{string.Join(",", other.Shape)}] differs from channel 0 [{string.Join(",", image.Shape)}]");
+        int want = Options.Input.Channels;
         float[] values;
-        if (frames == 1) values = image.ToFloat32();
+        if (Options.Input.IsGrey)
+        {
+            int frames = (int)(image.VoxelCount / n);
+            if (image.IsRgb)
+                throw new InvalidDataException($"{Describe(image, id)}: an RGB image has 3 channels, but the run expects 1 (grey) channel");
+            if (images.Count > 1)
+                throw new InvalidDataException($"{id}: {images.Count} channel files given, but the run expects 1 (grey) channel");
+            if (Options.Channel >= frames)
+                throw new InvalidDataException($"{Describe(image, id)}: channel {Options.Channel} requested, the image has {frames}");
+            if (frames == 1) values = image.ToFloat32();
+            else
+            {
+                values = new float[n];
+                long off = Options.Channel * n;
+                for (long i = 0; i < n; i++) values[i] = (float)image.Get(off + i);
+            }
+            if (Options.EffectiveScope == IntensityScope.Volume) Options.Intensity.ApplyInPlace(values);
+        }
         else
         {
-            values = new float[n];
-            long off = Options.Channel * n;
-            for (long i = 0; i < n; i++) values[i] = (float)image.Get(off + i);
+            int found = images.Sum(ChannelCount(n));
+            if (found != want)
+                throw new InvalidDataException($"{(images.Count == 1 ? Describe(image, id) : id)}: the run expects {want} image channel(s) ({Options.Input.Describe()}), the input has {found}");
+            values = new float[want * n];
+            int c = 0;
+            foreach (var v in images)
+                for (int k = 0, m = ChannelCount(n)(v); k < m; k++, c++)
+                {
+                    var dst = values.AsSpan((int)(c * n), (int)n);
+                    CopyChannel(v, k, n, dst);
+                    // per-channel intensity normalisation: each sequence (or colour) gets its own statistics
+                    if (Options.EffectiveScope == IntensityScope.Volume) Options.Intensity.ApplyInPlace(dst);
+                }
         }
-        if (Options.EffectiveScope == IntensityScope.Volume) Options.Intensity.ApplyInPlace(values);
         byte[]? classes = null;
         if (label is not null)
         {
@@ -55,15 +91,35 @@ public sealed class SamplePipeline
                 throw new InvalidDataException($"{id}: label shape [{string.Join(",", label.Shape)}] differs from image shape [{string.Join(",", image.Shape)}]");
             classes = MapLabels(label, Classes, id);
         }
-        return new PreparedVolume(id, shape3, (double[])image.Affine.Clone(), Options.SliceAxis, values, classes, Options.Cache);
+        return new PreparedVolume(id, shape3, (double[])image.Affine.Clone(), Options.SliceAxis, values, classes, Options.Cache,
+            Options.Input.IsGrey ? 1 : want);
+    }
+
+    /// <summary>Channels a volume holds: 3 for RGB(A) (alpha dropped), else the product of the dimensions beyond the third.</summary>
+    private static Func<Volume, int> ChannelCount(long n) => v => v.IsRgb ? 3 : (int)(v.VoxelCount / n);
+
+    private static void CopyChannel(Volume v, int channel, long n, Span<float> dst)
+    {
+        if (v.IsRgb)
+        {
+            var b = (byte[])v.Data;
+            int stride = Volume.ChannelsOf(v.Type);
+            for (long i = 0; i < n; i++) dst[(int)i] = b[i * stride + channel];
+            return;
+        }
+        long off = channel * n;
+        for (long i = 0; i < n; i++) dst[(int)i] = (float)v.Get(off + i);
     }
 
     /// <summary>Loads and prepares a volume from files (NIfTI through <see cref="VolumeIO"/>, 2-D images otherwise).</summary>
-    public PreparedVolume Load(string id, string imagePath, string? labelPath)
+    public PreparedVolume Load(string id, string imagePath, string? labelPath) => Load(id, [imagePath], labelPath);
+
+    /// <summary>Loads and prepares a case from its channel files (in channel order).</summary>
+    public PreparedVolume Load(string id, IReadOnlyList<string> imagePaths, string? labelPath)
     {
-        var image = ReadVolume(imagePath);
+        var images = imagePaths.Select(ReadVolume).ToList();
         var label = labelPath is null ? null : ReadVolume(labelPath);
-        return Prepare(id, image, label);
+        return Prepare(id, images, label);
     }
 
     public static Volume ReadVolume(string path)
@@ -72,25 +128,26 @@ public sealed class SamplePipeline
         return fmt is not null ? VolumeIO.Read(path) : Imaging.Datasets.DatasetVolumeReader.Default.Read(path);
     }
 
-    /// <summary>The stack centred on <paramref name="center"/> at native in-plane size (C = 1), with labels when the volume has them.</summary>
+    /// <summary>The stack centred on <paramref name="center"/> at native in-plane size (C = the volume's channels), with labels when the volume has them.</summary>
     public StackSample NativeStack(PreparedVolume v, int center)
     {
-        int d = Options.Slices, plane = v.Rows * v.Cols;
+        int d = Options.Slices, plane = v.Rows * v.Cols, channels = v.Channels;
         var idx = SliceExtractor.StackIndices(center, d, v.SliceCount);
-        var img = new float[d * plane];
+        var img = new float[channels * d * plane];
         int[]? lbl = v.Classes is null ? null : new int[d * plane];
         var lplane = v.Classes is null ? null : new byte[plane];
         for (int t = 0; t < d; t++)
         {
-            v.ImagePlane(idx[t], img.AsSpan(t * plane, plane));
+            for (int c = 0; c < channels; c++) v.ImagePlane(c, idx[t], img.AsSpan((c * d + t) * plane, plane));
             if (lbl is not null)
             {
                 v.LabelPlane(idx[t], lplane);
                 for (int i = 0; i < plane; i++) lbl[t * plane + i] = lplane![i];
             }
         }
-        if (Options.EffectiveScope == IntensityScope.Stack) Options.Intensity.ApplyInPlace(img);
-        return new StackSample(1, d, v.Rows, v.Cols, img, lbl) { CaseId = v.Id, CenterSlice = center };
+        if (Options.EffectiveScope == IntensityScope.Stack)
+            for (int c = 0; c < channels; c++) Options.Intensity.ApplyInPlace(img.AsSpan(c * d * plane, d * plane));
+        return new StackSample(channels, d, v.Rows, v.Cols, img, lbl) { CaseId = v.Id, CenterSlice = center };
     }
 
     /// <summary>The stack centred on <paramref name="center"/> resized to S×S (unaugmented).</summary>
@@ -137,13 +194,23 @@ public sealed class SamplePipeline
         }
     }
 
-    /// <summary>The (D, 3, S, S) model input of an unaugmented stack: what the predictor feeds for slice <paramref name="center"/>.</summary>
+    /// <summary>The (D, M, S, S) model input of an unaugmented stack (M = <see cref="InputMapping.ModelChannels"/>: 3, or C
+    /// for a learned projection): what the predictor feeds for slice <paramref name="center"/>.</summary>
     public float[] ModelInput(PreparedVolume v, int center)
     {
         var s = ModelStack(v, center);
-        var r = new float[s.Depth * 3 * s.PlaneSize];
-        ToModelInput(s, r);
+        var r = new float[s.Depth * Options.Input.ModelChannels * s.PlaneSize];
+        Options.Input.Write(s, r);
         return r;
+    }
+
+    /// <summary>Model input values (N, M, S, S) as the (N, 3, S, S) tensor SAM takes on <paramref name="device"/>: through
+    /// <paramref name="projection"/> when the run learned one (M = C), as they are otherwise (M = 3).</summary>
+    public static Tensor ModelTensor(float[] input, long slices, int size, InputMapping mapping, LearnedInputProjection? projection, Device? device = null)
+    {
+        var x = Tensor.FromArray<float>(input, [slices, mapping.ModelChannels, size, size], device);
+        if (mapping.Kind != InputMappingKind.Learned) return x;
+        return (projection ?? throw new InvalidOperationException($"the input mapping {mapping} needs its learned projection")).forward(x);
     }
 
     private static byte[] MapLabels(Volume label, ClassMapping classes, string id)

@@ -32,7 +32,12 @@ public sealed class TrainingData
         TrainVolumes = train;
         ValidationVolumes = validation;
         _index = train.SelectMany((v, c) => Enumerable.Range(0, v.SliceCount).Select(s => (c, s))).ToArray();
+        if (pipeline.Options.Input.Kind == InputMappingKind.Learned) Projection = new LearnedInputProjection(pipeline.Options.Input.Channels);
     }
+
+    /// <summary>The learned C → 3 input projection when <see cref="SampleOptions.Input"/> is learned (null otherwise): batches
+    /// carry it, so <see cref="TrainingBatch.ImageTensor"/> gives SAM's 3 channels; the training task trains and saves it.</summary>
+    public LearnedInputProjection? Projection { get; }
 
     public SamplePipeline Pipeline { get; }
     public SampleOptions Options => Pipeline.Options;
@@ -83,12 +88,21 @@ public sealed class TrainingData
         Parallel.For(0, ids.Count, po, i =>
         {
             var c = byId[ids[i]];
+            // the label map, or an image folder's per-class binary masks composed into one
+            var label = DatasetLabelReader.Read(c);
+            if (!options.Input.IsGrey)
+            {
+                // every channel: nnU-Net's _XXXX files in order, or the channels of the one (4-D, RGB) image
+                loaded[i] = pipeline.Prepare(c.Id, c.ImagePaths.Select(SamplePipeline.ReadVolume).ToList(), label);
+                progress?.Report(c.Id);
+                return;
+            }
             var imagePath = c.ImagePaths.Count == 1 ? c.ImagePaths[0]
                 : options.Channel < c.ImagePaths.Count ? c.ImagePaths[options.Channel]
                 : throw new InvalidDataException($"{c.Id}: channel {options.Channel} requested, the dataset has {c.ImagePaths.Count}");
             // nnU-Net keeps one channel per file: the pipeline then reads channel 0 of that file
             var p = c.ImagePaths.Count == 1 ? pipeline : new SamplePipeline(options with { Channel = 0 }, classes);
-            loaded[i] = p.Load(c.Id, imagePath, c.LabelPath);
+            loaded[i] = p.Prepare(c.Id, SamplePipeline.ReadVolume(imagePath), label);
             progress?.Report(c.Id);
         });
         var caseClasses = loaded.ToDictionary(v => v.Id, v => (IReadOnlyCollection<int>)v.ClassSlices.Keys.ToList(), StringComparer.Ordinal);
@@ -157,7 +171,7 @@ public sealed class TrainingData
             stacks[i] = GetSample(epoch, first + i);
             refs[i] = new SampleRef(stacks[i].CaseId, stacks[i].CenterSlice, first + i);
         });
-        return TrainingBatch.FromSamples(stacks, refs);
+        return TrainingBatch.FromSamples(stacks, refs, Options.Input, Projection);
     }
 
     /// <summary>Global iteration t → (epoch, batch index): epoch = t / BatchesPerEpoch.</summary>
@@ -218,7 +232,8 @@ public sealed class TrainingData
             var stacks = new StackSample[part.Count];
             Parallel.For(0, part.Count, new ParallelOptions { MaxDegreeOfParallelism = Options.MaxParallelism },
                 j => stacks[j] = Pipeline.ModelStack(ValidationVolumes[part[j].Volume], part[j].Slice));
-            yield return TrainingBatch.FromSamples(stacks, part.Select((p, j) => new SampleRef(ValidationVolumes[p.Volume].Id, p.Slice, i + j)).ToList());
+            yield return TrainingBatch.FromSamples(stacks, part.Select((p, j) => new SampleRef(ValidationVolumes[p.Volume].Id, p.Slice, i + j)).ToList(),
+                Options.Input, Projection);
         }
     }
 }

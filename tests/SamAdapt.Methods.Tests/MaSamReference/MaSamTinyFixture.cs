@@ -14,7 +14,7 @@ namespace SamAdapt.Methods.Tests.MaSamReference;
 /// </summary>
 internal static class MaSamTinyFixture
 {
-    public const double Bound = 1e-4;
+    public const double Bound = FixtureArrays.Bound;
 
     public static string Path(params string[] parts) => TestPaths.Fixture(["ma-sam-tiny", .. parts]);
 
@@ -85,11 +85,7 @@ internal static class MaSamTinyFixture
 
     public static NpyArray Npy(params string[] parts) => NpyFile.Read(Path(parts));
 
-    public static Tensor Tensor(NpyArray a) => a.DType switch
-    {
-        NpyDType.Float32 => Torch.Tensor.FromArray<float>(a.AsFloat32(), a.Shape),
-        _ => Torch.Tensor.FromArray<long>(a.AsInt64(), a.Shape),
-    };
+    public static Tensor Tensor(NpyArray a) => FixtureArrays.ToTensor(a);
 
     /// <summary>The (B·D, 3, S, S) images of a case and its B and D from manifest.json.</summary>
     public static (Tensor Images, int B, int D) CaseInput(string name)
@@ -99,19 +95,11 @@ internal static class MaSamTinyFixture
         return (images, c.GetProperty("B").GetInt32(), c.GetProperty("D").GetInt32());
     }
 
-    /// <summary>‖a − b‖ / ‖b‖ (float64 accumulation): the SAM fixture's measure.</summary>
-    public static double RelativeError(float[] actual, float[] expected) => Sam.Tests.Modeling.SamTinyFixture.RelativeError(actual, expected);
+    public static double RelativeError(float[] actual, float[] expected) => FixtureArrays.RelativeError(actual, expected);
 
-    /// <summary>Asserts shape equality and ‖a − b‖/‖b‖ ≤ <see cref="Bound"/>; returns the relative error.</summary>
     public static double AssertClose(string what, Tensor actual, NpyArray expected, Action<string>? log = null) =>
-        AssertClose(what, actual.contiguous().ToArray<float>(), actual.shape, expected.AsFloat32(), expected.Shape, log);
+        FixtureArrays.AssertClose(what, actual, expected, log);
 
-    public static double AssertClose(string what, float[] actual, long[] actualShape, float[] expected, long[] expectedShape, Action<string>? log = null)
-    {
-        Assert.Equal(expectedShape, actualShape);
-        double rel = RelativeError(actual, expected);
-        log?.Invoke($"{what}: rel {rel:E2}");
-        Assert.True(rel <= Bound, $"{what}: relative error {rel:E3} exceeds {Bound:E0}");
-        return rel;
-    }
+    public static double AssertClose(string what, float[] actual, long[] actualShape, float[] expected, long[] expectedShape, Action<string>? log = null) =>
+        FixtureArrays.AssertClose(what, actual, actualShape, expected, expectedShape, log);
 }

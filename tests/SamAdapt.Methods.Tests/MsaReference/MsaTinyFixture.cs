@@ -15,7 +15,7 @@ namespace SamAdapt.Methods.Tests.MsaReference;
 /// </summary>
 internal static class MsaTinyFixture
 {
-    public const double Bound = 1e-4;
+    public const double Bound = FixtureArrays.Bound;
 
     public static readonly string[] Variants = ["2d", "3d_windowed", "3d_all_global"];
 
@@ -97,28 +97,18 @@ internal static class MsaTinyFixture
 
     public static NpyArray Npy(params string[] parts) => NpyFile.Read(Path(parts));
 
-    public static Tensor Tensor(NpyArray a) => a.DType switch
-    {
-        NpyDType.Float32 => Torch.Tensor.FromArray<float>(a.AsFloat32(), a.Shape),
-        _ => Torch.Tensor.FromArray<long>(a.AsInt64(), a.Shape),
-    };
+    public static Tensor Tensor(NpyArray a) => FixtureArrays.ToTensor(a);
 
     /// <summary>A float32 tensor of any stored dtype (u8 labels, i32 point labels).</summary>
     public static Tensor Float(NpyArray a) => a.DType == NpyDType.Float32 ? Tensor(a) : Tensor(a).to(DType.Float32);
 
-    public static double RelativeError(float[] actual, float[] expected) => SamAdapt.Sam.Tests.Modeling.SamTinyFixture.RelativeError(actual, expected);
+    public static double RelativeError(float[] actual, float[] expected) => FixtureArrays.RelativeError(actual, expected);
 
     public static double AssertClose(string what, Tensor actual, NpyArray expected, Action<string>? log = null) =>
-        AssertClose(what, actual.detach().contiguous().ToArray<float>(), actual.shape, expected.AsFloat32(), expected.Shape, log);
+        FixtureArrays.AssertClose(what, actual, expected, log);
 
-    public static double AssertClose(string what, float[] actual, long[] actualShape, float[] expected, long[] expectedShape, Action<string>? log = null)
-    {
-        Assert.Equal(expectedShape, actualShape);
-        double rel = RelativeError(actual, expected);
-        log?.Invoke($"{what}: rel {rel:E2}");
-        Assert.True(rel <= Bound, $"{what}: relative error {rel:E3} exceeds {Bound:E0}");
-        return rel;
-    }
+    public static double AssertClose(string what, float[] actual, long[] actualShape, float[] expected, long[] expectedShape, Action<string>? log = null) =>
+        FixtureArrays.AssertClose(what, actual, actualShape, expected, expectedShape, log);
 
     public static void AssertScalarClose(string what, double actual, double expected, Action<string> log)
     {

@@ -44,11 +44,7 @@ internal static class SamTinyFixture
 
     public static NpyArray Npy(params string[] parts) => NpyFile.Read(Path(parts));
 
-    public static Tensor Tensor(NpyArray a) => a.DType switch
-    {
-        NpyDType.Float32 => Torch.Tensor.FromArray<float>(a.AsFloat32(), a.Shape),
-        _ => Torch.Tensor.FromArray<long>(a.AsInt64(), a.Shape),
-    };
+    public static Tensor Tensor(NpyArray a) => FixtureArrays.ToTensor(a);
 
     public static (int H, int W) OriginalSize
     {
@@ -68,18 +64,7 @@ internal static class SamTinyFixture
     }
 
     /// <summary>‖a − b‖ / ‖b‖ over float32 arrays (computed in float64).</summary>
-    public static double RelativeError(float[] actual, float[] expected)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double num = 0, den = 0;
-        for (int i = 0; i < expected.Length; i++)
-        {
-            double d = (double)actual[i] - expected[i];
-            num += d * d;
-            den += (double)expected[i] * expected[i];
-        }
-        return Math.Sqrt(num) / Math.Max(Math.Sqrt(den), 1e-30);
-    }
+    public static double RelativeError(float[] actual, float[] expected) => FixtureArrays.RelativeError(actual, expected);
 
     public static double MaxAbs(float[] actual, float[] expected)
     {
