@@ -30,7 +30,10 @@ public sealed record MsaSetupOptions
     /// <summary>MSA settings (ratio, activation, what trains); Slices and DepthBranch are set from <see cref="Slices"/>.</summary>
     public MsaOptions Msa { get; init; } = new();
     public MsaLossKind Loss { get; init; } = MsaLossKind.DiceBce;
-    public TrainPromptKinds Prompts { get; init; } = TrainPromptKinds.BoxOrClick;
+    /// <summary>The training prompt mixture (docs/methods/msa.md, "Training prompts").</summary>
+    public TrainPromptMix Prompts { get; init; } = TrainPromptMix.Default;
+    /// <summary>True when <see cref="MsaOptions.Trains"/> was chosen (--trains, --train-base); otherwise a model from a configuration trains everything.</summary>
+    public bool TrainsGiven { get; init; }
     /// <summary>Method name recorded ("msa", or "medsam" for full fine-tuning with boxes).</summary>
     public string Method { get; init; } = "msa";
 }
@@ -51,16 +54,32 @@ public static class MsaTraining
             Intensity = s.Intensity, IntensitySource = s.IntensitySource, ValCases = s.ValCases is { Count: > 0 } v ? v : null,
             ValFraction = s.ValFraction ?? 0.2, BatchSize = context.Trainer.BatchSize, Seed = (int)context.Trainer.Seed,
             ForegroundProbability = s.ForegroundProbability ?? SampleOptions.NnUNetForegroundProbability, Augmentation = s.Augment ?? "ma-sam",
-            Msa = new MsaOptions { Trains = s.TrainBase == true ? MsaTrainedParts.All : MsaTrainedParts.Reference }, Method = method,
+            Method = method,
+            Msa = new MsaOptions
+            {
+                Trains = s.Trains is { } t ? MsaOptions.ParseTrains(t) : s.TrainBase == true ? MsaTrainedParts.All : MsaTrainedParts.Reference,
+                Activation = s.AdapterActivation is { } a ? MsaOptions.ParseActivation(a) : AdapterActivation.Gelu,
+                DecoderAdapters = s.DecoderAdapters ?? false,
+            },
+            TrainsGiven = s.Trains is not null || s.TrainBase is not null,
+            Loss = s.Loss is { } l ? MsaPromptTask.ParseLoss(l) : MsaLossKind.DiceBce,
+            Prompts = s.TrainPrompts is { } p ? TrainPromptMix.Parse(p, s.MaxClicks, s.PromptRounds)
+                : TrainPromptMix.Default with { MaxClicks = s.MaxClicks ?? TrainPromptMix.Default.MaxClicks, Rounds = s.PromptRounds ?? TrainPromptMix.Default.Rounds },
         };
-        if (medSam) o = o with { Slices = 1, Msa = new MsaOptions { EncoderAdapters = false, Trains = MsaTrainedParts.All }, Prompts = TrainPromptKinds.Box };
+        if (medSam)
+        {
+            if (s.AdapterActivation is not null || s.DecoderAdapters is not null || s.Trains is not null || s.TrainPrompts is not null)
+                throw new ArgumentException("medsam is MedSAM's fixed recipe (no adapters, every weight trained, jittered boxes): --adapter-activation, --decoder-adapters, --trains and --train-prompts are for --method msa");
+            o = o with { Slices = 1, Msa = new MsaOptions { EncoderAdapters = false, Trains = MsaTrainedParts.All }, Prompts = TrainPromptMix.MedSam };
+        }
         context.Log.WriteLine("loading and preprocessing the training cases...");
         var (cfg, data, model) = Build(o);
         var task = new MsaPromptTask(cfg, model, data, o.Seed);
         var summary = string.Create(CultureInfo.InvariantCulture,
             $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), {cfg.TrainCases.Count} training / " +
             $"{cfg.ValidationCases.Count} validation case(s), {cfg.ImageSize}² input, {cfg.Slices}-slice stacks (depth branch {(model.Options.DepthBranch ? "on" : "off")}), " +
-            $"prompts {cfg.TrainPrompts}, loss {cfg.Loss}, trained: {model.Options.Trains}");
+            $"prompts {cfg.TrainPrompts} (clicks ≤ {cfg.MaxClicks}, rounds ≤ {cfg.PromptRounds}), loss {cfg.Loss}, adapters {model.Options.Activation}" +
+            $"{(model.Options.DecoderAdapters ? " + decoder adapters" : "")}, trained: {model.Options.Trains}");
         return new MethodRun(task, new SliceStackSource(data), summary);
     }
 
@@ -72,6 +91,7 @@ public static class MsaTraining
             throw new ArgumentException($"give a SAM checkpoint (--checkpoint SAM.pth|.safetensors) or a configuration to train from scratch (--model CONFIG.json or a preset: {string.Join(", ", SamPresets.Names)})");
         if (o.Checkpoint is not null && !File.Exists(o.Checkpoint)) throw new FileNotFoundException($"--checkpoint: no such file: {o.Checkpoint}");
         if (o.Slices < 1) throw new ArgumentException($"--slices must be ≥ 1, got {o.Slices}");
+        o.Prompts.Validate();
 
         SamConfig? scratch = null;
         string modelConfig = "";
@@ -114,7 +134,7 @@ public static class MsaTraining
         var options = o.Msa with
         {
             Slices = o.Slices, DepthBranch = o.Slices > 1,
-            Trains = o.Checkpoint is null ? MsaTrainedParts.All : o.Msa.Trains,
+            Trains = o.Checkpoint is null && !o.TrainsGiven ? MsaTrainedParts.All : o.Msa.Trains,
         };
         var model = new MsaSam(sam, options);
         try
@@ -146,7 +166,9 @@ public static class MsaTraining
             SliceAxis = sample.SliceAxis,
             Intensity = intensity.ToString()!,
             Loss = o.Loss switch { MsaLossKind.Bce => "bce", MsaLossKind.Dice => "dice", _ => "dice-bce" },
-            TrainPrompts = o.Prompts switch { TrainPromptKinds.Box => "box", TrainPromptKinds.Click => "click", _ => "box,click" },
+            TrainPrompts = o.Prompts.ToText(),
+            MaxClicks = o.Prompts.MaxClicks,
+            PromptRounds = o.Prompts.Rounds,
         };
         return (cfg, data, model);
     }
@@ -160,5 +182,12 @@ public static class MsaTraining
         ImageSize = t.ImageSize,
         Slices = t.Slices,
         Intensity = t.Intensity,
+        Loss = t.Loss,
+        TrainPrompts = t.Method == "msa" ? t.TrainPrompts : null,
+        MaxClicks = t.MaxClicks,
+        PromptRounds = t.PromptRounds,
+        AdapterActivation = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).Activation.ToString().ToLowerInvariant() : null,
+        DecoderAdapters = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).DecoderAdapters : null,
+        Trains = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.TrainsText(MsaOptions.FromJson(t.MsaOptions).Trains) : null,
     };
 }
