@@ -9,24 +9,14 @@ using SamAdapt.Training.Engine;
 namespace SamAdapt.Methods.Msa;
 
 /// <summary>What <see cref="MsaTraining.Build"/> needs.</summary>
-public sealed record MsaSetupOptions
+public sealed record MsaSetupOptions : SliceTaskSetupOptions
 {
-    public required string Dataset { get; init; }
-    public string? Checkpoint { get; init; }
-    /// <summary>A configuration JSON or a preset name (tiny), when training from scratch.</summary>
-    public string? Model { get; init; }
-    public int? ImageSize { get; init; }
-    /// <summary>Slices per stack D (the depth branch is on when D &gt; 1).</summary>
-    public int Slices { get; init; } = 4;
-    public string? Labels { get; init; }
-    public string? Intensity { get; init; }
-    public string? IntensitySource { get; init; }
-    public IReadOnlyList<string>? ValCases { get; init; }
-    public double ValFraction { get; init; } = 0.2;
-    public int BatchSize { get; init; } = 1;
-    public int Seed { get; init; } = 1234;
-    public double ForegroundProbability { get; init; } = SampleOptions.NnUNetForegroundProbability;
-    public string Augmentation { get; init; } = "ma-sam";
+    public MsaSetupOptions()
+    {
+        Slices = 4;
+        ForegroundProbability = SampleOptions.NnUNetForegroundProbability;
+    }
+
     /// <summary>MSA settings (ratio, activation, what trains); Slices and DepthBranch are set from <see cref="Slices"/>.</summary>
     public MsaOptions Msa { get; init; } = new();
     public MsaLossKind Loss { get; init; } = MsaLossKind.DiceBce;
