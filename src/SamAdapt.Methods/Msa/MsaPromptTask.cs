@@ -240,7 +240,7 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
         "dice-bce" or "dicebce" => MsaLossKind.DiceBce,
         "bce" => MsaLossKind.Bce,
         "dice" => MsaLossKind.Dice,
-        _ => throw new ArgumentException($"unknown MSA loss '{s}'; expected dice-bce, bce or dice"),
+        _ => throw new ArgumentException($"--loss: unknown MSA loss '{s}'; expected dice-bce, bce or dice"),
     };
 
     public void Dispose() => _model.Dispose();
