@@ -201,7 +201,7 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
         int d = TaskConfig.Slices, size = TaskConfig.ImageSize;
         int stacks = (int)(batch.Input.size(0) / d);
         var labels = batch.Target.to(Device.CPU).contiguous().ToArray<long>();
-        var rng = new Random(HashCode.Combine(_seed, context.Step));
+        var rng = new Random(PromptSimulator.StableSeed(_seed, context.Step));
         var targets = Targets(labels, stacks, d, size, Prompts, rng);
         var emb = _model.EmbedImages(batch.Input, d);
         if (targets.Count == 0) return emb.sum() * 0.0; // no foreground in the batch: a zero loss on the graph

@@ -109,7 +109,7 @@ public static class PromptedEvaluator
         var results = new List<PromptedSettingResult>();
         foreach (var setting in settings)
         {
-            var rng = new Random(HashCode.Combine(seed, setting.Name.Length, (int)(setting.BoxIoU * 1000), setting.Clicks, setting.Iterative));
+            var rng = new Random(PromptSimulator.StableSeed(seed, setting.Name.Length, (int)(setting.BoxIoU * 1000), setting.Clicks, setting.Iterative));
             var perClassCase = classValues.Select(_ => new List<double>()).ToArray();
             int targets = 0;
             var noc85 = new List<double>();

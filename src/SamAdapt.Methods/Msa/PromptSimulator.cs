@@ -207,6 +207,23 @@ public static class PromptSimulator
     }
 
     /// <summary>
+    /// A seed for <see cref="Random"/> from several integers, the same in every process (SplitMix64 finalizer over the parts; unlike
+    /// <see cref="HashCode.Combine{T1, T2}"/>, which .NET randomises per process, so seeded prompts would differ between runs).
+    /// </summary>
+    public static int StableSeed(params long[] parts)
+    {
+        ulong h = 0x9E3779B97F4A7C15UL;
+        foreach (var p in parts)
+        {
+            h ^= unchecked((ulong)p);
+            h = unchecked((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9UL);
+            h = unchecked((h ^ (h >> 27)) * 0x94D049BB133111EBUL);
+            h ^= h >> 31;
+        }
+        return (int)(h & 0x7FFFFFFF);
+    }
+
+    /// <summary>
     /// A click of an H×W image in the S×S model input the image is resized to: pixel centres map to pixel centres,
     /// x' = (x + 0.5)·S/W − 0.5 and y' = (y + 0.5)·S/H − 0.5 (x scales with the width, y with the height).
     /// </summary>

@@ -166,4 +166,17 @@ public class TrainPromptMixTests
         Assert.Equal([1f, 1f], received[1]!);
         Assert.Equal([2f, 2f], received[2]!);
     }
+
+    [Fact]
+    public void Seeds_of_simulated_prompts_are_the_same_in_every_process()
+    {
+        // SplitMix64's finalizer, written out: HashCode.Combine (used before) is randomised per process
+        static ulong Mix(ulong h) { unchecked { h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9UL; h = (h ^ (h >> 27)) * 0x94D049BB133111EBUL; return h ^ (h >> 31); } }
+        ulong h = Mix(0x9E3779B97F4A7C15UL ^ 1234UL);
+        h = Mix(h ^ 17UL);
+        Assert.Equal((int)(h & 0x7FFFFFFF), PromptSimulator.StableSeed(1234, 17));
+        Assert.NotEqual(PromptSimulator.StableSeed(1234, 17), PromptSimulator.StableSeed(1234, 18));
+        Assert.NotEqual(PromptSimulator.StableSeed(1234, 17), PromptSimulator.StableSeed(17, 1234));
+        Assert.InRange(PromptSimulator.StableSeed(-5, long.MaxValue), 0, int.MaxValue);
+    }
 }
