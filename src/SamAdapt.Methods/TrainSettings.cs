@@ -65,6 +65,8 @@ public sealed record TrainSettings
     public int? MaxClicks { get; init; }
     /// <summary>--prompt-rounds: most correction rounds of a training interactive session.</summary>
     public int? PromptRounds { get; init; }
+    /// <summary>--targets-per-stack: most training targets per stack and step (0 = every target).</summary>
+    public int? TargetsPerStack { get; init; }
 
     // ---- trainer ----
     public long? Iterations { get; init; }
@@ -131,6 +133,7 @@ public sealed record TrainSettings
         TrainPrompts = TrainPrompts ?? stored.TrainPrompts,
         MaxClicks = MaxClicks ?? stored.MaxClicks,
         PromptRounds = PromptRounds ?? stored.PromptRounds,
+        TargetsPerStack = TargetsPerStack ?? stored.TargetsPerStack,
     };
 
     /// <summary>

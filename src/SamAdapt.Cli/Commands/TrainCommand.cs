@@ -59,13 +59,14 @@ public sealed class TrainCommand : ICliCommand
         var prompts = new Option<string?>("--train-prompts") { Description = $"msa: training prompt mixture kind[:weight],…; kinds box (IoU 0.5–1 with the tight box), jitter-box (±10 %), click (1..--max-clicks positives), iterative (centre click + 0..--prompt-rounds corrections with the previous mask fed back) (default {Methods.Msa.TrainPromptMix.DefaultText})" };
         var maxClicks = new Option<int?>("--max-clicks") { Description = "msa: most positive clicks of a training click prompt (default 3)" };
         var rounds = new Option<int?>("--prompt-rounds") { Description = "msa: most correction rounds of a training interactive session (default 4)" };
+        var perStack = new Option<int?>("--targets-per-stack") { Description = "msa: most training targets (slice × class) per stack and step, drawn at random (default 0 = all); with --batch > 1 spreads the decoder's work over more images" };
         var runtime = new RuntimeOptions(defaultDevice: null);
         var cmd = new Command("train",
             "Train an adaptation method (ma-sam, lora, full, msa, medsam, masksam, ...) on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
                      batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment, foreground, nproc, distTimeout,
-                     activation, decAdapters, trains, loss, prompts, maxClicks, rounds }) cmd.Options.Add(o);
+                     activation, decAdapters, trains, loss, prompts, maxClicks, rounds, perStack }) cmd.Options.Add(o);
         runtime.AddTo(cmd);
         cmd.SetAction(pr =>
         {
@@ -89,7 +90,7 @@ public sealed class TrainCommand : ICliCommand
                 AdapterActivation = pr.GetValue(activation),
                 DecoderAdapters = pr.GetResult(decAdapters) is { Implicit: false } ? pr.GetValue(decAdapters) : null,
                 Trains = pr.GetValue(trains), Loss = pr.GetValue(loss), TrainPrompts = pr.GetValue(prompts),
-                MaxClicks = pr.GetValue(maxClicks), PromptRounds = pr.GetValue(rounds),
+                MaxClicks = pr.GetValue(maxClicks), PromptRounds = pr.GetValue(rounds), TargetsPerStack = pr.GetValue(perStack),
             };
             int? workers = pr.GetValue(nproc);
             if (workers is < 1) throw new CliException($"--nproc must be ≥ 1, got {workers}");

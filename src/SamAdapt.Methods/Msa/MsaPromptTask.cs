@@ -22,7 +22,7 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
     public MsaPromptTask(MsaTaskConfig config, MsaSam model, TrainingData data, int seed)
     {
         TaskConfig = config;
-        Prompts = TrainPromptMix.Parse(config.TrainPrompts, config.MaxClicks, config.PromptRounds);
+        Prompts = TrainPromptMix.Parse(config.TrainPrompts, config.MaxClicks, config.PromptRounds, config.TargetsPerStack);
         _model = model;
         _data = data;
         _seed = seed;
@@ -93,14 +93,22 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
             var present = new SortedSet<long>();
             for (int d = 0; d < depth; d++)
                 for (int i = 0; i < plane; i++) { long v = labels[(b * depth + d) * plane + i]; if (v > 0) present.Add(v); }
+            var candidates = new List<(int Image, int Class, BinaryMask Mask)>();
             foreach (var k in present)
                 for (int d = centreOnly ? depth / 2 : 0; d < (centreOnly ? depth / 2 + 1 : depth); d++)
                 {
                     int img = b * depth + d;
                     var mask = BinaryMask.FromLabels(labels.AsSpan(img * plane, plane), size, size, k);
-                    if (mask.IsEmpty) continue;
-                    list.Add(Draw(img, (int)k, mask, mix, rng));
+                    if (!mask.IsEmpty) candidates.Add((img, (int)k, mask));
                 }
+            if (mix.TargetsPerStack > 0 && candidates.Count > mix.TargetsPerStack)
+            {
+                // a uniform subset (partial Fisher–Yates), kept in (class, slice) order
+                var idx = Enumerable.Range(0, candidates.Count).ToArray();
+                for (int i = 0; i < mix.TargetsPerStack; i++) { int j = i + rng.Next(idx.Length - i); (idx[i], idx[j]) = (idx[j], idx[i]); }
+                candidates = idx.Take(mix.TargetsPerStack).Order().Select(i => candidates[i]).ToList();
+            }
+            foreach (var (img, k, mask) in candidates) list.Add(Draw(img, k, mask, mix, rng));
         }
         return list;
     }

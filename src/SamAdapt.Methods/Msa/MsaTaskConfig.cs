@@ -40,6 +40,8 @@ public sealed class MsaTaskConfig
     public int MaxClicks { get; set; } = 3;
     /// <summary>Most correction rounds of a training interactive session.</summary>
     public int PromptRounds { get; set; } = 4;
+    /// <summary>Most training targets per stack and step (0 = every target).</summary>
+    public int TargetsPerStack { get; set; }
     /// <summary>For imported runs: the reference file and its SHA-256.</summary>
     public string ImportedFrom { get; set; } = "";
     public string ImportedSha256 { get; set; } = "";

@@ -53,8 +53,7 @@ public static class MsaTraining
             },
             TrainsGiven = s.Trains is not null || s.TrainBase is not null,
             Loss = s.Loss is { } l ? MsaPromptTask.ParseLoss(l) : MsaLossKind.DiceBce,
-            Prompts = s.TrainPrompts is { } p ? TrainPromptMix.Parse(p, s.MaxClicks, s.PromptRounds)
-                : TrainPromptMix.Default with { MaxClicks = s.MaxClicks ?? TrainPromptMix.Default.MaxClicks, Rounds = s.PromptRounds ?? TrainPromptMix.Default.Rounds },
+            Prompts = TrainPromptMix.Parse(s.TrainPrompts ?? TrainPromptMix.DefaultText, s.MaxClicks, s.PromptRounds, s.TargetsPerStack),
         };
         if (medSam)
         {
@@ -68,7 +67,7 @@ public static class MsaTraining
         var summary = string.Create(CultureInfo.InvariantCulture,
             $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), {cfg.TrainCases.Count} training / " +
             $"{cfg.ValidationCases.Count} validation case(s), {cfg.ImageSize}² input, {cfg.Slices}-slice stacks (depth branch {(model.Options.DepthBranch ? "on" : "off")}), " +
-            $"prompts {cfg.TrainPrompts} (clicks ≤ {cfg.MaxClicks}, rounds ≤ {cfg.PromptRounds}), loss {cfg.Loss}, adapters {model.Options.Activation}" +
+            $"prompts {cfg.TrainPrompts} (clicks ≤ {cfg.MaxClicks}, rounds ≤ {cfg.PromptRounds}{(cfg.TargetsPerStack > 0 ? $", ≤ {cfg.TargetsPerStack} targets per stack" : "")}), loss {cfg.Loss}, adapters {model.Options.Activation}" +
             $"{(model.Options.DecoderAdapters ? " + decoder adapters" : "")}, trained: {model.Options.Trains}");
         return new MethodRun(task, new SliceStackSource(data), summary);
     }
@@ -159,6 +158,7 @@ public static class MsaTraining
             TrainPrompts = o.Prompts.ToText(),
             MaxClicks = o.Prompts.MaxClicks,
             PromptRounds = o.Prompts.Rounds,
+            TargetsPerStack = o.Prompts.TargetsPerStack,
         };
         return (cfg, data, model);
     }
@@ -176,6 +176,7 @@ public static class MsaTraining
         TrainPrompts = t.Method == "msa" ? t.TrainPrompts : null,
         MaxClicks = t.MaxClicks,
         PromptRounds = t.PromptRounds,
+        TargetsPerStack = t.TargetsPerStack,
         AdapterActivation = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).Activation.ToString().ToLowerInvariant() : null,
         DecoderAdapters = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).DecoderAdapters : null,
         Trains = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.TrainsText(MsaOptions.FromJson(t.MsaOptions).Trains) : null,

@@ -24,6 +24,11 @@ public sealed record TrainPromptMix
     public int MaxClicks { get; init; } = 3;
     /// <summary>Most correction rounds of an interactive session (its prompt then holds up to Rounds + 1 clicks).</summary>
     public int Rounds { get; init; } = 4;
+    /// <summary>
+    /// At most this many targets per stack and step, drawn at random from its (slice, class) targets; 0 = every target. With several
+    /// stacks per batch it spreads the decoder's work over more images for the same cost.
+    /// </summary>
+    public int TargetsPerStack { get; init; }
     /// <summary>Lowest IoU of a <c>box</c> prompt with the tight box.</summary>
     public double BoxIoUMin { get; init; } = 0.5;
 
@@ -47,11 +52,12 @@ public sealed record TrainPromptMix
         if (!(Total > 0)) throw new ArgumentException("--train-prompts: every weight is 0; give at least one of box, jitter-box, click, iterative");
         if (MaxClicks < 1) throw new ArgumentException($"--max-clicks must be ≥ 1, got {MaxClicks}");
         if (Rounds < 0) throw new ArgumentException($"--prompt-rounds must be ≥ 0, got {Rounds}");
+        if (TargetsPerStack < 0) throw new ArgumentException($"--targets-per-stack must be ≥ 0 (0 = every target), got {TargetsPerStack}");
         if (!(BoxIoUMin > 0 && BoxIoUMin <= 1)) throw new ArgumentException($"box IoU minimum must be in (0, 1], got {BoxIoUMin.ToString(CultureInfo.InvariantCulture)}");
     }
 
     /// <summary>Parses <c>kind[:weight],…</c> (kinds box, jitter-box, click, iterative).</summary>
-    public static TrainPromptMix Parse(string text, int? maxClicks = null, int? rounds = null)
+    public static TrainPromptMix Parse(string text, int? maxClicks = null, int? rounds = null, int? targetsPerStack = null)
     {
         var mix = new TrainPromptMix();
         var seen = new HashSet<string>();
@@ -73,7 +79,7 @@ public sealed record TrainPromptMix
             };
         }
         if (seen.Count == 0) throw new ArgumentException($"--train-prompts: no prompt kind given; expected e.g. {DefaultText}");
-        mix = mix with { MaxClicks = maxClicks ?? mix.MaxClicks, Rounds = rounds ?? mix.Rounds };
+        mix = mix with { MaxClicks = maxClicks ?? mix.MaxClicks, Rounds = rounds ?? mix.Rounds, TargetsPerStack = targetsPerStack ?? mix.TargetsPerStack };
         mix.Validate();
         return mix;
     }

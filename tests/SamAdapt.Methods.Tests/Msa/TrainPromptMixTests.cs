@@ -179,4 +179,26 @@ public class TrainPromptMixTests
         Assert.NotEqual(PromptSimulator.StableSeed(1234, 17), PromptSimulator.StableSeed(17, 1234));
         Assert.InRange(PromptSimulator.StableSeed(-5, long.MaxValue), 0, int.MaxValue);
     }
+
+    [Fact]
+    public void Targets_per_stack_caps_each_stack_with_a_random_subset_of_its_targets()
+    {
+        // 2 stacks × 3 slices of 8×8, classes 1..3 in every slice: 9 targets per stack
+        const int S = 8;
+        var labels = new long[2 * 3 * S * S];
+        for (int img = 0; img < 6; img++) for (int k = 1; k <= 3; k++) labels[img * S * S + k * 9] = k;
+        var all = MsaPromptTask.Targets(labels, 2, 3, S, new TrainPromptMix { Click = 1 }, new Random(1));
+        Assert.Equal(18, all.Count);
+        var seen = new HashSet<(int, int)>();
+        for (int seed = 0; seed < 40; seed++)
+        {
+            var some = MsaPromptTask.Targets(labels, 2, 3, S, new TrainPromptMix { Click = 1, TargetsPerStack = 4 }, new Random(seed));
+            Assert.Equal(4, some.Count(t => t.Image < 3));
+            Assert.Equal(4, some.Count(t => t.Image >= 3));
+            Assert.Equal(some.Count, some.Select(t => (t.Image, t.Class)).Distinct().Count());
+            foreach (var t in some) seen.Add((t.Image, t.Class));
+        }
+        Assert.Equal(18, seen.Count); // every target gets drawn
+        Assert.Contains("--targets-per-stack", Assert.Throws<ArgumentException>(() => TrainPromptMix.Parse("box", targetsPerStack: -1)).Message);
+    }
 }
