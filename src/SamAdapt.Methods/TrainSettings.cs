@@ -53,6 +53,24 @@ public sealed record TrainSettings
     /// <summary>3D-adapter bottleneck; null = the method's default.</summary>
     public int? Bottleneck { get; init; }
 
+    // ---- prompt-trained methods (msa, medsam; docs/methods/msa.md) ----
+    /// <summary>--adapter-activation: gelu (the released MSA code) or relu (the paper).</summary>
+    public string? AdapterActivation { get; init; }
+    /// <summary>--decoder-adapters: the MSA paper's three adapters per two-way decoder block.</summary>
+    public bool? DecoderAdapters { get; init; }
+    /// <summary>--trains: the parts that train (adapters, decoder, prompt-encoder, image-encoder; reference; all).</summary>
+    public string? Trains { get; init; }
+    /// <summary>--loss: dice-bce, bce (the reference's 2D BCE, pos_weight 2) or dice (its 3D Dice-CE).</summary>
+    public string? Loss { get; init; }
+    /// <summary>--train-prompts: the training prompt mixture, e.g. box:0.4,click:0.3,iterative:0.3.</summary>
+    public string? TrainPrompts { get; init; }
+    /// <summary>--max-clicks: most positive clicks of a training click prompt.</summary>
+    public int? MaxClicks { get; init; }
+    /// <summary>--prompt-rounds: most correction rounds of a training interactive session.</summary>
+    public int? PromptRounds { get; init; }
+    /// <summary>--targets-per-stack: most training targets per stack and step (0 = every target).</summary>
+    public int? TargetsPerStack { get; init; }
+
     // ---- trainer ----
     public long? Iterations { get; init; }
     public long? Epochs { get; init; }
@@ -112,6 +130,14 @@ public sealed record TrainSettings
         IntensitySource = Intensity is null ? stored.IntensitySource : IntensitySource,
         Rank = Rank ?? stored.Rank,
         Bottleneck = Bottleneck ?? stored.Bottleneck,
+        AdapterActivation = AdapterActivation ?? stored.AdapterActivation,
+        DecoderAdapters = DecoderAdapters ?? stored.DecoderAdapters,
+        Trains = Trains ?? stored.Trains,
+        Loss = Loss ?? stored.Loss,
+        TrainPrompts = TrainPrompts ?? stored.TrainPrompts,
+        MaxClicks = MaxClicks ?? stored.MaxClicks,
+        PromptRounds = PromptRounds ?? stored.PromptRounds,
+        TargetsPerStack = TargetsPerStack ?? stored.TargetsPerStack,
     };
 
     /// <summary>

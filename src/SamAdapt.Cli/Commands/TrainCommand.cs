@@ -52,12 +52,22 @@ public sealed class TrainCommand : ICliCommand
         var trainBase = new Option<bool>("--train-base") { Description = "With --model (from scratch): train the base image encoder too (default true: a frozen random encoder carries no usable features and no position; --train-base false trains only adapters and decoder)" };
         var foreground = new Option<double?>("--oversample-foreground") { Description = "Share of training stacks centred on a slice holding a foreground class (class drawn uniformly, as nnU-Net; default 0.33; 0 = plain shuffled slices)" };
         var inputProjection = new Option<string?>("--input-projection") { Description = "How C image channels become SAM's 3: learned (a 1×1 convolution C→3 trained with the method) or select:i,j,k (three chosen channels); default: grey replicated when C = 1, as RGB when C = 3, learned otherwise (docs/imaging.md)" };
+        // prompt-trained methods (msa, medsam)
+        var activation = new Option<string?>("--adapter-activation") { Description = "msa: adapter activation, gelu (default, the released code) or relu (the paper)" };
+        var decAdapters = new Option<bool>("--decoder-adapters") { Description = "msa: add the paper's three adapters per two-way decoder block (hyper-prompting, MLP, image); off in the released code" };
+        var trains = new Option<string?>("--trains") { Description = "msa: parts that train, comma-separated: adapters, decoder, prompt-encoder, image-encoder, or reference (adapters,decoder) / all (default: reference with --checkpoint, all from scratch)" };
+        var loss = new Option<string?>("--loss") { Description = "msa/medsam: dice-bce (default), bce (the reference's 2D BCE, pos_weight 2) or dice (its 3D Dice-CE)" };
+        var prompts = new Option<string?>("--train-prompts") { Description = $"msa: training prompt mixture kind[:weight],…; kinds box (IoU 0.5–1 with the tight box), jitter-box (±10 %), click (1..--max-clicks positives), iterative (centre click + 0..--prompt-rounds corrections with the previous mask fed back) (default {Methods.Msa.TrainPromptMix.DefaultText})" };
+        var maxClicks = new Option<int?>("--max-clicks") { Description = "msa: most positive clicks of a training click prompt (default 3)" };
+        var rounds = new Option<int?>("--prompt-rounds") { Description = "msa: most correction rounds of a training interactive session (default 4)" };
+        var perStack = new Option<int?>("--targets-per-stack") { Description = "msa: most training targets (slice × class) per stack and step, drawn at random (default 0 = all); with --batch > 1 spreads the decoder's work over more images" };
         var runtime = new RuntimeOptions(defaultDevice: null);
         var cmd = new Command("train",
             "Train an adaptation method (ma-sam, lora, full, msa, medsam, masksam, ...) on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
-                     batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment, foreground, nproc, distTimeout, inputProjection }) cmd.Options.Add(o);
+                     batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment, foreground, nproc, distTimeout, inputProjection,
+                     activation, decAdapters, trains, loss, prompts, maxClicks, rounds, perStack }) cmd.Options.Add(o);
         runtime.AddTo(cmd);
         cmd.SetAction(pr =>
         {
@@ -79,6 +89,10 @@ public sealed class TrainCommand : ICliCommand
                 InputProjection = pr.GetValue(inputProjection),
                 Runtime = runtime.Bind(pr),
                 DistTimeout = pr.GetValue(distTimeout),
+                AdapterActivation = pr.GetValue(activation),
+                DecoderAdapters = pr.GetResult(decAdapters) is { Implicit: false } ? pr.GetValue(decAdapters) : null,
+                Trains = pr.GetValue(trains), Loss = pr.GetValue(loss), TrainPrompts = pr.GetValue(prompts),
+                MaxClicks = pr.GetValue(maxClicks), PromptRounds = pr.GetValue(rounds), TargetsPerStack = pr.GetValue(perStack),
             };
             int? workers = pr.GetValue(nproc);
             if (workers is < 1) throw new CliException($"--nproc must be ≥ 1, got {workers}");

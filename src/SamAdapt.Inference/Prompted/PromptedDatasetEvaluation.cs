@@ -72,7 +72,7 @@ public static class PromptedDatasetEvaluation
         var cache = new Dictionary<(int, int), Tensor>();
         try
         {
-            bool[] Segment(int ci, int z, IReadOnlyList<Click> clicks, PromptBox? box)
+            SlicePrediction Segment(int ci, int z, IReadOnlyList<Click> clicks, PromptBox? box, float[]? previous)
             {
                 var pv = prepared[ci];
                 using var _ = torch.inference_mode();
@@ -93,10 +93,11 @@ public static class PromptedDatasetEvaluation
                     lab = Tensor.FromArray<float>(m.Select(c => (float)c.Label).ToArray(), [1, m.Count], device);
                 }
                 if (box is { } bb) b = Tensor.FromArray<float>(PromptSimulator.ToModelFrame(bb, pv.Rows, pv.Cols, size).ToArray(), [1, 4], device);
-                var low = model.Decode(emb, coords, lab, b).LowResLogits;
+                var maskIn = previous is null ? null : Tensor.FromArray<float>(previous, [1, 1, 4 * emb.size(2), 4 * emb.size(3)], device);
+                var low = model.Decode(emb, coords, lab, b, maskIn).LowResLogits.to(DType.Float32);
                 var up = F.interpolate(low, [size, size], InterpolationMode.Bilinear, alignCorners: false).to(DType.Float32).cpu().ToArray<float>();
                 var native = pv.Rows == size && pv.Cols == size ? up : Resize2D.BilinearPlanes(up, 1, size, size, pv.Rows, pv.Cols);
-                return native.Select(v => v > 0).ToArray();
+                return new SlicePrediction(native.Select(v => v > 0).ToArray(), low.cpu().contiguous().ToArray<float>());
             }
             log.WriteLine($"model: {run.Model.Method}, weights {run.WeightsFile}; {cases.Count} case(s), labels {string.Join(", ", labels.Select(l => l.Name))}; protocol {s.Protocol}, seed {s.Seed}");
             var report = PromptedEvaluator.Evaluate(gt, labels.Select(l => l.Values[0]).ToList(), labels.Select(l => l.Name).ToList(), settings, Segment, s.Seed);

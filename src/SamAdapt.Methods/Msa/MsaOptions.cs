@@ -69,6 +69,37 @@ public sealed record MsaOptions
         if (Trains == MsaTrainedParts.None) throw new ArgumentException("nothing would train: choose at least one part");
     }
 
+    /// <summary>--adapter-activation: gelu or relu.</summary>
+    public static AdapterActivation ParseActivation(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "gelu" => AdapterActivation.Gelu,
+        "relu" => AdapterActivation.Relu,
+        _ => throw new ArgumentException($"--adapter-activation: expected gelu or relu, got '{text}'"),
+    };
+
+    /// <summary>--trains: comma-separated parts (adapters, decoder, prompt-encoder, image-encoder) or reference / all.</summary>
+    public static MsaTrainedParts ParseTrains(string text)
+    {
+        var parts = MsaTrainedParts.None;
+        foreach (var p in text.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            parts |= p.ToLowerInvariant() switch
+            {
+                "adapters" or "encoder-adapters" => MsaTrainedParts.EncoderAdapters,
+                "decoder" or "mask-decoder" => MsaTrainedParts.MaskDecoder,
+                "prompt-encoder" => MsaTrainedParts.PromptEncoder,
+                "image-encoder" or "encoder" => MsaTrainedParts.ImageEncoder,
+                "reference" => MsaTrainedParts.Reference,
+                "all" => MsaTrainedParts.All,
+                _ => throw new ArgumentException($"--trains: unknown part '{p}'; expected adapters, decoder, prompt-encoder, image-encoder, reference or all"),
+            };
+        return parts == MsaTrainedParts.None ? throw new ArgumentException("--trains: no part given; expected e.g. adapters,decoder") : parts;
+    }
+
+    /// <summary>The --trains text of <paramref name="parts"/>.</summary>
+    public static string TrainsText(MsaTrainedParts parts) => parts == MsaTrainedParts.All ? "all" : string.Join(",",
+        new[] { (MsaTrainedParts.EncoderAdapters, "adapters"), (MsaTrainedParts.MaskDecoder, "decoder"), (MsaTrainedParts.PromptEncoder, "prompt-encoder"), (MsaTrainedParts.ImageEncoder, "image-encoder") }
+            .Where(p => (parts & p.Item1) != 0).Select(p => p.Item2));
+
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = false };
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);

@@ -6,21 +6,11 @@ using SamAdapt.Training.Engine;
 
 namespace SamAdapt.Methods.Msa;
 
-/// <summary>Which prompts training simulates (docs/methods/msa.md, "Training").</summary>
-[Flags]
-public enum TrainPromptKinds
-{
-    /// <summary>A box from the slice's mask, each side jittered by up to 10 % of the box size.</summary>
-    Box = 1,
-    /// <summary>One positive click inside the target.</summary>
-    Click = 2,
-    BoxOrClick = Box | Click,
-}
-
 /// <summary>
 /// Prompt-trained MSA as a trainer task: per stack of the batch and per class present in it, every slice that holds the class is one
-/// prompted target (a simulated box or click from that slice's mask, in the S×S model frame), decoded against the slice's embedding
-/// from the depth-aware encoder; the loss (<see cref="MsaLossKind"/>) is taken on the logits up-sampled to S. Validation: Dice per class
+/// prompted target (a prompt drawn from that slice's mask by the <see cref="TrainPromptMix"/>, in the S×S model frame), decoded against
+/// the slice's embedding from the depth-aware encoder (interactive targets first run their correction rounds without gradient); the
+/// loss (<see cref="MsaLossKind"/>) is taken on the final logits up-sampled to S. Validation: Dice per class
 /// with tight-box prompts on the centre slices of the validation stacks. Batches are (B·D, 3, S, S) images and (B·D, S, S) class labels.
 /// </summary>
 public sealed class MsaPromptTask : ITrainingTask, IDisposable
@@ -32,6 +22,7 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
     public MsaPromptTask(MsaTaskConfig config, MsaSam model, TrainingData data, int seed)
     {
         TaskConfig = config;
+        Prompts = TrainPromptMix.Parse(config.TrainPrompts, config.MaxClicks, config.PromptRounds, config.TargetsPerStack);
         _model = model;
         _data = data;
         _seed = seed;
@@ -44,7 +35,7 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
     public IReadOnlyList<string> ClassNames => TaskConfig.ClassNames;
     public object Config => TaskConfig;
     public MsaLossKind LossKind => ParseLoss(TaskConfig.Loss);
-    public TrainPromptKinds Prompts => ParsePrompts(TaskConfig.TrainPrompts);
+    public TrainPromptMix Prompts { get; } = TrainPromptMix.Default;
 
     /// <summary>Every tensor when there is no base checkpoint to rebuild the frozen part from, or when the image encoder trains.</summary>
     private bool Full => TaskConfig.BaseCheckpoint == "" || (_model.Options.Trains & MsaTrainedParts.ImageEncoder) != 0;
@@ -82,14 +73,18 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
 
     public void Prepare(TrainingContext context) => _model.to(context.Device);
 
-    /// <summary>One prompted target: the image row it is decoded against, its prompt (model frame) and its binary mask (S×S).</summary>
-    public sealed record Target(int Image, int Class, Click? Click, PromptBox? Box, bool[] Mask);
+    /// <summary>
+    /// One prompted target: the image row it is decoded against, its prompt in the model frame (clicks and/or a box), its binary mask
+    /// (S×S), and the correction rounds it runs before the decode that counts (interactive targets: each round adds the next click in
+    /// the error region and feeds the round's low-resolution logits back as the mask prompt).
+    /// </summary>
+    public sealed record Target(int Image, int Class, IReadOnlyList<Click> Clicks, PromptBox? Box, bool[] Mask, int Rounds = 0);
 
     /// <summary>
     /// The prompted targets of a batch of class labels (B·D, S, S): per stack and class present, every slice holding the class, with a
-    /// box or a click drawn by <paramref name="rng"/> (<paramref name="tightBoxes"/>: the tight box, no jitter).
+    /// prompt drawn by <paramref name="rng"/> from <paramref name="mix"/> (<see cref="TrainPromptMix.TightBoxes"/>: the tight box).
     /// </summary>
-    public static List<Target> Targets(long[] labels, int stacks, int depth, int size, TrainPromptKinds kinds, Random rng, bool centreOnly = false, bool tightBoxes = false)
+    public static List<Target> Targets(long[] labels, int stacks, int depth, int size, TrainPromptMix mix, Random rng, bool centreOnly = false)
     {
         var list = new List<Target>();
         int plane = size * size;
@@ -98,47 +93,115 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
             var present = new SortedSet<long>();
             for (int d = 0; d < depth; d++)
                 for (int i = 0; i < plane; i++) { long v = labels[(b * depth + d) * plane + i]; if (v > 0) present.Add(v); }
+            var candidates = new List<(int Image, int Class, BinaryMask Mask)>();
             foreach (var k in present)
                 for (int d = centreOnly ? depth / 2 : 0; d < (centreOnly ? depth / 2 + 1 : depth); d++)
                 {
                     int img = b * depth + d;
                     var mask = BinaryMask.FromLabels(labels.AsSpan(img * plane, plane), size, size, k);
-                    if (mask.IsEmpty) continue;
-                    bool box = kinds == TrainPromptKinds.Box || (kinds == TrainPromptKinds.BoxOrClick && rng.Next(2) == 0);
-                    if (box) list.Add(new Target(img, (int)k, null, tightBoxes ? PromptSimulator.TightBox(mask) : PromptSimulator.JitteredBox(mask, 0.1, rng), mask.Data));
-                    else list.Add(new Target(img, (int)k, PromptSimulator.PositiveClick(mask, rng), null, mask.Data));
+                    if (!mask.IsEmpty) candidates.Add((img, (int)k, mask));
                 }
+            if (mix.TargetsPerStack > 0 && candidates.Count > mix.TargetsPerStack)
+            {
+                // a uniform subset (partial Fisher–Yates), kept in (class, slice) order
+                var idx = Enumerable.Range(0, candidates.Count).ToArray();
+                for (int i = 0; i < mix.TargetsPerStack; i++) { int j = i + rng.Next(idx.Length - i); (idx[i], idx[j]) = (idx[j], idx[i]); }
+                candidates = idx.Take(mix.TargetsPerStack).Order().Select(i => candidates[i]).ToList();
+            }
+            foreach (var (img, k, mask) in candidates) list.Add(Draw(img, k, mask, mix, rng));
         }
         return list;
     }
 
-    /// <summary>Logits (N, 1, S, S) of the targets against the embeddings (B·D, C, h, w): boxes and clicks decoded as two prompt batches, in target order.</summary>
-    public static Tensor Decode(MsaSam model, Tensor embeddings, IReadOnlyList<Target> targets, int size)
+    private static Target Draw(int img, int k, BinaryMask mask, TrainPromptMix mix, Random rng)
+    {
+        if (mix.TightOnly) return new Target(img, k, [], PromptSimulator.TightBox(mask), mask.Data);
+        switch (mix.Draw(rng))
+        {
+            case TrainPromptKind.Box:
+                double iou = mix.BoxIoUMin + rng.NextDouble() * (1 - mix.BoxIoUMin);
+                return new Target(img, k, [], PromptSimulator.BoxWithIoU(mask, iou, rng), mask.Data);
+            case TrainPromptKind.JitterBox:
+                return new Target(img, k, [], PromptSimulator.JitteredBox(mask, 0.1, rng), mask.Data);
+            case TrainPromptKind.Click:
+                return new Target(img, k, PromptSimulator.Clicks(mask, 1 + rng.Next(mix.MaxClicks), 0, rng), null, mask.Data);
+            default:
+                // evaluate-prompted's first interactive click: the centre of the largest target region
+                var first = PromptSimulator.NextClick(mask, new BinaryMask(new bool[mask.Data.Length], mask.Height, mask.Width))!.Value;
+                return new Target(img, k, [first], null, mask.Data, rng.Next(mix.Rounds + 1));
+        }
+    }
+
+    /// <summary>
+    /// Logits (N, 1, S, S) of the targets against the embeddings (B·D, C, h, w), in target order. Interactive targets first run their
+    /// <see cref="Target.Rounds"/> correction rounds without gradient (the embeddings detached): decode, threshold at 0, add the next click
+    /// in the largest error region (its centre, as evaluate-prompted, or with <paramref name="rng"/> half of the time a random pixel of it),
+    /// keep the low-resolution logits (N, 1, 4h, 4w) as the next mask prompt. The last decode of every target carries the gradient.
+    /// </summary>
+    public static Tensor Decode(MsaSam model, Tensor embeddings, IReadOnlyList<Target> targets, int size, Random? rng = null)
+    {
+        using var scope = DisposeScope.Begin();
+        var clicks = targets.Select(t => t.Clicks.ToList()).ToArray();
+        var masks = new Tensor?[targets.Count];
+        int maxRounds = targets.Count == 0 ? 0 : targets.Max(t => t.Rounds);
+        if (maxRounds > 0)
+        {
+            using var noGrad = torch.no_grad();
+            var detached = embeddings.detach();
+            var done = new bool[targets.Count];
+            for (int round = 0; round < maxRounds; round++)
+            {
+                var active = Enumerable.Range(0, targets.Count).Where(i => targets[i].Rounds > round && !done[i]).ToList();
+                if (active.Count == 0) break;
+                var low = DecodeLowRes(model, detached, active.Select(i => (targets[i].Image, (IReadOnlyList<Click>)clicks[i], targets[i].Box, masks[i])).ToList());
+                var pred = F.interpolate(low, [size, size], InterpolationMode.Bilinear, alignCorners: false).gt(0.0).to(DType.Float32)
+                    .to(Device.CPU).contiguous().ToArray<float>();
+                int plane = size * size;
+                for (int j = 0; j < active.Count; j++)
+                {
+                    int i = active[j];
+                    masks[i] = low.slice(0, j, j + 1);
+                    var truth = new BinaryMask(targets[i].Mask, size, size);
+                    var p = new BinaryMask(pred.AsSpan(j * plane, plane).ToArray().Select(v => v > 0.5f).ToArray(), size, size);
+                    var next = rng is not null && rng.Next(2) == 0 ? PromptSimulator.RandomErrorClick(truth, p, rng) : PromptSimulator.NextClick(truth, p);
+                    if (next is { } c) clicks[i].Add(c);
+                    else done[i] = true; // exact: the final decode repeats this prompt with its logits
+                }
+            }
+        }
+        var logits = DecodeLowRes(model, embeddings, Enumerable.Range(0, targets.Count).Select(i => (targets[i].Image, (IReadOnlyList<Click>)clicks[i], targets[i].Box, masks[i])).ToList());
+        return F.interpolate(logits, [size, size], InterpolationMode.Bilinear, alignCorners: false).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// Low-resolution logits (N, 1, 4h, 4w) of prompts (image row, clicks, box, mask prompt (1, 1, 4h, 4w) or null), in order: prompts of
+    /// the same shape (click count, box or not, mask or not) decoded as one batch.
+    /// </summary>
+    public static Tensor DecodeLowRes(MsaSam model, Tensor embeddings, IReadOnlyList<(int Image, IReadOnlyList<Click> Clicks, PromptBox? Box, Tensor? Mask)> prompts)
     {
         using var scope = DisposeScope.Begin();
         var device = embeddings.device;
-        var parts = new Tensor?[targets.Count];
-        var boxRows = Enumerable.Range(0, targets.Count).Where(i => targets[i].Box is not null).ToList();
-        var clickRows = Enumerable.Range(0, targets.Count).Where(i => targets[i].Box is null).ToList();
-        Tensor Rows(List<int> rows) => torch.tensor(rows.Select(i => (long)targets[i].Image).ToArray()).to(device);
         var outputs = new List<(List<int> Rows, Tensor Logits)>();
-        if (boxRows.Count > 0)
+        foreach (var g in Enumerable.Range(0, prompts.Count).GroupBy(i => (prompts[i].Clicks.Count, prompts[i].Box is not null, prompts[i].Mask is not null)))
         {
-            var boxes = Tensor.FromArray<float>(boxRows.SelectMany(i => targets[i].Box!.Value.ToArray()).ToArray(), [boxRows.Count, 4], device);
-            outputs.Add((boxRows, model.Decode(embeddings.index_select(0, Rows(boxRows)), null, null, boxes).LowResLogits));
-        }
-        if (clickRows.Count > 0)
-        {
-            var coords = Tensor.FromArray<float>(clickRows.SelectMany(i => new[] { targets[i].Click!.Value.X, targets[i].Click!.Value.Y }).ToArray(), [clickRows.Count, 1, 2], device);
-            var labels = Tensor.FromArray<float>(clickRows.Select(i => (float)targets[i].Click!.Value.Label).ToArray(), [clickRows.Count, 1], device);
-            outputs.Add((clickRows, model.Decode(embeddings.index_select(0, Rows(clickRows)), coords, labels).LowResLogits));
+            var rows = g.ToList();
+            var (n, hasBox, hasMask) = g.Key;
+            var emb = embeddings.index_select(0, torch.tensor(rows.Select(i => (long)prompts[i].Image).ToArray()).to(device));
+            Tensor? coords = null, labels = null, boxes = null, maskIn = null;
+            if (n > 0)
+            {
+                coords = Tensor.FromArray<float>(rows.SelectMany(i => prompts[i].Clicks.SelectMany(c => new[] { c.X, c.Y })).ToArray(), [rows.Count, n, 2], device);
+                labels = Tensor.FromArray<float>(rows.SelectMany(i => prompts[i].Clicks.Select(c => (float)c.Label)).ToArray(), [rows.Count, n], device);
+            }
+            if (hasBox) boxes = Tensor.FromArray<float>(rows.SelectMany(i => prompts[i].Box!.Value.ToArray()).ToArray(), [rows.Count, 4], device);
+            if (hasMask) maskIn = torch.cat(rows.Select(i => prompts[i].Mask!).ToArray(), 0);
+            outputs.Add((rows, model.Decode(emb, coords, labels, boxes, maskIn).LowResLogits));
         }
         var order = outputs.SelectMany(o => o.Rows).ToArray();
-        var all = torch.cat(outputs.Select(o => o.Logits).ToArray(), 0);
+        var all = outputs.Count == 1 ? outputs[0].Logits : torch.cat(outputs.Select(o => o.Logits).ToArray(), 0);
         var inverse = new long[order.Length];
         for (int j = 0; j < order.Length; j++) inverse[order[j]] = j;
-        var logits = all.index_select(0, torch.tensor(inverse).to(device));
-        return F.interpolate(logits, [size, size], InterpolationMode.Bilinear, alignCorners: false).MoveToOuterScope();
+        return all.index_select(0, torch.tensor(inverse).to(device)).MoveToOuterScope();
     }
 
     public Tensor Loss(Batch batch, TrainingContext context)
@@ -146,11 +209,11 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
         int d = TaskConfig.Slices, size = TaskConfig.ImageSize;
         int stacks = (int)(batch.Input.size(0) / d);
         var labels = batch.Target.to(Device.CPU).contiguous().ToArray<long>();
-        var rng = new Random(HashCode.Combine(_seed, context.Step));
+        var rng = new Random(PromptSimulator.StableSeed(_seed, context.Step));
         var targets = Targets(labels, stacks, d, size, Prompts, rng);
         var emb = _model.EmbedImages(batch.Input, d);
         if (targets.Count == 0) return emb.sum() * 0.0; // no foreground in the batch: a zero loss on the graph
-        var logits = Decode(_model, emb, targets, size);
+        var logits = Decode(_model, emb, targets, size, rng);
         var target = Tensor.FromArray<float>(targets.SelectMany(t => t.Mask.Select(v => v ? 1f : 0f)).ToArray(), [targets.Count, 1, size, size], emb.device);
         return MsaLoss.Compute(LossKind, logits, target);
     }
@@ -164,7 +227,7 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
         foreach (var b in _data.ValidationBatches(1))
         {
             using var scope = DisposeScope.Begin();
-            var targets = Targets(b.Label!, b.BatchSize, d, size, TrainPromptKinds.Box, new Random(0), centreOnly: true, tightBoxes: true);
+            var targets = Targets(b.Label!, b.BatchSize, d, size, TrainPromptMix.TightBoxes, new Random(0), centreOnly: true);
             if (targets.Count == 0) continue;
             var emb = _model.EmbedImages(b.ImageTensor(context.Device), d);
             var pred = Decode(_model, emb, targets, size).gt(0.0).to(DType.Float32).to(Device.CPU).contiguous().ToArray<float>().Select(v => v > 0.5f).ToArray();
@@ -185,21 +248,8 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
         "dice-bce" or "dicebce" => MsaLossKind.DiceBce,
         "bce" => MsaLossKind.Bce,
         "dice" => MsaLossKind.Dice,
-        _ => throw new ArgumentException($"unknown MSA loss '{s}'; expected dice-bce, bce or dice"),
+        _ => throw new ArgumentException($"--loss: unknown MSA loss '{s}'; expected dice-bce, bce or dice"),
     };
-
-    public static TrainPromptKinds ParsePrompts(string s)
-    {
-        TrainPromptKinds k = 0;
-        foreach (var p in s.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-            k |= p.ToLowerInvariant() switch
-            {
-                "box" => TrainPromptKinds.Box,
-                "click" => TrainPromptKinds.Click,
-                _ => throw new ArgumentException($"unknown training prompt '{p}'; expected box and/or click"),
-            };
-        return k == 0 ? throw new ArgumentException("no training prompts given; expected box and/or click") : k;
-    }
 
     public void Dispose() => _model.Dispose();
 }

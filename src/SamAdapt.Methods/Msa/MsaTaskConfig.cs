@@ -36,8 +36,14 @@ public sealed class MsaTaskConfig
     public string InputProjection { get; set; } = "";
     /// <summary>Loss of the prompt-trained task (<see cref="MsaLossKind"/>).</summary>
     public string Loss { get; set; } = "dice-bce";
-    /// <summary>Prompt kinds simulated in training (e.g. "box,click").</summary>
-    public string TrainPrompts { get; set; } = "box,click";
+    /// <summary>The training prompt mixture (<see cref="TrainPromptMix"/> text form, e.g. "box:0.4,click:0.3,iterative:0.3").</summary>
+    public string TrainPrompts { get; set; } = TrainPromptMix.DefaultText;
+    /// <summary>Most positive clicks of a training <c>click</c> prompt.</summary>
+    public int MaxClicks { get; set; } = 3;
+    /// <summary>Most correction rounds of a training interactive session.</summary>
+    public int PromptRounds { get; set; } = 4;
+    /// <summary>Most training targets per stack and step (0 = every target).</summary>
+    public int TargetsPerStack { get; set; }
     /// <summary>For imported runs: the reference file and its SHA-256.</summary>
     public string ImportedFrom { get; set; } = "";
     public string ImportedSha256 { get; set; } = "";

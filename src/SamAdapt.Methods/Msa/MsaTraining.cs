@@ -9,30 +9,21 @@ using SamAdapt.Training.Engine;
 namespace SamAdapt.Methods.Msa;
 
 /// <summary>What <see cref="MsaTraining.Build"/> needs.</summary>
-public sealed record MsaSetupOptions
+public sealed record MsaSetupOptions : SliceTaskSetupOptions
 {
-    public required string Dataset { get; init; }
-    public string? Checkpoint { get; init; }
-    /// <summary>A configuration JSON or a preset name (tiny), when training from scratch.</summary>
-    public string? Model { get; init; }
-    public int? ImageSize { get; init; }
-    /// <summary>Slices per stack D (the depth branch is on when D &gt; 1).</summary>
-    public int Slices { get; init; } = 4;
-    public string? Labels { get; init; }
-    public string? Intensity { get; init; }
-    public string? IntensitySource { get; init; }
-    public IReadOnlyList<string>? ValCases { get; init; }
-    public double ValFraction { get; init; } = 0.2;
-    public int BatchSize { get; init; } = 1;
-    public int Seed { get; init; } = 1234;
-    public double ForegroundProbability { get; init; } = SampleOptions.NnUNetForegroundProbability;
-    public string Augmentation { get; init; } = "ma-sam";
-    /// <summary>--input-projection (null = the default for the dataset's channel count).</summary>
-    public string? InputProjection { get; init; }
+    public MsaSetupOptions()
+    {
+        Slices = 4;
+        ForegroundProbability = SampleOptions.NnUNetForegroundProbability;
+    }
+
     /// <summary>MSA settings (ratio, activation, what trains); Slices and DepthBranch are set from <see cref="Slices"/>.</summary>
     public MsaOptions Msa { get; init; } = new();
     public MsaLossKind Loss { get; init; } = MsaLossKind.DiceBce;
-    public TrainPromptKinds Prompts { get; init; } = TrainPromptKinds.BoxOrClick;
+    /// <summary>The training prompt mixture (docs/methods/msa.md, "Training prompts").</summary>
+    public TrainPromptMix Prompts { get; init; } = TrainPromptMix.Default;
+    /// <summary>True when <see cref="MsaOptions.Trains"/> was chosen (--trains, --train-base); otherwise a model from a configuration trains everything.</summary>
+    public bool TrainsGiven { get; init; }
     /// <summary>Method name recorded ("msa", or "medsam" for full fine-tuning with boxes).</summary>
     public string Method { get; init; } = "msa";
 }
@@ -54,16 +45,31 @@ public static class MsaTraining
             ValFraction = s.ValFraction ?? 0.2, BatchSize = context.Trainer.BatchSize, Seed = (int)context.Trainer.Seed,
             ForegroundProbability = s.ForegroundProbability ?? SampleOptions.NnUNetForegroundProbability, Augmentation = s.Augment ?? "ma-sam",
             InputProjection = s.InputProjection,
-            Msa = new MsaOptions { Trains = s.TrainBase == true ? MsaTrainedParts.All : MsaTrainedParts.Reference }, Method = method,
+            Method = method,
+            Msa = new MsaOptions
+            {
+                Trains = s.Trains is { } t ? MsaOptions.ParseTrains(t) : s.TrainBase == true ? MsaTrainedParts.All : MsaTrainedParts.Reference,
+                Activation = s.AdapterActivation is { } a ? MsaOptions.ParseActivation(a) : AdapterActivation.Gelu,
+                DecoderAdapters = s.DecoderAdapters ?? false,
+            },
+            TrainsGiven = s.Trains is not null || s.TrainBase is not null,
+            Loss = s.Loss is { } l ? MsaPromptTask.ParseLoss(l) : MsaLossKind.DiceBce,
+            Prompts = TrainPromptMix.Parse(s.TrainPrompts ?? TrainPromptMix.DefaultText, s.MaxClicks, s.PromptRounds, s.TargetsPerStack),
         };
-        if (medSam) o = o with { Slices = 1, Msa = new MsaOptions { EncoderAdapters = false, Trains = MsaTrainedParts.All }, Prompts = TrainPromptKinds.Box };
+        if (medSam)
+        {
+            if (s.AdapterActivation is not null || s.DecoderAdapters is not null || s.Trains is not null || s.TrainPrompts is not null)
+                throw new ArgumentException("medsam is MedSAM's fixed recipe (no adapters, every weight trained, jittered boxes): --adapter-activation, --decoder-adapters, --trains and --train-prompts are for --method msa");
+            o = o with { Slices = 1, Msa = new MsaOptions { EncoderAdapters = false, Trains = MsaTrainedParts.All }, Prompts = TrainPromptMix.MedSam };
+        }
         context.Log.WriteLine("loading and preprocessing the training cases...");
         var (cfg, data, model) = Build(o);
         var task = new MsaPromptTask(cfg, model, data, o.Seed);
         var summary = string.Create(CultureInfo.InvariantCulture,
             $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), {cfg.TrainCases.Count} training / " +
             $"{cfg.ValidationCases.Count} validation case(s), {cfg.ImageSize}² input, {cfg.Slices}-slice stacks (depth branch {(model.Options.DepthBranch ? "on" : "off")}), " +
-            $"prompts {cfg.TrainPrompts}, loss {cfg.Loss}, trained: {model.Options.Trains}");
+            $"prompts {cfg.TrainPrompts} (clicks ≤ {cfg.MaxClicks}, rounds ≤ {cfg.PromptRounds}{(cfg.TargetsPerStack > 0 ? $", ≤ {cfg.TargetsPerStack} targets per stack" : "")}), loss {cfg.Loss}, adapters {model.Options.Activation}" +
+            $"{(model.Options.DecoderAdapters ? " + decoder adapters" : "")}, trained: {model.Options.Trains}");
         return new MethodRun(task, new SliceStackSource(data), summary);
     }
 
@@ -75,6 +81,7 @@ public static class MsaTraining
             throw new ArgumentException($"give a SAM checkpoint (--checkpoint SAM.pth|.safetensors) or a configuration to train from scratch (--model CONFIG.json or a preset: {string.Join(", ", SamPresets.Names)})");
         if (o.Checkpoint is not null && !File.Exists(o.Checkpoint)) throw new FileNotFoundException($"--checkpoint: no such file: {o.Checkpoint}");
         if (o.Slices < 1) throw new ArgumentException($"--slices must be ≥ 1, got {o.Slices}");
+        o.Prompts.Validate();
 
         SamConfig? scratch = null;
         string modelConfig = "";
@@ -118,7 +125,7 @@ public static class MsaTraining
         var options = o.Msa with
         {
             Slices = o.Slices, DepthBranch = o.Slices > 1,
-            Trains = o.Checkpoint is null ? MsaTrainedParts.All : o.Msa.Trains,
+            Trains = o.Checkpoint is null && !o.TrainsGiven ? MsaTrainedParts.All : o.Msa.Trains,
         };
         var model = new MsaSam(sam, options);
         try
@@ -151,7 +158,10 @@ public static class MsaTraining
             Intensity = intensity.ToString()!,
             InputProjection = sample.Input.IsGrey ? "" : sample.Input.ToString(),
             Loss = o.Loss switch { MsaLossKind.Bce => "bce", MsaLossKind.Dice => "dice", _ => "dice-bce" },
-            TrainPrompts = o.Prompts switch { TrainPromptKinds.Box => "box", TrainPromptKinds.Click => "click", _ => "box,click" },
+            TrainPrompts = o.Prompts.ToText(),
+            MaxClicks = o.Prompts.MaxClicks,
+            PromptRounds = o.Prompts.Rounds,
+            TargetsPerStack = o.Prompts.TargetsPerStack,
         };
         return (cfg, data, model);
     }
@@ -166,5 +176,13 @@ public static class MsaTraining
         Slices = t.Slices,
         Intensity = t.Intensity,
         InputProjection = t.InputProjection is "" ? null : t.InputProjection,
+        Loss = t.Loss,
+        TrainPrompts = t.Method == "msa" ? t.TrainPrompts : null,
+        MaxClicks = t.MaxClicks,
+        PromptRounds = t.PromptRounds,
+        TargetsPerStack = t.TargetsPerStack,
+        AdapterActivation = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).Activation.ToString().ToLowerInvariant() : null,
+        DecoderAdapters = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).DecoderAdapters : null,
+        Trains = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.TrainsText(MsaOptions.FromJson(t.MsaOptions).Trains) : null,
     };
 }

@@ -28,8 +28,15 @@ public sealed record PromptSetting(string Name, int Clicks = 0, double BoxIoU = 
     }
 }
 
-/// <summary>Segments one target slice of one case from prompts in the slice's own pixel frame (x = column, y = row); returns the mask (rows × cols).</summary>
-public delegate bool[] SliceSegmenter(int caseIndex, int slice, IReadOnlyList<Click> clicks, PromptBox? box);
+/// <summary>A segmented slice: the mask (rows × cols) and the model's low-resolution logits, which the next interactive click feeds back as
+/// the mask prompt (null when the segmenter has none).</summary>
+public sealed record SlicePrediction(bool[] Mask, float[]? LowResLogits = null);
+
+/// <summary>
+/// Segments one target slice of one case from prompts in the slice's own pixel frame (x = column, y = row) and, for interactive clicks
+/// after the first, the previous prediction's <see cref="SlicePrediction.LowResLogits"/> as the mask prompt (as training feeds them).
+/// </summary>
+public delegate SlicePrediction SliceSegmenter(int caseIndex, int slice, IReadOnlyList<Click> clicks, PromptBox? box, float[]? previousLogits);
 
 /// <summary>The results of <see cref="PromptedEvaluator"/>: per setting, per class Dice (mean over cases holding the class); for iterative
 /// settings NoC@85/90 and the mean Dice after each click.</summary>
@@ -87,7 +94,8 @@ public sealed record PromptedSettingResult(string Name, IReadOnlyList<double> Di
 /// evaluate-prompted's computation (docs/methods/msa.md, "Prompted evaluation"): for each case, class present and slice holding it (a
 /// target), prompts are simulated from the ground truth with a seeded generator and the target is segmented. Dice per class is computed
 /// on each case's whole volume (Σ over its target slices) and averaged over the cases holding the class. Iterative: the first click is the
-/// centre of the (whole) target, each next one the centre of the largest error region (<see cref="PromptSimulator.NextClick"/>); NoC@85/90
+/// centre of the (whole) target, each next one the centre of the largest error region (<see cref="PromptSimulator.NextClick"/>), with the
+/// previous prediction's low-resolution logits as the mask prompt; NoC@85/90
 /// is the first click count whose IoU reaches 0.85/0.90 (the budget N when never), averaged over targets; Dice after click i is the
 /// mean per-target Dice.
 /// </summary>
@@ -101,7 +109,7 @@ public static class PromptedEvaluator
         var results = new List<PromptedSettingResult>();
         foreach (var setting in settings)
         {
-            var rng = new Random(HashCode.Combine(seed, setting.Name.Length, (int)(setting.BoxIoU * 1000), setting.Clicks, setting.Iterative));
+            var rng = new Random(PromptSimulator.StableSeed(seed, setting.Name.Length, (int)(setting.BoxIoU * 1000), setting.Clicks, setting.Iterative));
             var perClassCase = classValues.Select(_ => new List<double>()).ToArray();
             int targets = 0;
             var noc85 = new List<double>();
@@ -125,12 +133,14 @@ public static class PromptedEvaluator
                         {
                             var clicks = new List<Click>();
                             pred = new bool[truth.Data.Length];
+                            float[]? previous = null;
                             double? n85 = null, n90 = null;
                             for (int r = 0; r < setting.Iterative; r++)
                             {
                                 if (PromptSimulator.NextClick(truth, new BinaryMask(pred, rows, cols)) is not { } c) break;
                                 clicks.Add(c);
-                                pred = segment(ci, z, clicks, null);
+                                var sp = segment(ci, z, clicks, null, previous);
+                                (pred, previous) = (sp.Mask, sp.LowResLogits);
                                 var (iou, dice) = Overlap(pred, truth.Data);
                                 afterClick![r] += dice;
                                 if (n85 is null && iou >= 0.85) n85 = r + 1;
@@ -141,8 +151,8 @@ public static class PromptedEvaluator
                             noc85.Add(n85 ?? setting.Iterative);
                             noc90.Add(n90 ?? setting.Iterative);
                         }
-                        else if (setting.BoxIoU > 0) pred = segment(ci, z, [], PromptSimulator.BoxWithIoU(truth, setting.BoxIoU, rng));
-                        else pred = segment(ci, z, PromptSimulator.Clicks(truth, setting.Clicks, 0, rng), null);
+                        else if (setting.BoxIoU > 0) pred = segment(ci, z, [], PromptSimulator.BoxWithIoU(truth, setting.BoxIoU, rng), null).Mask;
+                        else pred = segment(ci, z, PromptSimulator.Clicks(truth, setting.Clicks, 0, rng), null, null).Mask;
                         for (int i = 0; i < pred.Length; i++)
                         {
                             if (pred[i] && truth.Data[i]) inter++;

@@ -125,6 +125,29 @@ public static class PromptSimulator
         return new Click(centre % w, centre / w, positive ? 1 : 0);
     }
 
+    /// <summary>
+    /// A training variant of <see cref="NextClick"/>: a uniformly drawn pixel of the same largest error region (positive for a miss,
+    /// negative for a spurious region), so corrections are not always at the region's centre. Null when the prediction is exact.
+    /// </summary>
+    public static Click? RandomErrorClick(BinaryMask truth, BinaryMask prediction, Random rng)
+    {
+        if (truth.Height != prediction.Height || truth.Width != prediction.Width)
+            throw new ArgumentException($"truth {truth.Height}×{truth.Width} and prediction {prediction.Height}×{prediction.Width} differ in size");
+        int h = truth.Height, w = truth.Width, n = h * w;
+        var fn = new bool[n];
+        var fp = new bool[n];
+        for (int i = 0; i < n; i++) { fn[i] = truth.Data[i] && !prediction.Data[i]; fp[i] = !truth.Data[i] && prediction.Data[i]; }
+        var (fnRegion, fnSize) = LargestComponent(fn, h, w);
+        var (fpRegion, fpSize) = LargestComponent(fp, h, w);
+        if (fnSize == 0 && fpSize == 0) return null;
+        bool positive = fnSize >= fpSize;
+        var region = positive ? fnRegion : fpRegion;
+        int k = rng.Next(positive ? fnSize : fpSize);
+        for (int i = 0; i < n; i++)
+            if (region[i] && k-- == 0) return new Click(i % w, i / w, positive ? 1 : 0);
+        return null;
+    }
+
     /// <summary>The largest 4-connected component of <paramref name="m"/> as a mask, and its size.</summary>
     public static (bool[] Region, int Size) LargestComponent(bool[] m, int h, int w)
     {
@@ -181,6 +204,23 @@ public static class PromptSimulator
         int best = -1;
         for (int i = 0; i < d.Length; i++) if (region[i] && (best < 0 || d[i] > d[best])) best = i;
         return best;
+    }
+
+    /// <summary>
+    /// A seed for <see cref="Random"/> from several integers, the same in every process (SplitMix64 finalizer over the parts; unlike
+    /// <see cref="HashCode.Combine{T1, T2}"/>, which .NET randomises per process, so seeded prompts would differ between runs).
+    /// </summary>
+    public static int StableSeed(params long[] parts)
+    {
+        ulong h = 0x9E3779B97F4A7C15UL;
+        foreach (var p in parts)
+        {
+            h ^= unchecked((ulong)p);
+            h = unchecked((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9UL);
+            h = unchecked((h ^ (h >> 27)) * 0x94D049BB133111EBUL);
+            h ^= h >> 31;
+        }
+        return (int)(h & 0x7FFFFFFF);
     }
 
     /// <summary>

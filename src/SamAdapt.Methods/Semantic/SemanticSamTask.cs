@@ -215,32 +215,13 @@ public static class SamPresets
 }
 
 /// <summary>What <see cref="SemanticSamSetup.Build"/> needs: the train verb's options that concern the task.</summary>
-public sealed record SemanticSetupOptions
+public sealed record SemanticSetupOptions : SliceTaskSetupOptions
 {
-    public required string Dataset { get; init; }
-    public string? Checkpoint { get; init; }
-    /// <summary>A SAM configuration JSON file or a preset name ("tiny").</summary>
-    public string? Model { get; init; }
-    public int? ImageSize { get; init; }
-    public int Slices { get; init; } = 5;
-    public string? Labels { get; init; }
-    public string? Intensity { get; init; }
-    public IReadOnlyList<string>? ValCases { get; init; }
-    public double ValFraction { get; init; } = 0.2;
-    public int BatchSize { get; init; } = 1;
-    public int Seed { get; init; } = 1234;
-    public double ForegroundProbability { get; init; }
-    /// <summary>Why <see cref="Intensity"/> was chosen, when it was not given now (a resumed run's recorded reason).</summary>
-    public string? IntensitySource { get; init; }
     /// <summary>Adapter sizes; null = the method's defaults (rank 32 / bottleneck 384), or the tiny ones for the tiny preset.</summary>
     public int? FactRank { get; init; }
     public int? Bottleneck { get; init; }
     /// <summary>Also train the base image encoder (from-scratch models only: a frozen random encoder carries little information).</summary>
     public bool TrainBase { get; init; }
-    /// <summary>Augmentation pipeline (<see cref="Augmentation.AugmentationPipeline.Parse"/>: "ma-sam", "none", ...).</summary>
-    public string Augmentation { get; init; } = "ma-sam";
-    /// <summary>--input-projection (null = the default for the dataset's channel count; <see cref="DatasetChannels.Mapping"/>).</summary>
-    public string? InputProjection { get; init; }
 }
 
 /// <summary>Builds the data, the model and the task of a semantic SAM run (ma-sam, lora, full).</summary>

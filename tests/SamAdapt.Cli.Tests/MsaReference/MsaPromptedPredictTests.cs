@@ -184,7 +184,7 @@ public class MsaTrainCommandTests : IDisposable
         Assert.True(code == 0, err + output);
         Assert.Contains("depth branch on", output + err);
         var yaml = File.ReadAllText(System.IO.Path.Combine(run, "config.yaml"));
-        foreach (var key in new[] { "method: msa", "msa_options:", "train_prompts: box,click", "loss: dice-bce", "slices: 3" }) Assert.Contains(key, yaml);
+        foreach (var key in new[] { "method: msa", "msa_options:", "train_prompts: box:0.4,click:0.3,iterative:0.3", "loss: dice-bce", "slices: 3" }) Assert.Contains(key, yaml);
         var input = System.IO.Path.Combine(ds, "imagesTr", "synth_000_0000.nii.gz");
         var prompts = _tmp.File("p.json");
         File.WriteAllText(prompts, """{"classes": [{"value": 1, "boxes": [[2, 2, 1, 12, 12, 3]]}]}""");
@@ -204,7 +204,7 @@ public class MsaTrainCommandTests : IDisposable
             "--intensity", "ct-window:-500,300", "--val-fraction", "0", "--iterations", "2", "--batch", "1", "--warmup", "1", "--seed", "7", "--threads", "1");
         Assert.True(code == 0, err + output);
         var yaml = File.ReadAllText(System.IO.Path.Combine(run, "config.yaml"));
-        foreach (var key in new[] { "method: medsam", "train_prompts: box", "slices: 1" }) Assert.Contains(key, yaml);
+        foreach (var key in new[] { "method: medsam", "train_prompts: jitter-box:1", "slices: 1" }) Assert.Contains(key, yaml);
         var keys = SafeTensors.Load(System.IO.Path.Combine(run, "adapter.safetensors")).Tensors.Keys.ToList();
         Assert.DoesNotContain(keys, k => k.Contains("_Adapter.", StringComparison.Ordinal));
         Assert.Contains("image_encoder.blocks.0.attn.qkv.weight", keys);

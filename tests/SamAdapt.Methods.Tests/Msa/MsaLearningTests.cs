@@ -64,12 +64,12 @@ public class MsaLearningTests(ITestOutputHelper output) : IDisposable
         // 2 stacks × 2 slices of 4×4: stack 0 holds class 1 in both slices and class 2 in slice 1; stack 1 is empty
         var labels = new long[2 * 2 * 16];
         labels[0] = 1; labels[16 + 5] = 1; labels[16 + 10] = 2;
-        var t = MsaPromptTask.Targets(labels, 2, 2, 4, TrainPromptKinds.Click, new Random(1));
+        var t = MsaPromptTask.Targets(labels, 2, 2, 4, new TrainPromptMix { Click = 1, MaxClicks = 1 }, new Random(1));
         Assert.Equal([(0, 1), (1, 1), (1, 2)], t.Select(x => (x.Image, x.Class)));
-        Assert.Equal(new Click(0, 0, 1), t[0].Click);
-        Assert.Equal(new Click(1, 1, 1), t[1].Click);   // pixel 5 = row 1, col 1
-        Assert.Equal(new Click(2, 2, 1), t[2].Click);   // pixel 10 = row 2, col 2
-        var boxes = MsaPromptTask.Targets(labels, 2, 2, 4, TrainPromptKinds.Box, new Random(1), tightBoxes: true);
+        Assert.Equal([new Click(0, 0, 1)], t[0].Clicks);
+        Assert.Equal([new Click(1, 1, 1)], t[1].Clicks);   // pixel 5 = row 1, col 1
+        Assert.Equal([new Click(2, 2, 1)], t[2].Clicks);   // pixel 10 = row 2, col 2
+        var boxes = MsaPromptTask.Targets(labels, 2, 2, 4, TrainPromptMix.TightBoxes, new Random(1));
         Assert.Equal(new PromptBox(2, 2, 2, 2), boxes[2].Box);
     }
 
@@ -80,7 +80,7 @@ public class MsaLearningTests(ITestOutputHelper output) : IDisposable
         var setup = new MsaSetupOptions
         {
             Dataset = OneSlab(), Model = SmallConfig(), Slices = 3, BatchSize = 2, Seed = 11, ValFraction = 0, Augmentation = "none",
-            Prompts = TrainPromptKinds.Box,
+            Prompts = TrainPromptMix.MedSam,
         };
         var o = new TrainerOptions { Iterations = 150, BatchSize = 2, Lr = 2e-3, WeightDecay = 0.01, ValEvery = 0, CheckpointEvery = 0, LogEvery = 0, Seed = 11 };
         torch.manual_seed(o.Seed);
@@ -100,7 +100,7 @@ public class MsaLearningTests(ITestOutputHelper output) : IDisposable
             {
                 using var scope = DisposeScope.Begin();
                 var b = data.GetBatch(e, bi);
-                var targets = MsaPromptTask.Targets(b.Label!, b.BatchSize, b.Depth, b.Size, TrainPromptKinds.Box, new Random(0), tightBoxes: true);
+                var targets = MsaPromptTask.Targets(b.Label!, b.BatchSize, b.Depth, b.Size, TrainPromptMix.TightBoxes, new Random(0));
                 var logits = MsaPromptTask.Decode(model, model.EmbedImages(b.ImageTensor(), b.Depth), targets, b.Size);
                 var pred = logits.gt(0.0).to(DType.Float32).contiguous().ToArray<float>();
                 int plane = b.Size * b.Size;

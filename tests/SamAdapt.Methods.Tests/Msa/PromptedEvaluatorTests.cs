@@ -15,7 +15,10 @@ public class PromptedEvaluatorTests
     }
 
     /// <summary>A box gives the pixels inside it; clicks give the 3×3 squares around the positives minus those around the negatives.</summary>
-    private static bool[] Segment(int caseIndex, int slice, IReadOnlyList<Click> clicks, PromptBox? box)
+    private static SlicePrediction Segment(int caseIndex, int slice, IReadOnlyList<Click> clicks, PromptBox? box, float[]? previous) =>
+        new(SegmentMask(clicks, box));
+
+    private static bool[] SegmentMask(IReadOnlyList<Click> clicks, PromptBox? box)
     {
         var m = new bool[100];
         if (box is { } b)
