@@ -6,7 +6,7 @@ namespace SamAdapt.Methods.MaskSam;
 
 /// <summary>
 /// MaskSAM's depth-wise 3D convolution adapter (docs/methods/masksam.md, "Adapters"): D_fc1 (C → C/4, bias) → GELU → depth-wise
-/// Conv3d 3×3×3 (T_DWconv, padding 1, bias) over (slices, h, w) → channel LayerNorm3d (norm) → GELU, added to the D_fc1 output →
+/// Conv3d 3×3×3 (T_DWconv, padding 1, bias) over (slices, h, w) → channel LayerNorm (norm, <see cref="ChannelLayerNorm"/>) → GELU, added to the D_fc1 output →
 /// D_fc2 (C/4 → C). With <see cref="SkipConnect"/> the input is added back; the result is multiplied by <see cref="Scale"/>.
 /// Channels-last input: (N·D, h, w, C) maps, slices of a stack consecutive; or, with <see cref="Queries"/> &gt; 0, token rows
 /// (B·D·Q, h·w, C) ordered (b, d, q) whose convolution runs per query over (d, h, w).
@@ -16,7 +16,7 @@ public sealed class DepthConvAdapter : BlockHook
 {
     public readonly Linear D_fc1, D_fc2;
     public readonly Conv T_DWconv;
-    public readonly LayerNorm3d norm;
+    public readonly ChannelLayerNorm norm;
     public bool SkipConnect { get; }
     public double Scale { get; }
     /// <summary>Queries per slice for token-row input (0: image maps).</summary>
@@ -34,7 +34,7 @@ public sealed class DepthConvAdapter : BlockHook
         D_fc1 = register_module("D_fc1", new Linear(dim, hidden));
         D_fc2 = register_module("D_fc2", new Linear(hidden, dim));
         T_DWconv = register_module("T_DWconv", Conv.Conv3d(hidden, hidden, [3, 3, 3], padding: [1, 1, 1], groups: hidden));
-        norm = register_module("norm", new LayerNorm3d(hidden));
+        norm = register_module("norm", new ChannelLayerNorm(hidden));
     }
 
     public override Tensor forward(Tensor x, EncoderContext context) => Forward(x, context.Depth);

@@ -39,13 +39,17 @@ public sealed record MaskSamConfig
     /// <summary>Token grid side of the input (S / patch).</summary>
     public int TokenGrid => InputSize / Sam.PatchSize;
 
+    /// <summary>×2 up-samplings from the token grid to the input: log2(patch) (4 for SAM's patch 16).</summary>
+    public int Upsamplings => System.Numerics.BitOperations.Log2((uint)Sam.PatchSize);
+
     public void Validate()
     {
         Sam.Validate();
         if (Frames < 1) throw new ArgumentOutOfRangeException(nameof(Frames), "frames must be ≥ 1");
-        if (Sam.PatchSize != 16) throw new ArgumentException($"MaskSAM's prompt generator and final convolution assume patch 16 (×16 up-sampling), got {Sam.PatchSize}");
-        if (InputSize % 16 != 0 || InputSize > Sam.ImageSize)
-            throw new ArgumentException($"the input size must be a multiple of 16 and at most the SAM frame {Sam.ImageSize}, got {InputSize}");
+        if (Sam.PatchSize is not (4 or 8 or 16))
+            throw new ArgumentException($"MaskSAM's prompt generator and final convolution up-sample by the encoder's stride: patch 4, 8 or 16, got {Sam.PatchSize}");
+        if (InputSize % Sam.PatchSize != 0 || InputSize > Sam.ImageSize)
+            throw new ArgumentException($"the input size must be a multiple of the patch {Sam.PatchSize} and at most the SAM frame {Sam.ImageSize}, got {InputSize}");
         if (Sam.GlobalAttnIndexes.Length != 4) throw new ArgumentException("MaskSAM's prompt generator consumes exactly 4 global-attention blocks");
         if (GeneratorChannels.Length != 6 || GeneratorKernels.Length != 6) throw new ArgumentException("the prompt generator has 6 widths and 6 kernels");
         if (ClassifierPool * ClassifierPool != Sam.PromptEmbedDim)

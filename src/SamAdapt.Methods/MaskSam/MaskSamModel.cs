@@ -81,15 +81,16 @@ public sealed class MaskSamModel : Module
         long q = config.NumQueries;
         long[] up = [1, 2, 2];
         long c = config.FinalConvChannels;
-        final_conv = register_module("final_conv", new Sequential(
-            new StackedConvBlocks(1, q, c, [3, 3, 3]),
-            new ConvTranspose(3, c, c, up, up),
-            new InstanceNorm3d(c, affine: false),
-            new GELU(),
-            new ConvTranspose(3, c, c, up, up),
-            new InstanceNorm3d(c, affine: false),
-            new GELU(),
-            Conv.Conv3d(c, q, [3, 3, 3], padding: [1, 1, 1])));
+        // the decoder's masks are at 4 × the token grid: log2(patch) − 2 doublings reach the input (two for SAM's patch 16)
+        var fc = new Sequential(new StackedConvBlocks(1, q, c, [3, 3, 3]));
+        for (int i = 0; i < config.Upsamplings - 2; i++)
+        {
+            fc.Add(new ConvTranspose(3, c, c, up, up));
+            fc.Add(new InstanceNorm3d(c, affine: false));
+            fc.Add(new GELU());
+        }
+        fc.Add(Conv.Conv3d(c, q, [3, 3, 3], padding: [1, 1, 1]));
+        final_conv = register_module("final_conv", fc);
         ApplyFreezing();
     }
 
@@ -134,7 +135,8 @@ public sealed class MaskSamModel : Module
         using (torch.no_grad())
         {
             boxPrompt = (boxes.detach() * s).floor().reshape(n * q, 4);
-            maskPrompt = binary.reshape(n * q, 1, s, s).slice(2, 0, s, 4).slice(3, 0, s, 4).contiguous();
+            int step = c.Sam.PatchSize / 4;                                                      // SAM's mask input is 4 × the token grid
+            maskPrompt = binary.reshape(n * q, 1, s, s).slice(2, 0, s, step).slice(3, 0, s, step).contiguous();
         }
         var pool = c.ClassifierPool;
         var auxTokens = gen.ClassHead.permute(0, 2, 1, 3, 4).reshape(n * q, 1, pool * pool);

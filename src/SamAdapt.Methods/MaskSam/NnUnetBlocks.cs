@@ -72,30 +72,6 @@ public sealed class StackedConvBlocks : UnaryModule
     }
 }
 
-/// <summary>Channel LayerNorm of (B, C, D, H, W) maps (eps 1e-6, written out as mean/variance). Members: weight, bias.</summary>
-public sealed class LayerNorm3d : UnaryModule
-{
-    public readonly Tensor weight, bias;
-    public readonly double eps;
-
-    public LayerNorm3d(long channels, double eps = 1e-6)
-    {
-        this.eps = eps;
-        weight = register_parameter("weight", torch.ones(channels));
-        bias = register_parameter("bias", torch.zeros(channels));
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        using var scope = DisposeScope.Begin();
-        var u = x.mean(1, keepdim: true);
-        var d = x - u;
-        var s = d.pow(2).mean(1, keepdim: true);
-        var y = d / (s + eps).sqrt();
-        return (weight.view(1, -1, 1, 1, 1) * y + bias.view(1, -1, 1, 1, 1)).MoveToOuterScope();
-    }
-}
-
 /// <summary>A module holding one learnable tensor (e.g. a temporal embedding). Member: weight.</summary>
 public sealed class ParameterHolder : Module
 {

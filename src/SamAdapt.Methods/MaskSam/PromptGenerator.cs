@@ -4,7 +4,7 @@ using SamAdapt.Torch.NN;
 namespace SamAdapt.Methods.MaskSam;
 
 /// <summary>Outputs of the <see cref="PromptGenerator"/> for N = B·T slices and Q queries.</summary>
-/// <param name="Stages">Stage outputs (B, C_s, T, g·2^s, g·2^s), coarse to fine.</param>
+/// <param name="Stages">Stage outputs (B, C_s, T, h_s, w_s), coarse to fine, the last at S × S (g·2^s for patch 16).</param>
 /// <param name="AuxMaskLogits">(N, Q, S, S) before the sigmoid.</param>
 /// <param name="BoxHead">Sigmoid box head (B, Q, T, 2, 2): rows (x1, y1) and (p_x, p_y).</param>
 /// <param name="ClassHead">(B, Q, T, s, s) auxiliary class maps (s² = prompt dim).</param>
@@ -12,8 +12,9 @@ public sealed record PromptGeneratorOutput(Tensor[] Stages, Tensor AuxMaskLogits
 
 /// <summary>
 /// MaskSAM's prompt generator (docs/methods/masksam.md, "Prompt generator"): a 3D CNN decoder over the encoder's neck and global-block
-/// features. Stage 0 convolves the neck; stage s ≥ 1 up-samples the previous stage (ConvTranspose3d (1, 2, 2)), concatenates a skip
-/// made from global block 4 − s (s ConvTranspose3d + conv blocks) and convolves. Heads: a 1×1×1 conv to Q auxiliary mask logits on
+/// features. Stage 0 convolves the neck; stage s ≥ 1 up-samples the previous stage (ConvTranspose3d (1, 2, 2); (1, 1, 1) for the
+/// first 4 − log2(patch) stages when the encoder's stride is below 16, <see cref="StageScale"/>), concatenates a skip made from
+/// global block 4 − s (s ConvTranspose3d + conv blocks) and convolves. Heads: a 1×1×1 conv to Q auxiliary mask logits on
 /// the last stage; every stage average-pooled to (T, 2, 2), concatenated, conv 1×1×1 + InstanceNorm + sigmoid → box head; pooled to
 /// (T, s, s), concatenated, conv 3×3×3 + InstanceNorm + GELU → class maps.
 /// Members (reference names): image_decoder_stages.{s}, image_decoder_transpconvs.{s−1}, image_decoder_skips.{s−1}.{k},
@@ -38,7 +39,6 @@ public sealed class PromptGenerator : Module
         image_decoder_transpconvs = register_module("image_decoder_transpconvs", new ModuleList<ConvTranspose>());
         image_decoder_skips = register_module("image_decoder_skips", new ModuleList<Sequential>());
         image_decoder_seg_layers = register_module("image_decoder_seg_layers", new ModuleList<Conv>());
-        long[] up = [1, 2, 2];
         long pooledChannels = 0;
         for (int s = 1; s < n; s++)
         {
@@ -48,12 +48,14 @@ public sealed class PromptGenerator : Module
                 image_decoder_stages.Add(new StackedConvBlocks(c.ConvsPerStage, below, skip, kernel));
             else
             {
-                image_decoder_transpconvs.Add(new ConvTranspose(3, below, skip, up, up));
+                int stage = s - 1;
+                image_decoder_transpconvs.Add(Up(below, skip, StageScale(c, stage)));
                 image_decoder_stages.Add(new StackedConvBlocks(c.ConvsPerStage - 1, 2 * skip, skip, kernel));
-                var seq = new Sequential(new ConvTranspose(3, embed, skip, up, up), new StackedConvBlocks(c.ConvsPerStage - 1, skip, skip, kernel));
-                for (int i = 0; i < s - 2; i++)
+                // the skip reaches the stage's resolution: its j-th transposed convolution scales as stage j does
+                var seq = new Sequential(Up(embed, skip, StageScale(c, 1)), new StackedConvBlocks(c.ConvsPerStage - 1, skip, skip, kernel));
+                for (int j = 2; j <= stage; j++)
                 {
-                    seq.Add(new ConvTranspose(3, skip, skip, up, up));
+                    seq.Add(Up(skip, skip, StageScale(c, j)));
                     seq.Add(new StackedConvBlocks(c.ConvsPerStage - 1, skip, skip, kernel));
                 }
                 image_decoder_skips.Add(seq);
@@ -64,6 +66,15 @@ public sealed class PromptGenerator : Module
         bbox_conv = register_module("bbox_conv", new StackedConvBlocks(1, pooledChannels, q, [1, 1, 1], bias: false, BlockActivation.Sigmoid));
         residual_classifier = register_module("residual_classifier", new StackedConvBlocks(1, pooledChannels, q, [3, 3, 3], bias: true, BlockActivation.Gelu));
     }
+
+    /// <summary>
+    /// In-plane scale of stage <paramref name="stage"/> ≥ 1 over the previous one: 2 for the last log2(patch) stages, 1 before them,
+    /// so the last stage is at the input resolution whatever the encoder's stride (every stage doubles for SAM's patch 16).
+    /// </summary>
+    public static int StageScale(MaskSamConfig c, int stage) => stage > 4 - c.Upsamplings ? 2 : 1;
+
+    /// <summary>ConvTranspose3d with kernel = stride (1, scale, scale).</summary>
+    private static ConvTranspose Up(long inC, long outC, int scale) => new(3, inC, outC, [1, scale, scale], [1, scale, scale]);
 
     /// <summary><paramref name="features"/>: the encoder's [global ×4, neck], each (B·T, C, g, g) frame-minor.</summary>
     public PromptGeneratorOutput forward(Tensor[] features, int frames)

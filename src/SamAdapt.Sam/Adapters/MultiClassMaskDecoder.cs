@@ -51,9 +51,9 @@ public sealed class MultiClassMaskDecoder : MaskDecoderCore
 
     private static Sequential Upscaling(int d, DecoderUpscaling upscaling) => upscaling == DecoderUpscaling.Progressive
         ? new Sequential(
-            ConvTranspose.ConvTranspose2d(d, d / 4, 2, stride: 2), new LayerNorm2d(d / 4), new GELU(),
-            ConvTranspose.ConvTranspose2d(d / 4, d / 8, 2, stride: 2), new LayerNorm2d(d / 8), new GELU(),
-            ConvTranspose.ConvTranspose2d(d / 8, d / 16, 2, stride: 2), new LayerNorm2d(d / 16), new GELU(),
+            ConvTranspose.ConvTranspose2d(d, d / 4, 2, stride: 2), new ChannelLayerNorm(d / 4), new GELU(),
+            ConvTranspose.ConvTranspose2d(d / 4, d / 8, 2, stride: 2), new ChannelLayerNorm(d / 8), new GELU(),
+            ConvTranspose.ConvTranspose2d(d / 8, d / 16, 2, stride: 2), new ChannelLayerNorm(d / 16), new GELU(),
             ConvTranspose.ConvTranspose2d(d / 16, d / 32, 2, stride: 2), new GELU())
         : MaskDecoder.SamUpscaling(d);
 

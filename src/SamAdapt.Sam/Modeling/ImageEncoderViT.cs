@@ -45,9 +45,9 @@ public sealed class ImageEncoderViT : UnaryModule
         int outChans = config.PromptEmbedDim;
         neck = register_module("neck", new Sequential(
             Conv.Conv2d(e, outChans, 1, bias: false),
-            new LayerNorm2d(outChans),
+            new ChannelLayerNorm(outChans),
             Conv.Conv2d(outChans, outChans, 3, padding: 1, bias: false),
-            new LayerNorm2d(outChans)));
+            new ChannelLayerNorm(outChans)));
     }
 
     public override Tensor forward(Tensor x) => forward(x, EncoderContext.Single);

@@ -33,7 +33,7 @@ public sealed class MaskDecoder : MaskDecoderCore
     /// <summary>SAM's ×4 up-sampling: ConvT(d→d/4) [0], LayerNorm2d [1], GELU [2], ConvT(d/4→d/8) [3], GELU [4].</summary>
     public static Sequential SamUpscaling(int d) => new(
         ConvTranspose.ConvTranspose2d(d, d / 4, 2, stride: 2),
-        new LayerNorm2d(d / 4),
+        new ChannelLayerNorm(d / 4),
         new GELU(),
         ConvTranspose.ConvTranspose2d(d / 4, d / 8, 2, stride: 2),
         new GELU());

@@ -53,10 +53,10 @@ public sealed class PromptEncoder : Module
         not_a_point_embed = register_module("not_a_point_embed", new Embedding(1, embedDim));
         mask_downscaling = register_module("mask_downscaling", new Sequential(
             Conv.Conv2d(1, maskInChans / 4, 2, stride: 2),
-            new LayerNorm2d(maskInChans / 4),
+            new ChannelLayerNorm(maskInChans / 4),
             new GELU(),
             Conv.Conv2d(maskInChans / 4, maskInChans, 2, stride: 2),
-            new LayerNorm2d(maskInChans),
+            new ChannelLayerNorm(maskInChans),
             new GELU(),
             Conv.Conv2d(maskInChans, embedDim, 1)));
         no_mask_embed = register_module("no_mask_embed", new Embedding(1, embedDim));

@@ -34,7 +34,7 @@ public class MaskSamTrainerDefaultsTests
     }
 
     [Fact]
-    public void The_semantic_loss_is_added_from_scratch_only()
+    public void The_semantic_loss_and_fewer_points_apply_from_scratch_only()
     {
         var reference = MaskSamMethod.LossOptions(new TrainSettings { Method = "masksam", Checkpoint = "sam.pth" }, 512);
         Assert.Equal(0, reference.SemanticWeight);
@@ -43,6 +43,19 @@ public class MaskSamTrainerDefaultsTests
         var scratch = MaskSamMethod.LossOptions(new TrainSettings { Method = "masksam", Model = "tiny" }, 96);
         Assert.Equal(MaskSamMethod.FromScratchSemanticWeight, scratch.SemanticWeight);
         Assert.True(scratch.SemanticWeight > 0);
-        Assert.Equal(96 * 96 / 2, scratch.NumPoints);
+        Assert.Equal(96 * 96 / MaskSamMethod.FromScratchPointDivisor, scratch.NumPoints);
+        Assert.True(scratch.NumPoints < reference.NumPoints * 96 * 96 / (512 * 512)); // fewer points per pixel than the reference from scratch
+    }
+
+    [Theory]
+    [InlineData(2)]
+    [InlineData(9)]
+    [InlineData(20)]
+    public void The_tiny_preset_has_a_query_for_every_instance_a_slice_can_hold(int classes)
+    {
+        // every label present in a slice, background included, is an instance to match: at most K per slice
+        var c = MaskSamMethod.TinyPreset(96, 3, classes);
+        Assert.True(c.NumQueries >= classes + 3, $"{c.NumQueries} queries for {classes} classes");
+        c.Validate();
     }
 }
