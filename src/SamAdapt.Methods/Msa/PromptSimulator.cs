@@ -110,19 +110,10 @@ public static class PromptSimulator
     /// </summary>
     public static Click? NextClick(BinaryMask truth, BinaryMask prediction)
     {
-        if (truth.Height != prediction.Height || truth.Width != prediction.Width)
-            throw new ArgumentException($"truth {truth.Height}×{truth.Width} and prediction {prediction.Height}×{prediction.Width} differ in size");
-        int h = truth.Height, w = truth.Width, n = h * w;
-        var fn = new bool[n];
-        var fp = new bool[n];
-        for (int i = 0; i < n; i++) { fn[i] = truth.Data[i] && !prediction.Data[i]; fp[i] = !truth.Data[i] && prediction.Data[i]; }
-        var (fnRegion, fnSize) = LargestComponent(fn, h, w);
-        var (fpRegion, fpSize) = LargestComponent(fp, h, w);
-        if (fnSize == 0 && fpSize == 0) return null;
-        bool positive = fnSize >= fpSize;
-        var region = positive ? fnRegion : fpRegion;
-        int centre = InnermostPixel(region, h, w);
-        return new Click(centre % w, centre / w, positive ? 1 : 0);
+        if (LargestError(truth, prediction) is not { } error) return null;
+        var (region, _, positive) = error;
+        int centre = InnermostPixel(region, truth.Height, truth.Width);
+        return new Click(centre % truth.Width, centre / truth.Width, positive ? 1 : 0);
     }
 
     /// <summary>
@@ -130,6 +121,18 @@ public static class PromptSimulator
     /// negative for a spurious region), so corrections are not always at the region's centre. Null when the prediction is exact.
     /// </summary>
     public static Click? RandomErrorClick(BinaryMask truth, BinaryMask prediction, Random rng)
+    {
+        if (LargestError(truth, prediction) is not { } error) return null;
+        var (region, size, positive) = error;
+        int k = rng.Next(size), w = truth.Width;
+        for (int i = 0; i < region.Length; i++)
+            if (region[i] && k-- == 0) return new Click(i % w, i / w, positive ? 1 : 0);
+        return null;
+    }
+
+    /// <summary>The largest 4-connected region of false negatives or of false positives (the larger of the two; misses win ties),
+    /// its size and whether it is a miss; null when the prediction is exact.</summary>
+    private static (bool[] Region, int Size, bool Positive)? LargestError(BinaryMask truth, BinaryMask prediction)
     {
         if (truth.Height != prediction.Height || truth.Width != prediction.Width)
             throw new ArgumentException($"truth {truth.Height}×{truth.Width} and prediction {prediction.Height}×{prediction.Width} differ in size");
@@ -140,12 +143,7 @@ public static class PromptSimulator
         var (fnRegion, fnSize) = LargestComponent(fn, h, w);
         var (fpRegion, fpSize) = LargestComponent(fp, h, w);
         if (fnSize == 0 && fpSize == 0) return null;
-        bool positive = fnSize >= fpSize;
-        var region = positive ? fnRegion : fpRegion;
-        int k = rng.Next(positive ? fnSize : fpSize);
-        for (int i = 0; i < n; i++)
-            if (region[i] && k-- == 0) return new Click(i % w, i / w, positive ? 1 : 0);
-        return null;
+        return fnSize >= fpSize ? (fnRegion, fnSize, true) : (fpRegion, fpSize, false);
     }
 
     /// <summary>The largest 4-connected component of <paramref name="m"/> as a mask, and its size.</summary>
