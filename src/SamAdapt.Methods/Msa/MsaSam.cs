@@ -83,15 +83,8 @@ public sealed class MsaSam : Module, IPromptableSegmenter
     /// <summary>One image (1, 3, S, S) → (1, C, S/16, S/16), as a single slice.</summary>
     public Tensor EmbedImage(Tensor image) => EmbedImages(image, 1);
 
-    public PromptedMasks PredictMasks(Tensor imageEmbedding, PromptBatch prompts, bool multimask)
-    {
-        prompts.Validate();
-        using var scope = DisposeScope.Begin();
-        (Tensor, Tensor)? points = prompts.PointCoords is { } c ? (c, prompts.PointLabels!) : null;
-        var (sparse, dense) = prompt_encoder.forward(points, prompts.Boxes, prompts.MaskInputs);
-        var (masks, iou) = mask_decoder.forward(imageEmbedding, prompt_encoder.get_dense_pe(), sparse, dense, multimask);
-        return new PromptedMasks(masks.MoveToOuterScope(), iou.MoveToOuterScope());
-    }
+    public PromptedMasks PredictMasks(Tensor imageEmbedding, PromptBatch prompts, bool multimask) =>
+        SamModel.Decode(prompt_encoder, mask_decoder, imageEmbedding, prompts, multimask);
 
     // ------------------------------------------------------------------ freezing
 

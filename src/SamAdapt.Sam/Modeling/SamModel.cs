@@ -55,13 +55,18 @@ public sealed class SamModel : Module, IPromptableSegmenter
     public Tensor EmbedImage(Tensor image) => image_encoder.forward(image);
 
     /// <summary>The promptable contract: prompt encoder and mask decoder for a typed prompt batch against one image embedding.</summary>
-    public PromptedMasks PredictMasks(Tensor imageEmbedding, PromptBatch prompts, bool multimask)
+    public PromptedMasks PredictMasks(Tensor imageEmbedding, PromptBatch prompts, bool multimask) =>
+        Decode(prompt_encoder, mask_decoder, imageEmbedding, prompts, multimask);
+
+    /// <summary>SAM's prompt path for any model that holds SAM's prompt encoder and mask decoder: encode the prompt batch, decode it
+    /// against the image embedding (B, C, h, w) → masks (B, M, 4h, 4w) and IoU predictions (B, M).</summary>
+    public static PromptedMasks Decode(PromptEncoder promptEncoder, MaskDecoder maskDecoder, Tensor imageEmbedding, PromptBatch prompts, bool multimask)
     {
         prompts.Validate();
         using var scope = DisposeScope.Begin();
         (Tensor, Tensor)? points = prompts.PointCoords is { } c ? (c, prompts.PointLabels!) : null;
-        var (sparse, dense) = prompt_encoder.forward(points, prompts.Boxes, prompts.MaskInputs);
-        var (masks, iou) = mask_decoder.forward(imageEmbedding, prompt_encoder.get_dense_pe(), sparse, dense, multimask);
+        var (sparse, dense) = promptEncoder.forward(points, prompts.Boxes, prompts.MaskInputs);
+        var (masks, iou) = maskDecoder.forward(imageEmbedding, promptEncoder.get_dense_pe(), sparse, dense, multimask);
         return new PromptedMasks(masks.MoveToOuterScope(), iou.MoveToOuterScope());
     }
 }
