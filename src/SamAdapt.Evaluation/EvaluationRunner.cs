@@ -30,7 +30,8 @@ public static class EvaluationRunner
             [("--pred", s.Pred), ("--gt", s.Gt), ("--names", s.Names)]);
         // --gt may be an image-folder dataset (images/ + masks/): its label maps are read as training reads them, per-class
         // binary masks composed into one label map
-        var gtCases = predDir && gtDir && ImageFolderDataset.Detect(s.Gt) ? ImageFolderGroundTruth(s.Gt) : null;
+        var gtDataset = predDir && gtDir && ImageFolderDataset.Detect(s.Gt) ? ImageFolderDataset.Load(s.Gt) : null;
+        var gtCases = gtDataset is null ? null : LabelledCases(gtDataset, s.Gt);
         IReadOnlyList<CasePair> pairs = gtCases is not null
             ? CaseMatcher.Match(s.Pred, gtCases.Values.ToDictionary(c => c.Id, c => c.LabelPath!), s.Gt, null, s.IgnoreUnmatchedGt)
             : predDir
@@ -43,7 +44,7 @@ public static class EvaluationRunner
         var options = new EvaluationOptions
         {
             Labels = labelList,
-            LabelNames = s.Names is not null ? LoadNames(s.Names) : gtCases is not null ? LoadNames(s.Gt) : null,
+            LabelNames = s.Names is not null ? LoadNames(s.Names) : gtDataset is not null ? NamesOf(gtDataset) : null,
             Metrics = EvaluationOptions.ParseMetrics(s.Metrics),
             NsdTolerance = s.NsdTolerance,
             HausdorffMode = EvaluationOptions.ParseHausdorffMode(s.Hd95),
@@ -82,9 +83,8 @@ public static class EvaluationRunner
 
     /// <summary>The labelled cases of an image-folder dataset, by the path that stands for each case's label map (its label
     /// image, or its first per-class mask).</summary>
-    private static Dictionary<string, DatasetCase> ImageFolderGroundTruth(string root)
+    private static Dictionary<string, DatasetCase> LabelledCases(SegmentationDataset ds, string root)
     {
-        var ds = ImageFolderDataset.Load(root);
         var cases = ds.TrainingCases.Concat(ds.TestCases).Where(c => c.LabelPath is not null).ToList();
         if (cases.Count == 0) throw new SettingsException($"--gt: the image-folder dataset {root} has no image with a mask");
         return cases.ToDictionary(c => c.LabelPath!, c => c, StringComparer.Ordinal);
@@ -124,7 +124,11 @@ public static class EvaluationRunner
         var root = Directory.Exists(path) ? path
             : Path.GetFileName(path).Equals(SegmentationDataset.DatasetJson, StringComparison.OrdinalIgnoreCase) ? Path.GetDirectoryName(Path.GetFullPath(path))!
             : throw new SettingsException($"--names: expected a dataset.json or its folder, got {path}");
-        var ds = SegmentationDataset.Load(root);
+        return NamesOf(SegmentationDataset.Load(root));
+    }
+
+    private static Dictionary<int, string> NamesOf(SegmentationDataset ds)
+    {
         var d = new Dictionary<int, string>();
         foreach (var l in ds.Labels.Where(l => !l.IsRegion)) d[l.Values[0]] = l.Name;
         return d;
