@@ -59,6 +59,11 @@ public sealed class Trainer
     /// <summary>Forward/backward passes a time-budget-only run times (after one untimed pass) before it plans its length.</summary>
     public const int CalibrationSteps = 5;
 
+    /// <summary>A time-budget run re-plans its length once, after this share of its first plan (and at least
+    /// <see cref="ReplanMinSteps"/> iterations), from the iterations it has timed by then (see <see cref="Replan"/>).</summary>
+    public const double ReplanFraction = 0.1;
+    public const int ReplanMinSteps = 10;
+
     private readonly ITrainingTask _task;
     private readonly IBatchSource _data;
     private readonly TrainerOptions _o;
@@ -104,6 +109,10 @@ public sealed class Trainer
     private ILrSchedule _schedule = null!;
     private long? _total;
     private double _elapsedBase;
+    // time-budget plan: whether this run's length came from PlanFromBudget in this process (a fresh run), and the
+    // validation time it measured
+    private bool _plannedHere;
+    private double _plannedValSeconds;
     private Stopwatch _clock = new();
     private double? _best;
     private long? _bestStep, _lastValStep;
@@ -199,7 +208,11 @@ public sealed class Trainer
             Parallel?.BroadcastFromWriter(_task.Model.parameters().Concat(_task.Model.named_buffers().Select(b => b.Value)).ToList());
             foreach (var line in report.Lines()) _progress.Message(line);
             _clock = Stopwatch.StartNew();
-            if (_total is null) _total = PlanFromBudget(_o.TimeBudgetMinutes!.Value * 60, fresh: ckpt == null);
+            if (_total is null)
+            {
+                _total = PlanFromBudget(_o.TimeBudgetMinutes!.Value * 60, fresh: ckpt == null);
+                _plannedHere = ckpt == null;
+            }
             _schedule = MakeSchedule();
             _progress.Message(FormattableString.Invariant(
                 $"schedule: {_total} iterations, lr {_o.Lr:G3}, linear warm-up {_o.ScheduleWarmup(_total.Value)} iterations, then poly decay (exponent {_o.PolyExponent:G3})"));
@@ -285,12 +298,36 @@ public sealed class Trainer
     }
 
     /// <summary>
+    /// The one re-plan of a time-budget run, at iteration <paramref name="step"/>: the rest of the budget divided by the mean
+    /// time of the iterations run so far (<paramref name="perStep"/> s, the first two left out), less the final validation and a
+    /// 2 % margin, with the periodic validations counted as in <see cref="PlanFromBudget"/>. The schedule continues with the new
+    /// length (its poly decay stretches or shrinks from here on; rows before keep the lr they had). Kept within twice the first
+    /// plan, and skipped where the new length's warm-up would not be over yet, so the warm-up ramp is never re-drawn; the
+    /// checkpoints written from here on carry the new length, so a resumed run keeps it.
+    /// </summary>
+    private void Replan(long step, double perStep, double budgetSeconds)
+    {
+        long old = _total!.Value;
+        double perWithVal = perStep + (_o.ValEvery > 0 ? _plannedValSeconds / _o.ValEvery : 0);
+        double remaining = budgetSeconds * 0.98 - Elapsed - _plannedValSeconds;
+        long total = step + Math.Max(1, (long)Math.Floor(remaining / Math.Max(perWithVal, 1e-6)));
+        total = Math.Min(total, 2 * old);
+        if (total == old || _o.ScheduleWarmup(total) > step) return;
+        _total = total;
+        _schedule = MakeSchedule();
+        _progress.Message(FormattableString.Invariant(
+            $"time budget: iterations take {perStep:F3} s here (the calibration planned {old}) → re-planned at iteration {step}: {total} iterations"));
+    }
+
+    /// <summary>
     /// Plans a time-budget-only run once, before its first iteration: times <see cref="CalibrationSteps"/> iterations on
     /// the first batches (after one untimed one; optimizer steps at lr 0, then a fresh optimizer and the RNG state
     /// restored, so the run itself is unaffected), and one validation pass, then fits as many iterations as the rest of
     /// the budget holds, counting the validations they will trigger. The median step time is used: the first passes
     /// of a process are slower (allocator and thread-pool warm-up), and a mean over them overestimated the step time
-    /// (runs stopped at 6.5 of 10 minutes).
+    /// (runs stopped at 6.5 of 10 minutes). Six steps on the first batches still misjudge steps whose cost varies (MSA's
+    /// interactive prompts, MaskSAM's matching: plans that ended at 6.5 and 8.9 of 10 minutes), so the loop re-plans once
+    /// from its own timings (<see cref="Replan"/>).
     /// </summary>
     private long PlanFromBudget(double budgetSeconds, bool fresh)
     {
@@ -341,6 +378,7 @@ public sealed class Trainer
         double val = Stopwatch.GetElapsedTime(v0).TotalSeconds;
         double remaining = Math.Max(0, budgetSeconds - Elapsed);
         // n iterations cost n·per plus (⌊n / ValEvery⌋ + 1)·val (the periodic validations and the final one)
+        _plannedValSeconds = val;
         double perWithVal = per + (_o.ValEvery > 0 ? val / _o.ValEvery : 0);
         long n = Math.Max(1, (long)Math.Floor((remaining - val) / perWithVal));
         _progress.Message(FormattableString.Invariant(
@@ -408,6 +446,12 @@ public sealed class Trainer
         double? budget = _o.TimeBudgetMinutes * 60;
         double emaSec = double.NaN;
         var reason = TrainingStopReason.Completed;
+        // one re-plan of a fresh time-budget run (one process: ranks would plan different lengths), after the first plan's
+        // first tenth; the first iterations of the loop are left out of its timing (warm-up of the process)
+        long replanAt = _plannedHere && start == 0 && Parallel == null && budget.HasValue
+            ? Math.Max(ReplanMinSteps, (long)Math.Ceiling(_total!.Value * ReplanFraction)) : long.MaxValue;
+        double timedSeconds = 0;
+        long timedSteps = 0;
         while (_total is null || step < _total)
         {
             // (several ranks decide together, after the forward pass: see Parallel.Agree below)
@@ -455,6 +499,7 @@ public sealed class Trainer
             if (_device.IsCuda) torch.cuda.synchronize(_device.Index);
             double sec = Stopwatch.GetElapsedTime(t0).TotalSeconds;
             step++;
+            if (step > 2 && step <= replanAt) { timedSeconds += sec; timedSteps++; }
             double sps = sec > 0 ? slices / sec : 0;
             if (Writer) _logs.Append(new TrainLogRow(step, epoch + 1, lossV, lr, norm, sps, Elapsed, skipped));
             StepLogged?.Invoke(step);
@@ -483,6 +528,7 @@ public sealed class Trainer
             if (budget is { } bb && eta.HasValue) eta = TimeSpan.FromSeconds(Math.Min(eta.Value.TotalSeconds, Math.Max(0, bb - Elapsed)));
             _progress.Update(new ProgressSnapshot(step, _total ?? step, lossV, lr, EmaSlices(slices, emaSec, sps), eta, _skipped));
 
+            if (step == replanAt && step < _total!.Value && timedSteps > 0) Replan(step, timedSeconds / timedSteps, budget!.Value);
             bool end = _total.HasValue && step >= _total.Value;
             if (_o.ValEvery > 0 && step % _o.ValEvery == 0 && !end && Writer) Validate(step);
             if (_o.CheckpointEvery > 0 && step % _o.CheckpointEvery == 0 && !end && Writer) WriteCheckpoint(step);

@@ -58,6 +58,11 @@ public sealed class TinyTask : ITrainingTask, IDisposable
 
     /// <summary>The step at which <see cref="Loss"/> hangs (sleeps for a long time), or −1.</summary>
     public long StallAtStep { get; init; } = -1;
+
+    /// <summary>The first <c>Calls</c> calls of <see cref="Loss"/> take <c>DelayMs</c> longer (a slow start that a time-budget
+    /// calibration sees and the later iterations do not).</summary>
+    public (int Calls, int DelayMs) SlowFirstCalls { get; init; }
+    private int _lossCalls;
     public string Method => "tiny";
     public Module Model => _net;
     public IReadOnlyList<string> ClassNames { get; } = ["background", "disk", "square"];
@@ -75,6 +80,7 @@ public sealed class TinyTask : ITrainingTask, IDisposable
     public Tensor Loss(Batch batch, TrainingContext context)
     {
         if (context.Step == StallAtStep) Thread.Sleep(TimeSpan.FromMinutes(10));
+        if (_lossCalls++ < SlowFirstCalls.Calls) Thread.Sleep(SlowFirstCalls.DelayMs);
         var logits = _net.forward(batch.Input);
         var loss = _loss.Forward(logits, batch.Target);
         return NanAtSteps.Contains(context.Step) ? loss.mul(double.NaN) : loss;

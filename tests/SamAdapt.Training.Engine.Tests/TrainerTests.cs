@@ -1,3 +1,4 @@
+using System.Globalization;
 using SamAdapt.Tests;
 using SamAdapt.Torch;
 using SamAdapt.Torch.Serialization;
@@ -29,10 +30,10 @@ public class TrainerTests
     }
 
     private static (TrainingResult Result, Capture Log) Train(string dir, TrainerOptions o, bool resume = false, IReadOnlySet<long>? nanAt = null,
-        TinyConfig? config = null, CancellationToken ct = default, Action<long>? onCheckpoint = null)
+        TinyConfig? config = null, CancellationToken ct = default, Action<long>? onCheckpoint = null, (int Calls, int DelayMs) slowFirst = default)
     {
         torch.manual_seed(o.Seed);
-        using var task = new TinyTask(config ?? new TinyConfig(), o, nanAt);
+        using var task = new TinyTask(config ?? new TinyConfig(), o, nanAt) { SlowFirstCalls = slowFirst };
         var log = new Capture();
         var trainer = new Trainer(task, new SyntheticSource(7, o.BatchSize, (config ?? new TinyConfig()).Size, 5), o, dir, log) { CheckpointWritten = onCheckpoint };
         return (trainer.Run(resume, ct), log);
@@ -172,35 +173,78 @@ public class TrainerTests
     }
 
     [Fact]
-    public void A_time_budget_alone_plans_the_schedule_once_before_the_first_iteration()
+    public void A_time_budget_alone_plans_the_schedule_before_the_first_iteration()
     {
         using var tmp = TestPaths.NewTempDir();
         // default warm-up (a share of the planned run) and poly exponent
         var o = Options() with { Iterations = null, TimeBudgetMinutes = 3.0 / 60, Warmup = null, ValEvery = 0, CheckpointEvery = 0 };
         // 96² images: the step's compute, which the calibration times, outweighs the loop's fixed cost per iteration
         var (r, log) = Train(tmp.Path + "/a", o, config: new TinyConfig { Size = 96 });
-        Assert.Single(log.Messages, m => m.StartsWith("time budget") && m.Contains("planned"));
+        var (planned, replanAt) = Plans(log, o);
         long total = TrainingCheckpoint.Load(tmp.Path + "/a/last.ckpt").State.TotalSteps!.Value;
         Assert.Equal(r.TotalSteps, total);
-        Assert.True(total >= 20, $"only {total} iterations planned");
-        Assert.Contains(log.Messages, m => m.StartsWith($"schedule: {total} iterations"));
+        Assert.True(planned >= 20, $"only {planned} iterations planned");
+        Assert.Contains(log.Messages, m => m.StartsWith($"schedule: {planned} iterations"));
 
         var rows = TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv").ToList();
         // how many of the planned iterations fit depends on the machine's load; the schedule must not
-        long w = o.EffectiveWarmup(total);
+        long w = o.EffectiveWarmup(planned);
         Assert.True(rows.Count >= w + 2, $"{rows.Count} of {total} planned iterations ran");
-        // warm-up: rising from the first iteration, over by a fixed share of the planned run (never re-planned: one ramp)
-        Assert.InRange(w, 1, (long)(TrainerOptions.MaxWarmupFraction * total));
+        // warm-up: rising from the first iteration, over by a fixed share of the planned run (a re-plan never re-draws it: one ramp)
+        Assert.InRange(w, 1, (long)(TrainerOptions.MaxWarmupFraction * planned));
         Assert.Equal(o.Lr / w, rows[0].Lr, 12);
         int peak = rows.FindIndex(x => Math.Abs(x.Lr - o.Lr) < 1e-15);
         Assert.Equal(w - 1, peak);
         for (int i = 1; i <= peak; i++) Assert.True(rows[i].Lr > rows[i - 1].Lr);
-        for (int i = peak + 2; i < rows.Count; i++) Assert.True(rows[i].Lr < rows[i - 1].Lr, $"lr at {i}: {rows[i].Lr} after {rows[i - 1].Lr} (total {total}, warm-up {w})");
-        // every iteration's lr is the formula of the planned length (row i is schedule step i)
-        double Formula(long step) => step < w ? o.Lr * (step + 1) / w : o.Lr * Math.Pow(1 - (step - w) / (double)(total - w), o.PolyExponent);
-        for (int i = 0; i < rows.Count; i++) Assert.Equal(Formula(i), rows[i].Lr, 12);
+        for (int i = peak + 2; i < rows.Count; i++)
+            if (i != replanAt) Assert.True(rows[i].Lr < rows[i - 1].Lr, $"lr at {i}: {rows[i].Lr} after {rows[i - 1].Lr} (total {total}, warm-up {w})");
+        // every iteration's lr is the formula of the length planned when it ran (row i is schedule step i)
+        for (int i = 0; i < rows.Count; i++) Assert.Equal(Lr(o, i < replanAt ? planned : total, i), rows[i].Lr, 12);
         // at half the planned run: about half the peak with exponent 0.9 (MA-SAM's 7 would leave ≈ 1 %)
-        Assert.InRange(Formula(total / 2), 0.4 * o.Lr, 0.7 * o.Lr);
+        Assert.InRange(Lr(o, total, total / 2), 0.4 * o.Lr, 0.7 * o.Lr);
+    }
+
+    [Fact]
+    public void A_time_budget_run_re_plans_once_from_the_iterations_it_has_timed()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        var o = Options() with { Iterations = null, TimeBudgetMinutes = 3.0 / 60, Warmup = null, ValEvery = 0, CheckpointEvery = 0 };
+        // the calibration's six calls are 80 ms slower than the iterations that follow: its plan is far too short
+        var (r, log) = Train(tmp.Path + "/a", o, slowFirst: (Trainer.CalibrationSteps + 1, 80));
+        var (planned, replanAt) = Plans(log, o);
+        Assert.True(replanAt < long.MaxValue, "no re-plan: " + string.Join(" | ", log.Messages));
+        Assert.Equal(Math.Max(Trainer.ReplanMinSteps, (long)Math.Ceiling(planned * Trainer.ReplanFraction)), replanAt);
+        long total = TrainingCheckpoint.Load(tmp.Path + "/a/last.ckpt").State.TotalSteps!.Value;
+        Assert.Equal(r.TotalSteps, total);
+        // longer, at most twice the first plan
+        Assert.InRange(total, planned + 1, 2 * planned);
+        var rows = TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv").ToList();
+        Assert.True(rows.Count > replanAt, $"{rows.Count} iterations ran, the re-plan was at {replanAt}");
+        for (int i = 0; i < rows.Count; i++) Assert.Equal(Lr(o, i < replanAt ? planned : total, i), rows[i].Lr, 12);
+        // a fixed length is never re-planned
+        var (_, fixedLog) = Train(tmp.Path + "/b", Options(30), slowFirst: (Trainer.CalibrationSteps + 1, 80));
+        Assert.DoesNotContain(fixedLog.Messages, m => m.Contains("re-planned") || m.Contains("planned"));
+    }
+
+    // the first plan's length and the iteration of the re-plan (long.MaxValue when there was none), from the run's messages
+    private static (long Planned, long ReplanAt) Plans(Capture log, TrainerOptions o)
+    {
+        var first = Assert.Single(log.Messages, m => m.StartsWith("time budget") && m.EndsWith("iterations planned"));
+        long planned = long.Parse(first.Split("→ ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
+        var replans = log.Messages.Where(m => m.Contains("re-planned at iteration")).ToList();
+        Assert.True(replans.Count <= 1, string.Join(" | ", replans));
+        long at = replans.Count == 0 ? long.MaxValue
+            : long.Parse(replans[0].Split("re-planned at iteration ")[1].Split(':')[0], CultureInfo.InvariantCulture);
+        // the re-plan never re-draws the warm-up
+        if (replans.Count == 1) Assert.True(o.EffectiveWarmup(planned) <= at);
+        return (planned, at);
+    }
+
+    // the schedule's lr at step i of a run of `total` iterations: linear warm-up, then poly decay
+    private static double Lr(TrainerOptions o, long total, long i)
+    {
+        long w = o.EffectiveWarmup(total);
+        return i < w ? o.Lr * (i + 1) / w : o.Lr * Math.Pow(1 - (i - w) / (double)(total - w), o.PolyExponent);
     }
 
     [Fact]
