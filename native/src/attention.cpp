@@ -85,9 +85,10 @@ __attribute__((target("avx2,fma"))) inline float hsum(__m256 v) {
 }
 
 // One row of logits (Nk = kh·kw, or Nk alone when h is null): + h[y] + w[x] in place with the row maximum in the same
-// pass, then softmax in place (exp(x − max) with its sum, then · 1/sum)
-__attribute__((target("avx2,fma"))) void bias_softmax_row_avx2(float* row, int64_t nk, const float* h, int64_t kh, const float* w,
-                                                               int64_t kw) {
+// pass, then softmax in place (exp(x − max) with its sum, then · 1/sum). With normalize = false the row keeps exp(x − max)
+// and the caller applies the returned 1/sum (to the row's product with v). Returns 1/sum.
+__attribute__((target("avx2,fma"))) float bias_softmax_row_avx2(float* row, int64_t nk, const float* h, int64_t kh, const float* w,
+                                                                int64_t kw, bool normalize = true) {
     const __m256 ninf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
     __m256 vmax = ninf;
     if (h != nullptr) {
@@ -129,11 +130,127 @@ __attribute__((target("avx2,fma"))) void bias_softmax_row_avx2(float* row, int64
         _mm256_maskstore_ps(row + x, m, e);
         vsum = _mm256_add_ps(vsum, e);
     }
-    const __m256 inv = _mm256_set1_ps(1.0f / hsum(vsum));
+    const float inv_sum = 1.0f / hsum(vsum);
+    if (!normalize) return inv_sum;
+    const __m256 inv = _mm256_set1_ps(inv_sum);
     for (x = 0; x + 8 <= nk; x += 8) _mm256_storeu_ps(row + x, _mm256_mul_ps(_mm256_loadu_ps(row + x), inv));
     if (x < nk) {
         const __m256i m = lane_mask(nk - x);
         _mm256_maskstore_ps(row + x, m, _mm256_mul_ps(_mm256_maskload_ps(row + x, m), inv));
+    }
+    return inv_sum;
+}
+
+// ---- the two products of a task without BLAS (global attention: Nk and dv multiples of 16) ----
+// BLAS packs its operands on every call, and a task's products are thin (d = 64 deep for q·kᵀ, 64 wide for ·v): packing
+// the task's 4096 keys cost about a quarter of the q·kᵀ product, for each of a head's 64 tasks. Here the keys are packed once
+// per head (pack_keys) and v is read in place; register tiles of 6 rows × 16 columns (12 accumulators), cache blocks of 256
+// keys (a block's packed keys, or its v rows, stay in L1/L2 for all the task's row tiles).
+constexpr int64_t kPanel = 16;      // keys per packed panel; output columns per tile
+constexpr int64_t kRowTile = 6;     // query rows per register tile
+constexpr int64_t kKeyBlock = 256;  // keys per cache block
+
+// keys (Nk, d) row-major → panels of 16 keys, dst[(p·d + c)·16 + j] = k[p·16 + j][c]
+void pack_keys(const float* k, int64_t nk, int64_t d, float* dst) {
+    for (int64_t p = 0; p < nk / kPanel; p++)
+        for (int64_t j = 0; j < kPanel; j++) {
+            const float* src = k + (p * kPanel + j) * d;
+            float* out = dst + p * d * kPanel + j;
+            for (int64_t c = 0; c < d; c++) out[c * kPanel] = src[c];
+        }
+}
+
+// logits (MR rows, the panel's 16 keys) = qs (MR, d) · panelᵀ; logits row stride ldl
+template <int MR>
+__attribute__((target("avx2,fma"))) inline void qk_tile(const float* qs, int64_t d, const float* panel, float* logits, int64_t ldl) {
+    __m256 acc0[MR], acc1[MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm256_setzero_ps();
+    for (int64_t c = 0; c < d; c++) {
+        const __m256 k0 = _mm256_loadu_ps(panel + c * kPanel), k1 = _mm256_loadu_ps(panel + c * kPanel + 8);
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            const __m256 a = _mm256_broadcast_ss(qs + i * d + c);
+            acc0[i] = _mm256_fmadd_ps(a, k0, acc0[i]);
+            acc1[i] = _mm256_fmadd_ps(a, k1, acc1[i]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        _mm256_storeu_ps(logits + i * ldl, acc0[i]);
+        _mm256_storeu_ps(logits + i * ldl + 8, acc1[i]);
+    }
+}
+
+// logits (r, Nk) = qs (r, d) · kᵀ from the packed panels kp
+__attribute__((target("avx2,fma"))) void qk_rows(const float* qs, int64_t r, int64_t d, const float* kp, int64_t nk, float* logits) {
+    const int64_t panels = nk / kPanel, per_block = kKeyBlock / kPanel;
+    for (int64_t p0 = 0; p0 < panels; p0 += per_block) {
+        const int64_t p1 = std::min(panels, p0 + per_block);
+        for (int64_t i = 0; i < r; i += kRowTile) {
+            const float* qi = qs + i * d;
+            float* li = logits + i * nk;
+            switch (std::min<int64_t>(kRowTile, r - i)) {
+                case 6: for (int64_t p = p0; p < p1; p++) qk_tile<6>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
+                case 5: for (int64_t p = p0; p < p1; p++) qk_tile<5>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
+                case 4: for (int64_t p = p0; p < p1; p++) qk_tile<4>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
+                case 3: for (int64_t p = p0; p < p1; p++) qk_tile<3>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
+                case 2: for (int64_t p = p0; p < p1; p++) qk_tile<2>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
+                default: for (int64_t p = p0; p < p1; p++) qk_tile<1>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
+            }
+        }
+    }
+}
+
+// out (MR rows, 16 columns) (+)= probs (MR, keys) · v (keys, 16 columns); first: start from zero, else add to out
+template <int MR>
+__attribute__((target("avx2,fma"))) inline void pv_tile(const float* probs, int64_t ldp, const float* v, int64_t ldv, int64_t keys,
+                                                        float* out, int64_t ldo, bool first) {
+    __m256 acc0[MR], acc1[MR];
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        acc0[i] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(out + i * ldo);
+        acc1[i] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(out + i * ldo + 8);
+    }
+    for (int64_t j = 0; j < keys; j++) {
+        const __m256 v0 = _mm256_loadu_ps(v + j * ldv), v1 = _mm256_loadu_ps(v + j * ldv + 8);
+#pragma GCC unroll 8
+        for (int i = 0; i < MR; i++) {
+            const __m256 a = _mm256_broadcast_ss(probs + i * ldp + j);
+            acc0[i] = _mm256_fmadd_ps(a, v0, acc0[i]);
+            acc1[i] = _mm256_fmadd_ps(a, v1, acc1[i]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int i = 0; i < MR; i++) {
+        _mm256_storeu_ps(out + i * ldo, acc0[i]);
+        _mm256_storeu_ps(out + i * ldo + 8, acc1[i]);
+    }
+}
+
+// out (r, dv) = diag(inv) · probs (r, Nk) · v (Nk, dv), in cache blocks of keys
+__attribute__((target("avx2,fma"))) void pv_rows(const float* probs, int64_t r, int64_t nk, const float* v, int64_t dv, float* out,
+                                                 const float* inv) {
+    for (int64_t j0 = 0; j0 < nk; j0 += kKeyBlock) {
+        const int64_t keys = std::min(kKeyBlock, nk - j0);
+        const bool first = j0 == 0;
+        for (int64_t i = 0; i < r; i += kRowTile) {
+            const float* pi = probs + i * nk + j0;
+            float* oi = out + i * dv;
+            const float* vj = v + j0 * dv;
+            switch (std::min<int64_t>(kRowTile, r - i)) {
+                case 6: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<6>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
+                case 5: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<5>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
+                case 4: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<4>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
+                case 3: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<3>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
+                case 2: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<2>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
+                default: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<1>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
+            }
+        }
+    }
+    for (int64_t i = 0; i < r; i++) {
+        const __m256 f = _mm256_set1_ps(inv[i]);
+        for (int64_t c = 0; c < dv; c += 8) _mm256_storeu_ps(out + i * dv + c, _mm256_mul_ps(_mm256_loadu_ps(out + i * dv + c), f));
     }
 }
 
@@ -203,17 +320,38 @@ at::Tensor cpu_float(const at::Tensor& q_in, const at::Tensor& k_in, const at::T
 
 #ifdef SA_ROW_KERNEL_AVX2
     const bool row_kernel = fused_softmax && cpu_has_avx2_fma();
+    // both products without BLAS where the keys and v's columns come in panels of 16 (global attention)
+    const bool own_products = row_kernel && nk % kPanel == 0 && dv % kPanel == 0;
+    at::Tensor packed;
+    if (own_products) {
+        packed = at::empty({bp, nk * d}, q.options());
+        float* pp = packed.data_ptr<float>();
+        at::parallel_for(0, bp, 1, [&](int64_t begin, int64_t end) {
+            for (int64_t b = begin; b < end; b++) pack_keys(pk + b * nk * d, nk, d, pp + b * nk * d);
+        });
+    }
+    const float* pkp = own_products ? packed.data_ptr<float>() : nullptr;
 #endif
     SingleThreadedBlas single;
     at::parallel_for(0, tasks, 1, [&](int64_t begin, int64_t end) {
         // this thread's buffers: scaled queries (rows, d), logits and probabilities (rows, Nk)
-        std::vector<float> qs(static_cast<size_t>(rows * d));
+        std::vector<float> qs(static_cast<size_t>(rows * d)), inv(static_cast<size_t>(rows));
         auto logits = at::empty({rows, nk}, q.options()), probs = at::empty({rows, nk}, q.options());
         float* pl = logits.data_ptr<float>();
         for (int64_t t = begin; t < end; t++) {
             const int64_t b = t / per_entry, r0 = (t % per_entry) * rows, r = std::min(rows, n - r0);
             const float* qrow = pq + (b * n + r0) * d;
             for (int64_t i = 0; i < r * d; i++) qs[i] = qrow[i] * fscale;
+#ifdef SA_ROW_KERNEL_AVX2
+            if (own_products) {
+                qk_rows(qs.data(), r, d, pkp + b * nk * d, nk, pl);
+                for (int64_t i = 0; i < r; i++)
+                    inv[i] = bias_softmax_row_avx2(pl + i * nk, nk, rel ? ph + (b * n + r0 + i) * kh : nullptr, kh,
+                                                   rel ? pw + (b * n + r0 + i) * kw : nullptr, kw, false);
+                pv_rows(pl, r, nk, pv + b * nk * dv, dv, po + (b * n + r0) * dv, inv.data());
+                continue;
+            }
+#endif
             // (r, Nk) = qs · kᵀ
             gemm_rows(static_cast<int>(r), static_cast<int>(nk), static_cast<int>(d), qs.data(), static_cast<int>(d),
                       pk + b * nk * d, static_cast<int>(d), true, pl, static_cast<int>(nk));

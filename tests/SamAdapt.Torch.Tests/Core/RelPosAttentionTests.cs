@@ -89,6 +89,35 @@ public class RelPosAttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(0L, false)]   // the kernel's own block: all 23 rows in one task (row tiles of 6: the last has 5)
+    [InlineData(5L, true)]    // tasks of 5 rows: tiles of 5; v stored transposed
+    [InlineData(13L, false)]  // 13 + 10 rows: tiles 6 + 6 + 1 and 6 + 4
+    public void Panel_products_of_global_attention_shapes_match_the_reference(long blockRows, bool transposed)
+    {
+        // keys and v's columns in multiples of 16 take the kernel's own products (packed key panels, register tiles of 6 rows,
+        // cache blocks of 256 keys): 4 × 80 = 320 keys are a full block and a partial one, v 32 wide is two column tiles,
+        // head depth 7 is not a multiple of the vector width
+        using var scope = DisposeScope.Begin();
+        using var ng = torch.no_grad();
+        long b = 3, n = 23, kh = 4, kw = 80, d = 7, dv = 32;
+        var q = RandF([b, n, d], 41, -2, 2);
+        var k = RandF([b, kh * kw, d], 42, -2, 2);
+        var v = transposed ? RandF([b, dv, kh * kw], 43).transpose(1, 2) : RandF([b, kh * kw, dv], 43);
+        var relH = RandF([b, n, kh], 44, -3, 3);
+        var relW = RandF([b, n, kw], 45, -3, 3);
+        foreach (var relative in new[] { true, false })
+        {
+            var expected = Reference(q, k, v, relative ? relH : null, relative ? relW : null, 0.4);
+            var got = F.rel_pos_attention(q, k, v, relative ? relH : null, relative ? relW : null, 0.4, blockRows);
+            Assert.Equal([b, n, dv], got.shape);
+            Approx.Equal(expected, got, 1e-5, 1e-5, $"block {blockRows}, relative {relative}");
+            // and the same as ATen's softmax with BLAS's products (the other path of the kernel)
+            Approx.Equal(F.rel_pos_attention(q, k, v, relative ? relH : null, relative ? relW : null, 0.4, blockRows, atenSoftmax: true), got,
+                1e-5, 1e-5, "panel vs BLAS products");
+        }
+    }
+
     [Fact]
     public void Composite_path_under_autograd_matches_the_reference_in_value_and_gradient()
     {
