@@ -99,10 +99,14 @@ public sealed class Block : UnaryModule
         }
         foreach (var hook in _afterAttention) h = hook.forward(h, context);
         foreach (var hook in _parallelAttention) h = h + hook.forward(shortcut, context);
-        var y = shortcut + h;
+        // plain SAM at inference: the residual sums land in the branch outputs (fresh tensors; a + b = b + a exactly), which
+        // saves allocating and first-touching two (B, H, W, E) tensors per block
+        bool inPlace = HookNames.Count == 0 && !torch.is_grad_enabled();
+        var y = inPlace ? h.add_(shortcut) : shortcut + h;
         scope.DisposeEverythingBut(y);
         foreach (var hook in _beforeMlp) y = y + hook.forward(y, context);
-        if (_parallelMlp.Count == 0) y = y + mlp.forward(norm2.forward(y));
+        if (inPlace) y = mlp.forward(norm2.forward(y)).add_(y);
+        else if (_parallelMlp.Count == 0) y = y + mlp.forward(norm2.forward(y));
         else
         {
             var n = norm2.forward(y);
