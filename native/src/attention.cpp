@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -182,6 +183,19 @@ __attribute__((target("avx2,fma"))) inline void qk_tile(const float* qs, int64_t
     }
 }
 
+// f(std::integral_constant<int, MR>) with MR = min(rows, kRowTile): the register tile's row count as a template argument
+template <typename F>
+void with_row_tile(int64_t rows, F&& f) {
+    switch (std::min<int64_t>(kRowTile, rows)) {
+        case 6: f(std::integral_constant<int, 6>{}); break;
+        case 5: f(std::integral_constant<int, 5>{}); break;
+        case 4: f(std::integral_constant<int, 4>{}); break;
+        case 3: f(std::integral_constant<int, 3>{}); break;
+        case 2: f(std::integral_constant<int, 2>{}); break;
+        default: f(std::integral_constant<int, 1>{}); break;
+    }
+}
+
 // logits (r, Nk) = qs (r, d) · kᵀ from the packed panels kp
 __attribute__((target("avx2,fma"))) void qk_rows(const float* qs, int64_t r, int64_t d, const float* kp, int64_t nk, float* logits) {
     const int64_t panels = nk / kPanel, per_block = kKeyBlock / kPanel;
@@ -190,14 +204,9 @@ __attribute__((target("avx2,fma"))) void qk_rows(const float* qs, int64_t r, int
         for (int64_t i = 0; i < r; i += kRowTile) {
             const float* qi = qs + i * d;
             float* li = logits + i * nk;
-            switch (std::min<int64_t>(kRowTile, r - i)) {
-                case 6: for (int64_t p = p0; p < p1; p++) qk_tile<6>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
-                case 5: for (int64_t p = p0; p < p1; p++) qk_tile<5>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
-                case 4: for (int64_t p = p0; p < p1; p++) qk_tile<4>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
-                case 3: for (int64_t p = p0; p < p1; p++) qk_tile<3>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
-                case 2: for (int64_t p = p0; p < p1; p++) qk_tile<2>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
-                default: for (int64_t p = p0; p < p1; p++) qk_tile<1>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk); break;
-            }
+            with_row_tile(r - i, [&](auto mr) {
+                for (int64_t p = p0; p < p1; p++) qk_tile<decltype(mr)::value>(qi, d, kp + p * d * kPanel, li + p * kPanel, nk);
+            });
         }
     }
 }
@@ -238,14 +247,9 @@ __attribute__((target("avx2,fma"))) void pv_rows(const float* probs, int64_t r, 
             const float* pi = probs + i * nk + j0;
             float* oi = out + i * dv;
             const float* vj = v + j0 * dv;
-            switch (std::min<int64_t>(kRowTile, r - i)) {
-                case 6: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<6>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
-                case 5: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<5>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
-                case 4: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<4>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
-                case 3: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<3>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
-                case 2: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<2>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
-                default: for (int64_t s = 0; s < dv; s += kPanel) pv_tile<1>(pi, nk, vj + s, dv, keys, oi + s, dv, first); break;
-            }
+            with_row_tile(r - i, [&](auto mr) {
+                for (int64_t s = 0; s < dv; s += kPanel) pv_tile<decltype(mr)::value>(pi, nk, vj + s, dv, keys, oi + s, dv, first);
+            });
         }
     }
     for (int64_t i = 0; i < r; i++) {
