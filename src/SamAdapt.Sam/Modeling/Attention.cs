@@ -132,6 +132,16 @@ public sealed class Attention : UnaryModule
         long b = fused.size(0);
         int h = (int)fused.size(1), w = (int)fused.size(2);
         long n = (long)h * w;
+        if (!UseFusedAttention && MaxLogitsBlock == ChunkedAttention.DefaultMaxLogits && !torch.is_grad_enabled() && !Checkpoint.IsRunning &&
+            fused.device.Type == DeviceType.CPU && fused.dtype == DType.Float32)
+        {
+            // inference on the CPU: one native pass on the fused projection — each head's q, k, v read in place, the
+            // relative-position terms computed in its tasks, the output written in place (docs/sam.md, "Image encoder: attention
+            // in blocks"); the steps below are its composite form
+            var (tableH, tableW) = rel_pos_h is not null && rel_pos_w is not null
+                ? (RelativePosition.GetRelPos(h, h, rel_pos_h), RelativePosition.GetRelPos(w, w, rel_pos_w)) : ((Tensor?)null, (Tensor?)null);
+            return F.rel_pos_attention_qkv(fused, num_heads, tableH, tableW, scale).MoveToOuterScope();
+        }
         var qkvOut = fused.reshape(b, n, 3, num_heads, -1).permute(2, 0, 3, 1, 4);
         var parts = qkvOut.reshape(3, b * num_heads, n, -1).unbind(0);
         Tensor q = parts[0], k = parts[1], v = parts[2];

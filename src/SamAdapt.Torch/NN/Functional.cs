@@ -26,7 +26,7 @@ public static class F
         OpUpTrilinear3 = new("aten::upsample_trilinear3d", "vec"), OpUpBilinearAA = new("aten::_upsample_bilinear2d_aa", "vec"),
         OpUpBicubicAA = new("aten::_upsample_bicubic2d_aa", "vec"), OpMaxPool2d = new("aten::max_pool2d"),
         OpAvgPool2d = new("aten::avg_pool2d"), OpAdaptiveAvgPool2d = new("aten::adaptive_avg_pool2d"),
-        OpRelPosAttention = new("samadapt::rel_pos_attention");
+        OpRelPosAttention = new("samadapt::rel_pos_attention"), OpRelPosAttentionQkv = new("samadapt::rel_pos_attention_qkv");
 
     private static readonly Lazy<Op?> OpSdpa = new(() =>
     {
@@ -322,6 +322,21 @@ public static class F
         var a = new OpArgs(stackalloc SaValue[8], default);
         a.Add(q); a.Add(k); a.Add(v); a.AddOptional(relH); a.AddOptional(relW); a.Add(scale); a.Add(blockRows); a.Add(atenSoftmax);
         return OpRelPosAttention.Call(ref a);
+    }
+
+    /// <summary>
+    /// <see cref="rel_pos_attention"/> on an attention layer's fused projection (native/src/attention.cpp): <paramref name="qkv"/>
+    /// (B, H, W, 3E) laid out [q | k | v], each <paramref name="numHeads"/> heads of E / heads channels; <paramref name="relHTable"/>
+    /// (H, H, d) and <paramref name="relWTable"/> (W, W, d), the relative-position embeddings gathered per (query, key) offset, or
+    /// both null → (B, H, W, E), heads side by side. On the CPU in float32 without autograd the kernel reads q, k and v in place,
+    /// computes the relative-position terms inside its tasks and writes the output in place; otherwise the composite form.
+    /// </summary>
+    public static Tensor rel_pos_attention_qkv(Tensor qkv, long numHeads, Tensor? relHTable, Tensor? relWTable, double scale,
+        bool atenSoftmax = false)
+    {
+        var a = new OpArgs(stackalloc SaValue[6], default);
+        a.Add(qkv); a.Add(numHeads); a.AddOptional(relHTable); a.AddOptional(relWTable); a.Add(scale); a.Add(atenSoftmax);
+        return OpRelPosAttentionQkv.Call(ref a);
     }
 
     /// <summary>True where libtorch has the fused <c>aten::scaled_dot_product_attention</c> kernel (2.x; not 1.13).</summary>

@@ -118,6 +118,51 @@ public class RelPosAttentionTests
         }
     }
 
+    [Theory]
+    [InlineData(4L, 8L, false)]  // 32 keys, head depth 16: the kernel's own products
+    [InlineData(3L, 3L, false)]  // 9 keys (a window): BLAS's products
+    [InlineData(4L, 8L, true)]   // under autograd: the composite form
+    public void Fused_projection_form_matches_the_reference(long h, long w, bool grad)
+    {
+        // qkv (B, H, W, 3E) with E = 3 heads × 16; per head the reference on q, k, v cut out of it and the decomposed terms
+        // computed in float64 from the gathered tables: rel_h[i, y'] = Σ_c q[i, c]·table_h[y(i), y', c], likewise rel_w
+        using var scope = DisposeScope.Begin();
+        long b = 2, heads = 3, d = 16, e = heads * d, n = h * w;
+        var qkv = RandF([b, h, w, 3 * e], 51, -2, 2);
+        var tableH = RandF([h, h, d], 52, -0.5, 0.5);
+        var tableW = RandF([w, w, d], 53, -0.5, 0.5);
+        double scale = 0.25;
+        var parts = qkv.reshape(b, n, 3, heads, d).permute(2, 0, 3, 1, 4).reshape(3, b * heads, n, d).unbind(0);
+        var qd = parts[0].to(DType.Float64).reshape(b * heads, h, w, d);
+        var relH = (qd.unsqueeze(3) * tableH.to(DType.Float64).view(1, h, 1, h, d)).sum(4).reshape(b * heads, n, h);
+        var relW = (qd.unsqueeze(3) * tableW.to(DType.Float64).view(1, 1, w, w, d)).sum(4).reshape(b * heads, n, w);
+        var expected = Reference(parts[0], parts[1], parts[2], relH, relW, scale).view(b, heads, h, w, d).permute(0, 2, 3, 1, 4).reshape(b, h, w, e);
+        Tensor got;
+        if (grad)
+        {
+            var leaf = qkv.detach().clone().requires_grad_();
+            got = F.rel_pos_attention_qkv(leaf, heads, tableH, tableW, scale);
+            Assert.True(got.requires_grad);
+        }
+        else
+        {
+            using var ng = torch.no_grad();
+            got = F.rel_pos_attention_qkv(qkv, heads, tableH, tableW, scale);
+        }
+        Assert.Equal([b, h, w, e], got.shape);
+        Approx.Equal(expected, got.detach(), 1e-5, 1e-5, $"{h}×{w}, grad {grad}");
+        // without the tables: plain attention, and different
+        using (torch.no_grad())
+        {
+            var plain = F.rel_pos_attention_qkv(qkv, heads, null, null, scale);
+            var plainExpected = Reference(parts[0], parts[1], parts[2], null, null, scale).view(b, heads, h, w, d).permute(0, 2, 3, 1, 4).reshape(b, h, w, e);
+            Approx.Equal(plainExpected, plain, 1e-5, 1e-5, "no relative terms");
+            Assert.True((plain - got.detach()).abs().max().item() > 1e-2);
+        }
+        var bad = Assert.Throws<TorchException>(() => F.rel_pos_attention_qkv(qkv, 5, tableH, tableW, scale));
+        Assert.Contains("multiple of num_heads", bad.Message);
+    }
+
     [Fact]
     public void Composite_path_under_autograd_matches_the_reference_in_value_and_gradient()
     {
