@@ -163,25 +163,31 @@ void pack_keys(const float* k, int64_t ldk, int64_t nk, int64_t d, float* dst) {
         }
 }
 
-// logits (MR rows, the panel's 16 keys) = qs (MR, d) · panelᵀ; logits row stride ldl
+// The register tile of both products: c (MR rows, 16 columns) (+)= a (MR, k) · b (k, 16), a's rows lda apart, b's rows ldb
+// apart, c's ldc apart; accumulate: add to c, else overwrite it. q·kᵀ: a = the scaled queries, b = a packed key panel; ·v:
+// a = the probabilities, b = 16 columns of v.
 template <int MR>
-__attribute__((target("avx2,fma"))) inline void qk_tile(const float* qs, int64_t d, const float* panel, float* logits, int64_t ldl) {
+__attribute__((target("avx2,fma"))) inline void gemm_tile(const float* a, int64_t lda, const float* b, int64_t ldb, int64_t k, float* c,
+                                                          int64_t ldc, bool accumulate) {
     __m256 acc0[MR], acc1[MR];
 #pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) acc0[i] = acc1[i] = _mm256_setzero_ps();
-    for (int64_t c = 0; c < d; c++) {
-        const __m256 k0 = _mm256_loadu_ps(panel + c * kPanel), k1 = _mm256_loadu_ps(panel + c * kPanel + 8);
+    for (int i = 0; i < MR; i++) {
+        acc0[i] = accumulate ? _mm256_loadu_ps(c + i * ldc) : _mm256_setzero_ps();
+        acc1[i] = accumulate ? _mm256_loadu_ps(c + i * ldc + 8) : _mm256_setzero_ps();
+    }
+    for (int64_t j = 0; j < k; j++) {
+        const __m256 b0 = _mm256_loadu_ps(b + j * ldb), b1 = _mm256_loadu_ps(b + j * ldb + 8);
 #pragma GCC unroll 8
         for (int i = 0; i < MR; i++) {
-            const __m256 a = _mm256_broadcast_ss(qs + i * d + c);
-            acc0[i] = _mm256_fmadd_ps(a, k0, acc0[i]);
-            acc1[i] = _mm256_fmadd_ps(a, k1, acc1[i]);
+            const __m256 x = _mm256_broadcast_ss(a + i * lda + j);
+            acc0[i] = _mm256_fmadd_ps(x, b0, acc0[i]);
+            acc1[i] = _mm256_fmadd_ps(x, b1, acc1[i]);
         }
     }
 #pragma GCC unroll 8
     for (int i = 0; i < MR; i++) {
-        _mm256_storeu_ps(logits + i * ldl, acc0[i]);
-        _mm256_storeu_ps(logits + i * ldl + 8, acc1[i]);
+        _mm256_storeu_ps(c + i * ldc, acc0[i]);
+        _mm256_storeu_ps(c + i * ldc + 8, acc1[i]);
     }
 }
 
@@ -208,35 +214,9 @@ __attribute__((target("avx2,fma"))) void qk_rows(const float* qs, int64_t r, int
             const float* qi = qs + i * d;
             float* li = logits + i * ldl;
             with_row_tile(r - i, [&](auto mr) {
-                for (int64_t p = p0; p < p1; p++) qk_tile<decltype(mr)::value>(qi, d, kp + p * d * kPanel, li + p * kPanel, ldl);
+                for (int64_t p = p0; p < p1; p++) gemm_tile<decltype(mr)::value>(qi, d, kp + p * d * kPanel, kPanel, d, li + p * kPanel, ldl, false);
             });
         }
-    }
-}
-
-// out (MR rows, 16 columns) (+)= probs (MR, keys) · v (keys, 16 columns); first: start from zero, else add to out
-template <int MR>
-__attribute__((target("avx2,fma"))) inline void pv_tile(const float* probs, int64_t ldp, const float* v, int64_t ldv, int64_t keys,
-                                                        float* out, int64_t ldo, bool first) {
-    __m256 acc0[MR], acc1[MR];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
-        acc0[i] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(out + i * ldo);
-        acc1[i] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(out + i * ldo + 8);
-    }
-    for (int64_t j = 0; j < keys; j++) {
-        const __m256 v0 = _mm256_loadu_ps(v + j * ldv), v1 = _mm256_loadu_ps(v + j * ldv + 8);
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; i++) {
-            const __m256 a = _mm256_broadcast_ss(probs + i * ldp + j);
-            acc0[i] = _mm256_fmadd_ps(a, v0, acc0[i]);
-            acc1[i] = _mm256_fmadd_ps(a, v1, acc1[i]);
-        }
-    }
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; i++) {
-        _mm256_storeu_ps(out + i * ldo, acc0[i]);
-        _mm256_storeu_ps(out + i * ldo + 8, acc1[i]);
     }
 }
 
@@ -251,7 +231,7 @@ __attribute__((target("avx2,fma"))) void pv_rows(const float* probs, int64_t ldp
             float* oi = out + i * ldo;
             const float* vj = v + j0 * ldv;
             with_row_tile(r - i, [&](auto mr) {
-                for (int64_t s = 0; s < dv; s += kPanel) pv_tile<decltype(mr)::value>(pi, ldp, vj + s, ldv, keys, oi + s, ldo, first);
+                for (int64_t s = 0; s < dv; s += kPanel) gemm_tile<decltype(mr)::value>(pi, ldp, vj + s, ldv, keys, oi + s, ldo, !first);
             });
         }
     }
