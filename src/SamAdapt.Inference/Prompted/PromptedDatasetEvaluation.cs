@@ -81,7 +81,7 @@ public static class PromptedDatasetEvaluation
                     if (cache.Count > 64) { foreach (var t in cache.Values) t.Dispose(); cache.Clear(); }
                     using var es = DisposeScope.Begin();
                     var x = SamplePipeline.ModelTensor(pipeline.ModelInput(pv, z), depth, size, pipeline.Options.Input, run.Model.InputProjection, device);
-                    emb = model.EmbedImages(x, depth).slice(0, depth / 2, depth / 2 + 1).contiguous().MoveToOuterScope().DetachFromScope();
+                    emb = model.EmbedCentres(x, depth).contiguous().MoveToOuterScope().DetachFromScope();
                     cache[(ci, z)] = emb;
                 }
                 using var scope = DisposeScope.Begin();

@@ -38,7 +38,7 @@ public sealed class PromptedVolumePredictor(MsaSam model, SampleOptions preproce
             using var scope = DisposeScope.Begin();
             using var _ = torch.inference_mode();
             var x = SamplePipeline.ModelTensor(_pipeline.ModelInput(pv, k), d, s, preprocessing.Input, projection, device);
-            var emb = model.EmbedImages(x, d).slice(0, d / 2, d / 2 + 1);
+            var emb = model.EmbedCentres(x, d);
             foreach (var (value, sp) in perClass)
             {
                 Tensor? coords = null, labels = null, box = null;

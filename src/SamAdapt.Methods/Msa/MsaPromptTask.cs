@@ -210,8 +210,11 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
         int stacks = (int)(batch.Input.size(0) / d);
         var labels = batch.Target.to(Device.CPU).contiguous().ToArray<long>();
         var rng = new Random(PromptSimulator.StableSeed(_seed, context.Step));
-        var targets = Targets(labels, stacks, d, size, Prompts, rng);
-        var emb = _model.EmbedImages(batch.Input, d);
+        bool centres = _model.Options.SlicesAsChannels;
+        var targets = Targets(labels, stacks, d, size, Prompts, rng, centreOnly: centres);
+        // 2.5-D: one embedding per stack (its centre slice), so target rows index stacks
+        if (centres) targets = targets.Select(t => t with { Image = t.Image / d }).ToList();
+        var emb = centres ? _model.EmbedCentres(batch.Input, d) : _model.EmbedImages(batch.Input, d);
         if (targets.Count == 0) return emb.sum() * 0.0; // no foreground in the batch: a zero loss on the graph
         var logits = Decode(_model, emb, targets, size, rng);
         var target = Tensor.FromArray<float>(targets.SelectMany(t => t.Mask.Select(v => v ? 1f : 0f)).ToArray(), [targets.Count, 1, size, size], emb.device);
@@ -227,9 +230,10 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
         foreach (var b in _data.ValidationBatches(1))
         {
             using var scope = DisposeScope.Begin();
-            var targets = Targets(b.Label!, b.BatchSize, d, size, TrainPromptMix.TightBoxes, new Random(0), centreOnly: true);
+            var targets = Targets(b.Label!, b.BatchSize, d, size, TrainPromptMix.TightBoxes, new Random(0), centreOnly: true)
+                .Select(t => t with { Image = t.Image / d }).ToList();
             if (targets.Count == 0) continue;
-            var emb = _model.EmbedImages(b.ImageTensor(context.Device), d);
+            var emb = _model.EmbedCentres(b.ImageTensor(context.Device), d);
             var pred = Decode(_model, emb, targets, size).gt(0.0).to(DType.Float32).to(Device.CPU).contiguous().ToArray<float>().Select(v => v > 0.5f).ToArray();
             int plane = size * size;
             for (int t = 0; t < targets.Count; t++)
