@@ -97,6 +97,7 @@ public static class PromptedDatasetEvaluation
                 var low = model.Decode(emb, coords, lab, b, maskIn).LowResLogits.to(DType.Float32);
                 var up = F.interpolate(low, [size, size], InterpolationMode.Bilinear, alignCorners: false).to(DType.Float32).cpu().ToArray<float>();
                 var native = pv.Rows == size && pv.Cols == size ? up : Resize2D.BilinearPlanes(up, 1, size, size, pv.Rows, pv.Cols);
+                if (box is { } clip && cfg.ClipToBox) BoxClip.Apply(native, pv.Rows, pv.Cols, clip);
                 return new SlicePrediction(native.Select(v => v > 0).ToArray(), low.cpu().contiguous().ToArray<float>());
             }
             log.WriteLine($"model: {run.Model.Method}, weights {run.WeightsFile}; {cases.Count} case(s), labels {string.Join(", ", labels.Select(l => l.Name))}; protocol {s.Protocol}, seed {s.Seed}");
