@@ -33,10 +33,10 @@ public class MsaTrainOptionsTests : IDisposable
         var ds = SyntheticDataset.Write(_tmp.Path, 2);
         var run = _tmp.File("run");
         Assert.Equal(0, Invoke(Args(ds, run, "--adapter-activation", "relu", "--decoder-adapters", "--trains", "adapters,decoder", "--loss", "bce",
-            "--train-prompts", "box:1,iterative:2", "--max-clicks", "2", "--prompt-rounds", "2")));
+            "--train-prompts", "box:1,click:1,iterative:2", "--max-clicks", "2", "--prompt-rounds", "2", "--multimask-clicks")));
         var yaml = File.ReadAllText(Path.Combine(run, "config.yaml"));
-        foreach (var key in new[] { "\"Activation\":\"Relu\"", "\"DecoderAdapters\":true", "\"Trains\":\"Reference\"", "loss: bce",
-                     "train_prompts: box:1,iterative:2", "max_clicks: 2", "prompt_rounds: 2" })
+        foreach (var key in new[] { "\"Activation\":\"Relu\"", "\"DecoderAdapters\":true", "\"Trains\":\"Reference\"", "loss: bce", "\"MultimaskClicks\":true",
+                     "train_prompts: box:1,click:1,iterative:2", "max_clicks: 2", "prompt_rounds: 2" })
             Assert.Contains(key, yaml);
     }
 

@@ -47,6 +47,12 @@ public sealed record MsaOptions
     /// first channel), and only the centre slice is embedded and segmented; no depth branch. Off: each slice is its own image.
     /// </summary>
     public bool SlicesAsChannels { get; init; }
+    /// <summary>
+    /// SAM's answer to an ambiguous prompt: a single click (no box, no mask prompt) is decoded with the 3 multimask outputs and the one with
+    /// the highest predicted IoU is returned; training takes the lowest loss of the 3 and trains the IoU head (<see cref="MsaPromptTask"/>).
+    /// Off (the released code): the first mask token for every prompt.
+    /// </summary>
+    public bool MultimaskClicks { get; init; }
     /// <summary>Slices per stack D (the reference's <c>-chunk</c>); 1 for 2D.</summary>
     public int Slices { get; init; } = 1;
     /// <summary>

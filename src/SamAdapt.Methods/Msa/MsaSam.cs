@@ -77,8 +77,22 @@ public sealed class MsaSam : Module, IPromptableSegmenter
     /// (1 positive, 0 negative), boxes (N, 4) XYXY, mask prompts (N, 1, 4h, 4w). Returns the first mask token's low-resolution logits
     /// (N, 1, 4h, 4w) and its IoU prediction (N, 1), as the reference (which ignores multimask output).
     /// </summary>
-    public PromptedMasks Decode(Tensor embeddings, Tensor? pointCoords, Tensor? pointLabels, Tensor? boxes = null, Tensor? maskInputs = null) =>
-        PredictMasks(embeddings, new PromptBatch(pointCoords, pointLabels, boxes, maskInputs), multimask: false);
+    /// With <see cref="MsaOptions.MultimaskClicks"/> a single click without box or mask prompt returns, per row, the one of the 3 multimask outputs
+    /// with the highest IoU prediction.
+    public PromptedMasks Decode(Tensor embeddings, Tensor? pointCoords, Tensor? pointLabels, Tensor? boxes = null, Tensor? maskInputs = null)
+    {
+        var prompts = new PromptBatch(pointCoords, pointLabels, boxes, maskInputs);
+        if (!IsMultimaskPrompt(pointCoords, boxes, maskInputs)) return PredictMasks(embeddings, prompts, multimask: false);
+        using var scope = DisposeScope.Begin();
+        var all = PredictMasks(embeddings, prompts, multimask: true); // (N, 3, 4h, 4w), (N, 3)
+        var best = all.IouPredictions.argmax(1, keepdim: true);       // (N, 1)
+        var idx = best.unsqueeze(2).unsqueeze(3).expand(best.size(0), 1, all.LowResLogits.size(2), all.LowResLogits.size(3));
+        return new PromptedMasks(all.LowResLogits.gather(1, idx).MoveToOuterScope(), all.IouPredictions.gather(1, best).MoveToOuterScope());
+    }
+
+    /// <summary>True when <see cref="MsaOptions.MultimaskClicks"/> applies: exactly one click per row, no box, no mask prompt.</summary>
+    public bool IsMultimaskPrompt(Tensor? pointCoords, Tensor? boxes, Tensor? maskInputs) =>
+        Options.MultimaskClicks && pointCoords is not null && pointCoords.size(1) == 1 && boxes is null && maskInputs is null;
 
     /// <summary>
     /// Embeddings (B, C, h, w) of the centre slices of B stacks of <paramref name="depth"/> slices, images (B·D, 3, S, S). With

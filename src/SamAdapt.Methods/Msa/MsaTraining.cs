@@ -52,6 +52,7 @@ public static class MsaTraining
                 Activation = s.AdapterActivation is { } a ? MsaOptions.ParseActivation(a) : AdapterActivation.Gelu,
                 DecoderAdapters = s.DecoderAdapters ?? false,
                 SlicesAsChannels = s.SlicesAsChannels ?? false,
+                MultimaskClicks = s.MultimaskClicks ?? false,
             },
             TrainsGiven = s.Trains is not null || s.TrainBase is not null,
             Loss = s.Loss is { } l ? MsaPromptTask.ParseLoss(l) : MsaLossKind.DiceBce,
@@ -59,8 +60,8 @@ public static class MsaTraining
         };
         if (medSam)
         {
-            if (s.AdapterActivation is not null || s.DecoderAdapters is not null || s.Trains is not null || s.TrainPrompts is not null || s.SlicesAsChannels is not null)
-                throw new ArgumentException("medsam is MedSAM's fixed recipe (no adapters, every weight trained, jittered boxes, single slices): --adapter-activation, --decoder-adapters, --slices-as-channels, --trains and --train-prompts are for --method msa");
+            if (s.AdapterActivation is not null || s.DecoderAdapters is not null || s.Trains is not null || s.TrainPrompts is not null || s.SlicesAsChannels is not null || s.MultimaskClicks is not null)
+                throw new ArgumentException("medsam is MedSAM's fixed recipe (no adapters, every weight trained, jittered boxes, single slices): --adapter-activation, --decoder-adapters, --slices-as-channels, --multimask-clicks, --trains and --train-prompts are for --method msa");
             o = o with { Slices = 1, Msa = new MsaOptions { EncoderAdapters = false, Trains = MsaTrainedParts.All }, Prompts = TrainPromptMix.MedSam };
         }
         context.Log.WriteLine("loading and preprocessing the training cases...");
@@ -70,7 +71,7 @@ public static class MsaTraining
             $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), {cfg.TrainCases.Count} training / " +
             $"{cfg.ValidationCases.Count} validation case(s), {cfg.ImageSize}² input, {cfg.Slices}-slice stacks ({(model.Options.SlicesAsChannels ? "as the 3 input channels" : $"depth branch {(model.Options.DepthBranch ? "on" : "off")}")}), " +
             $"prompts {cfg.TrainPrompts} (clicks ≤ {cfg.MaxClicks}, rounds ≤ {cfg.PromptRounds}{(cfg.TargetsPerStack > 0 ? $", ≤ {cfg.TargetsPerStack} targets per stack" : "")}), loss {cfg.Loss}, adapters {model.Options.Activation}" +
-            $"{(model.Options.DecoderAdapters ? " + decoder adapters" : "")}, trained: {model.Options.Trains}");
+            $"{(model.Options.DecoderAdapters ? " + decoder adapters" : "")}{(model.Options.MultimaskClicks ? ", multimask single clicks" : "")}, trained: {model.Options.Trains}");
         return new MethodRun(task, new SliceStackSource(data), summary);
     }
 
@@ -188,6 +189,7 @@ public static class MsaTraining
         AdapterActivation = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).Activation.ToString().ToLowerInvariant() : null,
         DecoderAdapters = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).DecoderAdapters : null,
         SlicesAsChannels = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).SlicesAsChannels : null,
+        MultimaskClicks = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).MultimaskClicks : null,
         Trains = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.TrainsText(MsaOptions.FromJson(t.MsaOptions).Trains) : null,
     };
 }
