@@ -58,6 +58,10 @@ public sealed record TrainSettings
     public string? AdapterActivation { get; init; }
     /// <summary>--decoder-adapters: the MSA paper's three adapters per two-way decoder block.</summary>
     public bool? DecoderAdapters { get; init; }
+    /// <summary>--slices-as-channels: msa 2.5-D input, the 3 slices of a stack (k−1, k, k+1) as SAM's 3 input channels.</summary>
+    public bool? SlicesAsChannels { get; init; }
+    /// <summary>--multimask-clicks: msa decodes a single click with SAM's 3 outputs (lowest loss in training, highest predicted IoU in prediction).</summary>
+    public bool? MultimaskClicks { get; init; }
     /// <summary>--trains: the parts that train (adapters, decoder, prompt-encoder, image-encoder; reference; all).</summary>
     public string? Trains { get; init; }
     /// <summary>--loss: dice-bce, bce (the reference's 2D BCE, pos_weight 2) or dice (its 3D Dice-CE).</summary>
@@ -132,6 +136,8 @@ public sealed record TrainSettings
         Bottleneck = Bottleneck ?? stored.Bottleneck,
         AdapterActivation = AdapterActivation ?? stored.AdapterActivation,
         DecoderAdapters = DecoderAdapters ?? stored.DecoderAdapters,
+        SlicesAsChannels = SlicesAsChannels ?? stored.SlicesAsChannels,
+        MultimaskClicks = MultimaskClicks ?? stored.MultimaskClicks,
         Trains = Trains ?? stored.Trains,
         Loss = Loss ?? stored.Loss,
         TrainPrompts = TrainPrompts ?? stored.TrainPrompts,

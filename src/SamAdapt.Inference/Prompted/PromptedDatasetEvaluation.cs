@@ -81,7 +81,7 @@ public static class PromptedDatasetEvaluation
                     if (cache.Count > 64) { foreach (var t in cache.Values) t.Dispose(); cache.Clear(); }
                     using var es = DisposeScope.Begin();
                     var x = SamplePipeline.ModelTensor(pipeline.ModelInput(pv, z), depth, size, pipeline.Options.Input, run.Model.InputProjection, device);
-                    emb = model.EmbedImages(x, depth).slice(0, depth / 2, depth / 2 + 1).contiguous().MoveToOuterScope().DetachFromScope();
+                    emb = model.EmbedCentres(x, depth).contiguous().MoveToOuterScope().DetachFromScope();
                     cache[(ci, z)] = emb;
                 }
                 using var scope = DisposeScope.Begin();
@@ -97,6 +97,7 @@ public static class PromptedDatasetEvaluation
                 var low = model.Decode(emb, coords, lab, b, maskIn).LowResLogits.to(DType.Float32);
                 var up = F.interpolate(low, [size, size], InterpolationMode.Bilinear, alignCorners: false).to(DType.Float32).cpu().ToArray<float>();
                 var native = pv.Rows == size && pv.Cols == size ? up : Resize2D.BilinearPlanes(up, 1, size, size, pv.Rows, pv.Cols);
+                if (box is { } clip && cfg.ClipToBox) BoxClip.Apply(native, pv.Rows, pv.Cols, clip);
                 return new SlicePrediction(native.Select(v => v > 0).ToArray(), low.cpu().contiguous().ToArray<float>());
             }
             log.WriteLine($"model: {run.Model.Method}, weights {run.WeightsFile}; {cases.Count} case(s), labels {string.Join(", ", labels.Select(l => l.Name))}; protocol {s.Protocol}, seed {s.Seed}");

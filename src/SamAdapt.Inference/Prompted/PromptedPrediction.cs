@@ -24,7 +24,7 @@ public static class PromptedPrediction
         var unknown = prompts.Select(p => p.Value).Where(v => cfg.ClassValues.Count > 1 && !cfg.ClassValues.Skip(1).Contains(v)).ToList();
         if (unknown.Count > 0)
             log.WriteLine($"note: label value(s) {string.Join(", ", unknown)} are not among the run's classes ({string.Join(", ", cfg.ClassValues.Skip(1))}); the model is class-agnostic, they are written as given");
-        var predictor = new PromptedVolumePredictor(model, Options(cfg) with { Input = run.Model.Input }, device, run.Model.InputProjection);
+        var predictor = new PromptedVolumePredictor(model, Options(cfg) with { Input = run.Model.Input }, device, run.Model.InputProjection) { ClipToBox = cfg.ClipToBox };
         var labels = predictor.Predict(channels, job.Id, prompts);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(job.Output))!);
         VolumeIO.Write(labels, job.Output);

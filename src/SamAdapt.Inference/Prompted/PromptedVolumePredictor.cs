@@ -11,12 +11,15 @@ namespace SamAdapt.Inference.Prompted;
 /// Prompted segmentation of a volume with an MSA model (docs/methods/msa.md, "Prompted prediction"): every slice (axis k) that a class's
 /// prompts touch is embedded in the D-slice stack centred on it (the depth branch sees its neighbours) and decoded with that class's
 /// prompts on it, mapped from the slice's (i = x, j = y) pixel frame to the S×S model frame; the logits are resized back to the slice
-/// and a voxel takes the class with the highest positive logit. Output: a label map on the input's exact grid and affine.
+/// (pixels outside a box prompt cleared, <see cref="ClipToBox"/>) and a voxel takes the class with the highest positive logit. Output: a label map on the input's exact grid and affine.
 /// </summary>
 /// <param name="projection">The run's learned input projection when <see cref="SampleOptions.Input"/> is learned.</param>
 public sealed class PromptedVolumePredictor(MsaSam model, SampleOptions preprocessing, Device device, LearnedInputProjection? projection = null)
 {
     private readonly SamplePipeline _pipeline = new(preprocessing, null);
+
+    /// <summary>Clip a box prompt's mask to the box (<see cref="BoxClip"/>; the run's <c>clip_to_box</c>).</summary>
+    public bool ClipToBox { get; init; } = true;
 
     public Volume Predict(Volume image, string id, IReadOnlyList<ClassPrompts> prompts) => Predict([image], id, prompts);
 
@@ -38,7 +41,7 @@ public sealed class PromptedVolumePredictor(MsaSam model, SampleOptions preproce
             using var scope = DisposeScope.Begin();
             using var _ = torch.inference_mode();
             var x = SamplePipeline.ModelTensor(_pipeline.ModelInput(pv, k), d, s, preprocessing.Input, projection, device);
-            var emb = model.EmbedImages(x, d).slice(0, d / 2, d / 2 + 1);
+            var emb = model.EmbedCentres(x, d);
             foreach (var (value, sp) in perClass)
             {
                 Tensor? coords = null, labels = null, box = null;
@@ -52,6 +55,7 @@ public sealed class PromptedVolumePredictor(MsaSam model, SampleOptions preproce
                 var low = model.Decode(emb, coords, labels, box).LowResLogits;
                 var up = F.interpolate(low, [s, s], InterpolationMode.Bilinear, alignCorners: false).to(DType.Float32).cpu().ToArray<float>();
                 var native = rows == s && cols == s ? up : Resize2D.BilinearPlanes(up, 1, s, s, rows, cols);
+                if (sp.Box is { } clip && ClipToBox) BoxClip.Apply(native, rows, cols, clip);
                 for (int q = 0; q < plane; q++)
                 {
                     long at = (long)k * plane + q;

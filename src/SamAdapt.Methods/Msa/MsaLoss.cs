@@ -40,6 +40,24 @@ public static class MsaLoss
         return dice.mean().MoveToOuterScope();
     }
 
+    /// <summary>The loss of each mask (N): what <see cref="Compute"/> averages (for <see cref="MsaLossKind.Bce"/>, the mean over each mask's pixels).</summary>
+    public static Tensor PerMask(MsaLossKind kind, Tensor logits, Tensor target)
+    {
+        using var scope = DisposeScope.Begin();
+        var p = logits.sigmoid().flatten(1);
+        var t = target.flatten(1);
+        var dice = 1.0 - (2.0 * (p * t).sum([1]) + 1e-5) / ((p * p).sum([1]) + (t * t).sum([1]) + 1e-5);
+        Tensor Bce(double pw) => F.binary_cross_entropy_with_logits(logits, target, posWeight: torch.full([1], pw, logits.dtype, logits.device), reduction: Reduction.None)
+            .flatten(1).mean([1]);
+        var loss = kind switch
+        {
+            MsaLossKind.Bce => Bce(2.0),
+            MsaLossKind.Dice => dice,
+            _ => dice + Bce(1.0),
+        };
+        return loss.MoveToOuterScope();
+    }
+
     public static Tensor Compute(MsaLossKind kind, Tensor logits, Tensor target)
     {
         using var scope = DisposeScope.Begin();

@@ -42,6 +42,17 @@ public sealed record MsaOptions
     public bool DecoderAdapters { get; init; }
     /// <summary>Attach the depth branch (the reference's <c>-thd</c>): attention across the slices of a stack.</summary>
     public bool DepthBranch { get; init; }
+    /// <summary>
+    /// 2.5-D input: the 3 slices of a stack (k−1, k, k+1; <see cref="Slices"/> = 3) are the encoder's 3 input channels (each slice's
+    /// first channel), and only the centre slice is embedded and segmented; no depth branch. Off: each slice is its own image.
+    /// </summary>
+    public bool SlicesAsChannels { get; init; }
+    /// <summary>
+    /// SAM's answer to an ambiguous prompt: a single click (no box, no mask prompt) is decoded with the 3 multimask outputs and the one with
+    /// the highest predicted IoU is returned; training takes the lowest loss of the 3 and trains the IoU head (<see cref="MsaPromptTask"/>).
+    /// Off (the released code): the first mask token for every prompt.
+    /// </summary>
+    public bool MultimaskClicks { get; init; }
     /// <summary>Slices per stack D (the reference's <c>-chunk</c>); 1 for 2D.</summary>
     public int Slices { get; init; } = 1;
     /// <summary>
@@ -66,6 +77,8 @@ public sealed record MsaOptions
         if (!double.IsFinite(MlpScale)) throw new ArgumentException($"MLP adapter scale must be finite, got {MlpScale}");
         if (Slices < 1) throw new ArgumentException($"slices per stack must be ≥ 1, got {Slices}");
         if (DepthBranch && !EncoderAdapters) throw new ArgumentException("the depth branch is an encoder adapter: it needs EncoderAdapters");
+        if (SlicesAsChannels && Slices != 3) throw new ArgumentException($"--slices-as-channels feeds the 3 slices of a stack as SAM's 3 input channels: it needs --slices 3, got {Slices}");
+        if (SlicesAsChannels && DepthBranch) throw new ArgumentException("--slices-as-channels replaces the depth branch: the two cannot be combined");
         if (Trains == MsaTrainedParts.None) throw new ArgumentException("nothing would train: choose at least one part");
     }
 

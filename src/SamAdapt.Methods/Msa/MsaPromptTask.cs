@@ -204,18 +204,64 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
         return all.index_select(0, torch.tensor(inverse).to(device)).MoveToOuterScope();
     }
 
+    /// <summary>The training loss of a batch (<see cref="MsaLoss"/> on the targets' final logits; with <see cref="MsaOptions.MultimaskClicks"/>,
+    /// see <see cref="MultimaskLoss"/>).</summary>
     public Tensor Loss(Batch batch, TrainingContext context)
     {
         int d = TaskConfig.Slices, size = TaskConfig.ImageSize;
         int stacks = (int)(batch.Input.size(0) / d);
         var labels = batch.Target.to(Device.CPU).contiguous().ToArray<long>();
         var rng = new Random(PromptSimulator.StableSeed(_seed, context.Step));
-        var targets = Targets(labels, stacks, d, size, Prompts, rng);
-        var emb = _model.EmbedImages(batch.Input, d);
+        bool centres = _model.Options.SlicesAsChannels;
+        var targets = Targets(labels, stacks, d, size, Prompts, rng, centreOnly: centres);
+        // 2.5-D: one embedding per stack (its centre slice), so target rows index stacks
+        if (centres) targets = targets.Select(t => t with { Image = t.Image / d }).ToList();
+        var emb = centres ? _model.EmbedCentres(batch.Input, d) : _model.EmbedImages(batch.Input, d);
         if (targets.Count == 0) return emb.sum() * 0.0; // no foreground in the batch: a zero loss on the graph
+        if (_model.Options.MultimaskClicks) return MultimaskLoss(emb, targets, size, rng);
         var logits = Decode(_model, emb, targets, size, rng);
         var target = Tensor.FromArray<float>(targets.SelectMany(t => t.Mask.Select(v => v ? 1f : 0f)).ToArray(), [targets.Count, 1, size, size], emb.device);
         return MsaLoss.Compute(LossKind, logits, target);
+    }
+
+    private static Tensor Masks(IReadOnlyList<Target> targets, int size, Device device) =>
+        Tensor.FromArray<float>(targets.SelectMany(t => t.Mask.Select(v => v ? 1f : 0f)).ToArray(), [targets.Count, 1, size, size], device);
+
+    /// <summary>
+    /// The loss with <see cref="MsaOptions.MultimaskClicks"/>, as SAM trains ambiguous prompts: targets prompted by a single click (no box, no
+    /// correction rounds) decode the 3 multimask outputs and take the lowest of their losses, and the IoU head learns each output's IoU with
+    /// the target (MSE); the other targets as without the option. Mean over the targets, plus the IoU term.
+    /// </summary>
+    private Tensor MultimaskLoss(Tensor emb, List<Target> targets, int size, Random rng)
+    {
+        using var scope = DisposeScope.Begin();
+        var device = emb.device;
+        var single = targets.Where(t => t.Clicks.Count == 1 && t.Box is null && t.Rounds == 0).ToList();
+        var rest = targets.Where(t => !(t.Clicks.Count == 1 && t.Box is null && t.Rounds == 0)).ToList();
+        Tensor? sum = null, iouLoss = null;
+        if (rest.Count > 0) sum = MsaLoss.PerMask(LossKind, Decode(_model, emb, rest, size, rng), Masks(rest, size, device)).sum();
+        if (single.Count > 0)
+        {
+            int n = single.Count;
+            var e = emb.index_select(0, torch.tensor(single.Select(t => (long)t.Image).ToArray()).to(device));
+            var coords = Tensor.FromArray<float>(single.SelectMany(t => new[] { t.Clicks[0].X, t.Clicks[0].Y }).ToArray(), [n, 1, 2], device);
+            var labels = Tensor.FromArray<float>(single.Select(t => (float)t.Clicks[0].Label).ToArray(), [n, 1], device);
+            var all = _model.PredictMasks(e, new Sam.Contracts.PromptBatch(coords, labels), multimask: true); // (n, 3, 4h, 4w), (n, 3)
+            int m = (int)all.LowResLogits.size(1);
+            var up = F.interpolate(all.LowResLogits, [size, size], InterpolationMode.Bilinear, alignCorners: false); // (n, 3, S, S)
+            var truth = Masks(single, size, device).expand(n, m, size, size);
+            var per = MsaLoss.PerMask(LossKind, up.reshape(n * m, 1, size, size), truth.reshape(n * m, 1, size, size)).view(n, m);
+            var s = per.min(1).values.sum();
+            sum = sum is null ? s : sum + s;
+            // the IoU head's target: each thresholded output's IoU with the mask (no gradient)
+            var pred = up.detach().gt(0.0).to(DType.Float32);
+            var inter = (pred * truth).sum([2, 3]);
+            var union = (pred + truth - pred * truth).sum([2, 3]).clamp(min: 1.0);
+            iouLoss = F.mse_loss(all.IouPredictions, inter / union);
+        }
+        var loss = sum! / targets.Count;
+        if (iouLoss is not null) loss = loss + iouLoss;
+        return loss.MoveToOuterScope();
     }
 
     public ValidationResult? Validate(TrainingContext context)
@@ -227,9 +273,10 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
         foreach (var b in _data.ValidationBatches(1))
         {
             using var scope = DisposeScope.Begin();
-            var targets = Targets(b.Label!, b.BatchSize, d, size, TrainPromptMix.TightBoxes, new Random(0), centreOnly: true);
+            var targets = Targets(b.Label!, b.BatchSize, d, size, TrainPromptMix.TightBoxes, new Random(0), centreOnly: true)
+                .Select(t => t with { Image = t.Image / d }).ToList();
             if (targets.Count == 0) continue;
-            var emb = _model.EmbedImages(b.ImageTensor(context.Device), d);
+            var emb = _model.EmbedCentres(b.ImageTensor(context.Device), d);
             var pred = Decode(_model, emb, targets, size).gt(0.0).to(DType.Float32).to(Device.CPU).contiguous().ToArray<float>().Select(v => v > 0.5f).ToArray();
             int plane = size * size;
             for (int t = 0; t < targets.Count; t++)

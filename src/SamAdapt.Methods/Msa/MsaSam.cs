@@ -77,8 +77,46 @@ public sealed class MsaSam : Module, IPromptableSegmenter
     /// (1 positive, 0 negative), boxes (N, 4) XYXY, mask prompts (N, 1, 4h, 4w). Returns the first mask token's low-resolution logits
     /// (N, 1, 4h, 4w) and its IoU prediction (N, 1), as the reference (which ignores multimask output).
     /// </summary>
-    public PromptedMasks Decode(Tensor embeddings, Tensor? pointCoords, Tensor? pointLabels, Tensor? boxes = null, Tensor? maskInputs = null) =>
-        PredictMasks(embeddings, new PromptBatch(pointCoords, pointLabels, boxes, maskInputs), multimask: false);
+    /// With <see cref="MsaOptions.MultimaskClicks"/> a single click without box or mask prompt returns, per row, the one of the 3 multimask outputs
+    /// with the highest IoU prediction.
+    public PromptedMasks Decode(Tensor embeddings, Tensor? pointCoords, Tensor? pointLabels, Tensor? boxes = null, Tensor? maskInputs = null)
+    {
+        var prompts = new PromptBatch(pointCoords, pointLabels, boxes, maskInputs);
+        if (!IsMultimaskPrompt(pointCoords, boxes, maskInputs)) return PredictMasks(embeddings, prompts, multimask: false);
+        using var scope = DisposeScope.Begin();
+        var all = PredictMasks(embeddings, prompts, multimask: true); // (N, 3, 4h, 4w), (N, 3)
+        var best = all.IouPredictions.argmax(1, keepdim: true);       // (N, 1)
+        var idx = best.unsqueeze(2).unsqueeze(3).expand(best.size(0), 1, all.LowResLogits.size(2), all.LowResLogits.size(3));
+        return new PromptedMasks(all.LowResLogits.gather(1, idx).MoveToOuterScope(), all.IouPredictions.gather(1, best).MoveToOuterScope());
+    }
+
+    /// <summary>True when <see cref="MsaOptions.MultimaskClicks"/> applies: exactly one click per row, no box, no mask prompt.</summary>
+    public bool IsMultimaskPrompt(Tensor? pointCoords, Tensor? boxes, Tensor? maskInputs) =>
+        Options.MultimaskClicks && pointCoords is not null && pointCoords.size(1) == 1 && boxes is null && maskInputs is null;
+
+    /// <summary>
+    /// Embeddings (B, C, h, w) of the centre slices of B stacks of <paramref name="depth"/> slices, images (B·D, 3, S, S). With
+    /// <see cref="MsaOptions.SlicesAsChannels"/> (D = 3) the first channel of slices k−1, k, k+1 forms one 3-channel image per stack
+    /// (2.5-D input, one encoder pass per stack); otherwise the stacks are embedded as <see cref="EmbedImages"/> does and the centre rows kept.
+    /// </summary>
+    public Tensor EmbedCentres(Tensor images, int depth)
+    {
+        int s = ImageSize;
+        if (images.dim() != 4 || images.size(1) != 3 || images.size(2) != s || images.size(3) != s || images.size(0) % depth != 0)
+            throw new ArgumentException($"MSA takes (B·D, 3, {s}, {s}) images with D = {depth}, got [{string.Join(", ", images.shape)}]");
+        long b = images.size(0) / depth;
+        if (!Options.SlicesAsChannels)
+        {
+            var emb = EmbedImages(images, depth);
+            return emb.view(b, depth, emb.size(1), emb.size(2), emb.size(3)).select(1, depth / 2);
+        }
+        if (depth != 3) throw new ArgumentException($"slices as channels takes stacks of 3 slices, got {depth}");
+        // (B·3, 3, S, S) → (B, 3, S, S): channel c of stack b = channel 0 of its slice c
+        var stacked = images.view(b, 3, 3, s, s).select(2, 0).contiguous();
+        var context = new EncoderContext(1);
+        context.StacksIn(b);
+        return image_encoder.forward(stacked, context);
+    }
 
     /// <summary>One image (1, 3, S, S) → (1, C, S/16, S/16), as a single slice.</summary>
     public Tensor EmbedImage(Tensor image) => EmbedImages(image, 1);

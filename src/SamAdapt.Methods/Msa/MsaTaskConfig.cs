@@ -44,6 +44,8 @@ public sealed class MsaTaskConfig
     public int PromptRounds { get; set; } = 4;
     /// <summary>Most training targets per stack and step (0 = every target).</summary>
     public int TargetsPerStack { get; set; }
+    /// <summary>Prompted prediction clips a box prompt's mask to the box (<see cref="BoxClip"/>); default true, also for runs written before it.</summary>
+    public bool ClipToBox { get; set; } = true;
     /// <summary>For imported runs: the reference file and its SHA-256.</summary>
     public string ImportedFrom { get; set; } = "";
     public string ImportedSha256 { get; set; } = "";

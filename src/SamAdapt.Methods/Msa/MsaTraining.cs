@@ -51,6 +51,8 @@ public static class MsaTraining
                 Trains = s.Trains is { } t ? MsaOptions.ParseTrains(t) : s.TrainBase == true ? MsaTrainedParts.All : MsaTrainedParts.Reference,
                 Activation = s.AdapterActivation is { } a ? MsaOptions.ParseActivation(a) : AdapterActivation.Gelu,
                 DecoderAdapters = s.DecoderAdapters ?? false,
+                SlicesAsChannels = s.SlicesAsChannels ?? false,
+                MultimaskClicks = s.MultimaskClicks ?? false,
             },
             TrainsGiven = s.Trains is not null || s.TrainBase is not null,
             Loss = s.Loss is { } l ? MsaPromptTask.ParseLoss(l) : MsaLossKind.DiceBce,
@@ -58,8 +60,8 @@ public static class MsaTraining
         };
         if (medSam)
         {
-            if (s.AdapterActivation is not null || s.DecoderAdapters is not null || s.Trains is not null || s.TrainPrompts is not null)
-                throw new ArgumentException("medsam is MedSAM's fixed recipe (no adapters, every weight trained, jittered boxes): --adapter-activation, --decoder-adapters, --trains and --train-prompts are for --method msa");
+            if (s.AdapterActivation is not null || s.DecoderAdapters is not null || s.Trains is not null || s.TrainPrompts is not null || s.SlicesAsChannels is not null || s.MultimaskClicks is not null)
+                throw new ArgumentException("medsam is MedSAM's fixed recipe (no adapters, every weight trained, jittered boxes, single slices): --adapter-activation, --decoder-adapters, --slices-as-channels, --multimask-clicks, --trains and --train-prompts are for --method msa");
             o = o with { Slices = 1, Msa = new MsaOptions { EncoderAdapters = false, Trains = MsaTrainedParts.All }, Prompts = TrainPromptMix.MedSam };
         }
         context.Log.WriteLine("loading and preprocessing the training cases...");
@@ -67,9 +69,9 @@ public static class MsaTraining
         var task = new MsaPromptTask(cfg, model, data, o.Seed);
         var summary = string.Create(CultureInfo.InvariantCulture,
             $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), {cfg.TrainCases.Count} training / " +
-            $"{cfg.ValidationCases.Count} validation case(s), {cfg.ImageSize}² input, {cfg.Slices}-slice stacks (depth branch {(model.Options.DepthBranch ? "on" : "off")}), " +
+            $"{cfg.ValidationCases.Count} validation case(s), {cfg.ImageSize}² input, {cfg.Slices}-slice stacks ({(model.Options.SlicesAsChannels ? "as the 3 input channels" : $"depth branch {(model.Options.DepthBranch ? "on" : "off")}")}), " +
             $"prompts {cfg.TrainPrompts} (clicks ≤ {cfg.MaxClicks}, rounds ≤ {cfg.PromptRounds}{(cfg.TargetsPerStack > 0 ? $", ≤ {cfg.TargetsPerStack} targets per stack" : "")}), loss {cfg.Loss}, adapters {model.Options.Activation}" +
-            $"{(model.Options.DecoderAdapters ? " + decoder adapters" : "")}, trained: {model.Options.Trains}");
+            $"{(model.Options.DecoderAdapters ? " + decoder adapters" : "")}{(model.Options.MultimaskClicks ? ", multimask single clicks" : "")}, trained: {model.Options.Trains}");
         return new MethodRun(task, new SliceStackSource(data), summary);
     }
 
@@ -81,6 +83,7 @@ public static class MsaTraining
             throw new ArgumentException($"give a SAM checkpoint (--checkpoint SAM.pth|.safetensors) or a configuration to train from scratch (--model CONFIG.json or a preset: {string.Join(", ", SamPresets.Names)})");
         if (o.Checkpoint is not null && !File.Exists(o.Checkpoint)) throw new FileNotFoundException($"--checkpoint: no such file: {o.Checkpoint}");
         if (o.Slices < 1) throw new ArgumentException($"--slices must be ≥ 1, got {o.Slices}");
+        if (o.Msa.SlicesAsChannels && o.Slices != 3) throw new ArgumentException($"--slices-as-channels feeds the 3 slices of a stack as SAM's 3 input channels: it needs --slices 3, got --slices {o.Slices}");
         o.Prompts.Validate();
 
         SamConfig? scratch = null;
@@ -119,12 +122,14 @@ public static class MsaTraining
             ForegroundProbability = o.ForegroundProbability, Augmentation = Training.Augmentation.AugmentationPipeline.Parse(o.Augmentation),
             Input = DatasetChannels.Mapping(ds, o.InputProjection),
         };
+        if (o.Msa.SlicesAsChannels && !sample.Input.IsGrey)
+            throw new ArgumentException($"--slices-as-channels takes single-channel (grey) images; the images map to SAM's channels as {sample.Input} (--input-projection)");
         var data = TrainingData.Load(ds, sample, classes, o.ValCases, o.ValCases is { Count: > 0 } ? 0 : o.ValFraction, progress);
 
         // from a configuration the base is random: freezing it would preserve nothing, so everything trains
         var options = o.Msa with
         {
-            Slices = o.Slices, DepthBranch = o.Slices > 1,
+            Slices = o.Slices, DepthBranch = o.Slices > 1 && !o.Msa.SlicesAsChannels,
             Trains = o.Checkpoint is null && !o.TrainsGiven ? MsaTrainedParts.All : o.Msa.Trains,
         };
         var model = new MsaSam(sam, options);
@@ -183,6 +188,8 @@ public static class MsaTraining
         TargetsPerStack = t.TargetsPerStack,
         AdapterActivation = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).Activation.ToString().ToLowerInvariant() : null,
         DecoderAdapters = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).DecoderAdapters : null,
+        SlicesAsChannels = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).SlicesAsChannels : null,
+        MultimaskClicks = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).MultimaskClicks : null,
         Trains = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.TrainsText(MsaOptions.FromJson(t.MsaOptions).Trains) : null,
     };
 }

@@ -92,6 +92,9 @@ public class MsaPromptedPredictTests : IDisposable
             values.Add(v);
             int k = (int)(x / (ni * nj));
             if (v == 3) Assert.True(k <= 1, $"class 3 on slice {k}, outside its box's slices");
+            // clip_to_box (default): a box-prompted class stays inside its box (i 5..40, j 10..60)
+            int i = (int)(x % ni), j = (int)(x / ni % nj);
+            if (v == 3) Assert.True(i >= 5 && i <= 40 && j >= 10 && j <= 60, $"class 3 at ({i}, {j}), outside its box");
             if (v == 5) Assert.Equal(3, k);
             if (k == 2) Assert.Equal(0, v); // no prompt touches slice 2
         }
