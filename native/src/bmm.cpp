@@ -70,10 +70,13 @@ at::Tensor blas_bmm(const at::Tensor& a_in, const at::Tensor& b_in) {
         gemm<T>(tb, ta, static_cast<int>(n), static_cast<int>(m), static_cast<int>(k), pb + i * sb, static_cast<int>(b.ld),
                 pa + i * sa, static_cast<int>(a.ld), pc + i * m * n, static_cast<int>(n));
     };
-    // small products: spread the batch over libtorch's threads (BLAS runs each single-threaded at these sizes);
-    // large ones: one after another, BLAS threads each
-    if (m * n * k < 64 * 64 * 64 && batch > 1)
-        at::parallel_for(0, batch, 1, [&](int64_t begin, int64_t end) { for (int64_t i = begin; i < end; i++) one(i); });
+    // small products: spread the batch over libtorch's threads (BLAS runs each single-threaded at these sizes), in chunks
+    // of at least 2¹⁷ multiply-adds — waking the other threads costs more than a few tiny products, and a training step
+    // makes hundreds of such calls; large ones: one after another, BLAS threads each
+    const int64_t work = std::max<int64_t>(m * n * k, 1);
+    if (work < 64 * 64 * 64 && batch > 1)
+        at::parallel_for(0, batch, std::max<int64_t>(1, (int64_t{1} << 17) / work),
+                         [&](int64_t begin, int64_t end) { for (int64_t i = begin; i < end; i++) one(i); });
     else
         for (int64_t i = 0; i < batch; i++) one(i);
     return out;
