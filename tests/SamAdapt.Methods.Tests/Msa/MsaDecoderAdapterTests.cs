@@ -7,11 +7,7 @@ namespace SamAdapt.Methods.Tests.Msa;
 /// <summary>The paper's decoder adapters (an option): where they attach, that the hyper-prompting adapter's weights come from the prompt.</summary>
 public class MsaDecoderAdapterTests
 {
-    private static SamConfig Tiny => new()
-    {
-        ImageSize = 64, PatchSize = 16, EncoderEmbedDim = 24, EncoderDepth = 2, EncoderNumHeads = 2, GlobalAttnIndexes = [1], WindowSize = 2,
-        PromptEmbedDim = 16, DecoderMlpDim = 32, DecoderNumHeads = 2, IouHeadHiddenDim = 16,
-    };
+    private static SamConfig Tiny => MsaTestModels.Tiny;
 
     [Fact]
     public void Decoder_adapters_attach_to_every_two_way_block_and_change_the_output()

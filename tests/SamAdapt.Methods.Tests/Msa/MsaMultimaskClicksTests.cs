@@ -11,11 +11,7 @@ namespace SamAdapt.Methods.Tests.Msa;
 /// </summary>
 public class MsaMultimaskClicksTests
 {
-    private static SamConfig Tiny => new()
-    {
-        ImageSize = 64, PatchSize = 16, EncoderEmbedDim = 24, EncoderDepth = 2, EncoderNumHeads = 2, GlobalAttnIndexes = [1], WindowSize = 2,
-        PromptEmbedDim = 16, DecoderMlpDim = 32, DecoderNumHeads = 2, IouHeadHiddenDim = 16,
-    };
+    private static SamConfig Tiny => MsaTestModels.Tiny;
 
     [Fact]
     public void A_single_click_takes_the_output_with_the_highest_predicted_iou()

@@ -11,11 +11,7 @@ namespace SamAdapt.Methods.Tests.Msa;
 /// </summary>
 public class MsaSlicesAsChannelsTests
 {
-    private static SamConfig Tiny => new()
-    {
-        ImageSize = 64, PatchSize = 16, EncoderEmbedDim = 24, EncoderDepth = 2, EncoderNumHeads = 2, GlobalAttnIndexes = [1], WindowSize = 2,
-        PromptEmbedDim = 16, DecoderMlpDim = 32, DecoderNumHeads = 2, IouHeadHiddenDim = 16,
-    };
+    private static SamConfig Tiny => MsaTestModels.Tiny;
 
     /// <summary>B stacks of 3 grey slices (B·3, 3, 64, 64), each slice's value replicated over the 3 channels as the sample pipeline does.</summary>
     private static Tensor GreyStacks(int stacks) => torch.rand([stacks * 3, 1, 64, 64]).expand([stacks * 3, 3, 64, 64]).contiguous();

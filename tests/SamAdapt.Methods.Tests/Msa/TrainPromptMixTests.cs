@@ -12,11 +12,7 @@ namespace SamAdapt.Methods.Tests.Msa;
 /// </summary>
 public class TrainPromptMixTests
 {
-    private static SamConfig Small => new()
-    {
-        ImageSize = 64, PatchSize = 16, EncoderEmbedDim = 24, EncoderDepth = 2, EncoderNumHeads = 2, GlobalAttnIndexes = [1], WindowSize = 2,
-        PromptEmbedDim = 16, DecoderMlpDim = 32, DecoderNumHeads = 2, IouHeadHiddenDim = 16,
-    };
+    private static SamConfig Small => MsaTestModels.Tiny;
 
     private static BinaryMask Rect(int h, int w, int r0, int r1, int c0, int c1)
     {
