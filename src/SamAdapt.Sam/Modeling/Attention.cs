@@ -132,8 +132,7 @@ public sealed class Attention : UnaryModule
         long b = fused.size(0);
         int h = (int)fused.size(1), w = (int)fused.size(2);
         long n = (long)h * w;
-        if (!UseFusedAttention && MaxLogitsBlock == ChunkedAttention.DefaultMaxLogits && !torch.is_grad_enabled() && !Checkpoint.IsRunning &&
-            fused.device.Type == DeviceType.CPU && fused.dtype == DType.Float32)
+        if (!UseFusedAttention && MaxLogitsBlock == ChunkedAttention.DefaultMaxLogits && ChunkedAttention.UsesNativeKernel(fused))
         {
             // inference on the CPU: one native pass on the fused projection — each head's q, k, v read in place, the
             // relative-position terms computed in its tasks, the output written in place (docs/sam.md, "Image encoder: attention

@@ -35,7 +35,7 @@ public static class ChunkedAttention
         long bp = q.size(0), n = q.size(1), nk = k.size(1);
         long kh = relH?.size(2) ?? 0, kw = relW?.size(2) ?? 0;
         if (relH is not null && kh * kw != nk) throw new ArgumentException($"relative-position terms cover {kh}×{kw} keys, the keys are {nk}");
-        if (!torch.is_grad_enabled() && !Checkpoint.IsRunning && q.device.Type == DeviceType.CPU && q.dtype == DType.Float32)
+        if (UsesNativeKernel(q))
         {
             // inference: the native kernel, one parallel pass over blocks of query rows (docs/sam.md, "Image encoder: attention in
             // blocks"); not in a checkpointed block, whose recomputation in backward (with gradients: the blocks below) must
@@ -70,6 +70,14 @@ public static class ChunkedAttention
         var result = byEntries.Length == 1 ? byEntries[0] : torch.cat(byEntries, 0);
         return result.MoveToOuterScope();
     }
+
+    /// <summary>
+    /// Whether attention on <paramref name="input"/> runs in the bridge's CPU kernel (docs/sam.md, "Image encoder: attention in
+    /// blocks"): inference (no gradient recorded, not inside a checkpointed block, whose recomputation must match its first pass bit
+    /// for bit) on a float32 CPU tensor.
+    /// </summary>
+    public static bool UsesNativeKernel(Tensor input) =>
+        !torch.is_grad_enabled() && !Checkpoint.IsRunning && input.device.Type == DeviceType.CPU && input.dtype == DType.Float32;
 
     // pieces of at most `size` along `dim`; the tensor itself when it is one piece
     private static Tensor[] Split(Tensor t, long size, long dim) => size >= t.size((int)dim) ? [t] : t.split(size, dim);
