@@ -62,6 +62,8 @@ public sealed record TrainSettings
     public bool? SlicesAsChannels { get; init; }
     /// <summary>--multimask-clicks: msa decodes a single click with SAM's 3 outputs (lowest loss in training, highest predicted IoU in prediction).</summary>
     public bool? MultimaskClicks { get; init; }
+    /// <summary>--aux-semantic: msa's auxiliary semantic head and the weight of its loss (0 = no head).</summary>
+    public double? AuxSemantic { get; init; }
     /// <summary>--trains: the parts that train (adapters, decoder, prompt-encoder, image-encoder; reference; all).</summary>
     public string? Trains { get; init; }
     /// <summary>--loss: dice-bce, bce (the reference's 2D BCE, pos_weight 2) or dice (its 3D Dice-CE).</summary>
@@ -138,6 +140,7 @@ public sealed record TrainSettings
         DecoderAdapters = DecoderAdapters ?? stored.DecoderAdapters,
         SlicesAsChannels = SlicesAsChannels ?? stored.SlicesAsChannels,
         MultimaskClicks = MultimaskClicks ?? stored.MultimaskClicks,
+        AuxSemantic = AuxSemantic ?? stored.AuxSemantic,
         Trains = Trains ?? stored.Trains,
         Loss = Loss ?? stored.Loss,
         TrainPrompts = TrainPrompts ?? stored.TrainPrompts,

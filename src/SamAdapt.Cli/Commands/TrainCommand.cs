@@ -57,6 +57,7 @@ public sealed class TrainCommand : ICliCommand
         var decAdapters = new Option<bool>("--decoder-adapters") { Description = "msa: add the paper's three adapters per two-way decoder block (hyper-prompting, MLP, image); off in the released code" };
         var slicesAsChannels = new Option<bool>("--slices-as-channels") { Description = "msa: 2.5-D input: the 3 slices of a stack (k−1, k, k+1; needs --slices 3) are SAM's 3 input channels, the centre slice is segmented (no depth branch)" };
         var multimask = new Option<bool>("--multimask-clicks") { Description = "msa: decode a single click with SAM's 3 mask outputs: training takes the lowest loss and trains the IoU head, prediction keeps the highest predicted IoU (SAM's ambiguity rule; off in the released code)" };
+        var auxSemantic = new Option<double?>("--aux-semantic") { Description = "msa: add a prompt-free semantic head on the image embedding, trained with this weight on MA-SAM's loss beside the prompted masks (teaches the embedding the anatomy a single click stands for; not used by prompted prediction; default 0 = off)" };
         var trains = new Option<string?>("--trains") { Description = "msa: parts that train, comma-separated: adapters, decoder, prompt-encoder, image-encoder, or reference (adapters,decoder) / all (default: reference with --checkpoint, all from scratch)" };
         var loss = new Option<string?>("--loss") { Description = "msa/medsam: dice-bce (default), bce (the reference's 2D BCE, pos_weight 2) or dice (its 3D Dice-CE)" };
         var prompts = new Option<string?>("--train-prompts") { Description = $"msa: training prompt mixture kind[:weight],…; kinds box (IoU 0.5–1 with the tight box), jitter-box (±10 %), click (1..--max-clicks positives), iterative (centre click + 0..--prompt-rounds corrections with the previous mask fed back) (default {Methods.Msa.TrainPromptMix.DefaultText})" };
@@ -69,7 +70,7 @@ public sealed class TrainCommand : ICliCommand
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
                      batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment, foreground, nproc, distTimeout, inputProjection,
-                     activation, decAdapters, slicesAsChannels, multimask, trains, loss, prompts, maxClicks, rounds, perStack }) cmd.Options.Add(o);
+                     activation, decAdapters, slicesAsChannels, multimask, auxSemantic, trains, loss, prompts, maxClicks, rounds, perStack }) cmd.Options.Add(o);
         runtime.AddTo(cmd);
         cmd.SetAction(pr =>
         {
@@ -95,6 +96,7 @@ public sealed class TrainCommand : ICliCommand
                 DecoderAdapters = pr.GetResult(decAdapters) is { Implicit: false } ? pr.GetValue(decAdapters) : null,
                 SlicesAsChannels = pr.GetResult(slicesAsChannels) is { Implicit: false } ? pr.GetValue(slicesAsChannels) : null,
                 MultimaskClicks = pr.GetResult(multimask) is { Implicit: false } ? pr.GetValue(multimask) : null,
+                AuxSemantic = pr.GetValue(auxSemantic),
                 Trains = pr.GetValue(trains), Loss = pr.GetValue(loss), TrainPrompts = pr.GetValue(prompts),
                 MaxClicks = pr.GetValue(maxClicks), PromptRounds = pr.GetValue(rounds), TargetsPerStack = pr.GetValue(perStack),
             };

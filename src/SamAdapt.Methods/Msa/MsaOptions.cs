@@ -16,6 +16,8 @@ public enum MsaTrainedParts
     PromptEncoder = 4,
     /// <summary>The rest of the image encoder (MedSAM's full fine-tuning).</summary>
     ImageEncoder = 8,
+    /// <summary>The auxiliary semantic head (<see cref="MsaOptions.SemanticClasses"/>): always trained when present.</summary>
+    SemanticHead = 16,
     /// <summary>The reference's choice: encoder adapters + mask decoder.</summary>
     Reference = EncoderAdapters | MaskDecoder,
     All = EncoderAdapters | MaskDecoder | PromptEncoder | ImageEncoder,
@@ -67,6 +69,13 @@ public sealed record MsaOptions
     public bool ReferenceDecoder { get; init; }
     [JsonConverter(typeof(JsonStringEnumConverter))]
     public MsaTrainedParts Trains { get; init; } = MsaTrainedParts.Reference;
+    /// <summary>
+    /// Classes K (background included) of the auxiliary semantic head (<see cref="MsaSemanticHead"/>, key prefix <c>semantic_head.</c>);
+    /// 0 (the reference): no head.
+    /// </summary>
+    public int SemanticClasses { get; init; }
+    /// <summary>Weight of the head's loss (MA-SAM's 0.2·CE + 0.8·Dice on the slice labels) added to the prompted loss.</summary>
+    public double SemanticWeight { get; init; }
 
     /// <summary>Bottleneck width for an encoder of <paramref name="dim"/> channels.</summary>
     public int Hidden(int dim) => Math.Max(1, (int)(dim * AdapterRatio));
@@ -79,6 +88,9 @@ public sealed record MsaOptions
         if (DepthBranch && !EncoderAdapters) throw new ArgumentException("the depth branch is an encoder adapter: it needs EncoderAdapters");
         if (SlicesAsChannels && Slices != 3) throw new ArgumentException($"--slices-as-channels feeds the 3 slices of a stack as SAM's 3 input channels: it needs --slices 3, got {Slices}");
         if (SlicesAsChannels && DepthBranch) throw new ArgumentException("--slices-as-channels replaces the depth branch: the two cannot be combined");
+        if (SemanticClasses is < 0 or 1) throw new ArgumentException($"the semantic head needs ≥ 2 classes (0: no head), got {SemanticClasses}");
+        if (!(SemanticWeight >= 0 && double.IsFinite(SemanticWeight))) throw new ArgumentException($"--aux-semantic must be a finite weight ≥ 0, got {SemanticWeight}");
+        if (SemanticWeight > 0 && SemanticClasses == 0) throw new ArgumentException("a semantic-loss weight needs the semantic head (SemanticClasses ≥ 2)");
         if (Trains == MsaTrainedParts.None) throw new ArgumentException("nothing would train: choose at least one part");
     }
 

@@ -41,7 +41,7 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
     private bool Full => TaskConfig.BaseCheckpoint == "" || (_model.Options.Trains & MsaTrainedParts.ImageEncoder) != 0;
 
     public IReadOnlyList<ParameterGroupSpec> ParameterGroups =>
-        new[] { MsaTrainedParts.EncoderAdapters, MsaTrainedParts.MaskDecoder, MsaTrainedParts.PromptEncoder, MsaTrainedParts.ImageEncoder }
+        new[] { MsaTrainedParts.EncoderAdapters, MsaTrainedParts.MaskDecoder, MsaTrainedParts.PromptEncoder, MsaTrainedParts.ImageEncoder, MsaTrainedParts.SemanticHead }
             .Select(part => (part, ps: _model.named_parameters().Where(p => MsaSam.PartOf(p.Name) == part).ToList()))
             .Where(g => g.ps.Count > 0)
             .Select(g => new ParameterGroupSpec(GroupName(g.part) + (g.ps.Any(p => p.Value.requires_grad) ? "" : " (frozen)"), g.ps))
@@ -52,6 +52,7 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
         MsaTrainedParts.EncoderAdapters => "adapters",
         MsaTrainedParts.MaskDecoder => "mask_decoder",
         MsaTrainedParts.PromptEncoder => "prompt_encoder",
+        MsaTrainedParts.SemanticHead => "semantic_head",
         _ => "image_encoder",
     };
 
@@ -217,12 +218,43 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
         // 2.5-D: one embedding per stack (its centre slice), so target rows index stacks
         if (centres) targets = targets.Select(t => t with { Image = t.Image / d }).ToList();
         var emb = centres ? _model.EmbedCentres(batch.Input, d) : _model.EmbedImages(batch.Input, d);
-        if (targets.Count == 0) return emb.sum() * 0.0; // no foreground in the batch: a zero loss on the graph
-        if (_model.Options.MultimaskClicks) return MultimaskLoss(emb, targets, size, rng);
-        var logits = Decode(_model, emb, targets, size, rng);
-        var target = Tensor.FromArray<float>(targets.SelectMany(t => t.Mask.Select(v => v ? 1f : 0f)).ToArray(), [targets.Count, 1, size, size], emb.device);
-        return MsaLoss.Compute(LossKind, logits, target);
+        var semantic = SemanticLoss(emb, batch.Target, stacks, d, centres);
+        Tensor prompted;
+        if (targets.Count == 0) prompted = emb.sum() * 0.0; // no foreground in the batch: a zero loss on the graph
+        else if (_model.Options.MultimaskClicks) prompted = MultimaskLoss(emb, targets, size, rng);
+        else
+        {
+            var logits = Decode(_model, emb, targets, size, rng);
+            prompted = MsaLoss.Compute(LossKind, logits, Masks(targets, size, emb.device));
+        }
+        return semantic is null ? prompted : prompted + semantic;
     }
+
+    /// <summary>The weighted loss of the auxiliary semantic head (<see cref="MsaOptions.SemanticWeight"/> × <see cref="SemanticHeadLoss"/>; null without it).</summary>
+    private Tensor? SemanticLoss(Tensor emb, Tensor labels, int stacks, int depth, bool centres)
+    {
+        if (_model.semantic_head is null || _model.Options.SemanticWeight <= 0) return null;
+        using var scope = DisposeScope.Begin();
+        return (SemanticHeadLoss(_model, emb, labels, depth, centres) * _model.Options.SemanticWeight).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// The auxiliary semantic head's loss: its logits of <paramref name="embeddings"/> (N, d, h, w) up-sampled bilinearly to the labels'
+    /// S × S, against the class labels (B·D, S, S) of the embedded slices (every slice, or with <paramref name="centres"/> each stack's
+    /// centre slice), with MA-SAM's loss (0.2·CE + 0.8·Dice, <see cref="SegmentationLoss"/>).
+    /// </summary>
+    public static Tensor SemanticHeadLoss(MsaSam model, Tensor embeddings, Tensor labels, int depth, bool centres)
+    {
+        var head = model.semantic_head ?? throw new InvalidOperationException("this MSA model has no semantic head");
+        using var scope = DisposeScope.Begin();
+        long size = labels.size(-1);
+        var l = labels.to(embeddings.device).to(DType.Int64);
+        if (centres) l = l.view(l.size(0) / depth, depth, size, size).select(1, depth / 2);
+        var logits = F.interpolate(head.forward(embeddings), [size, size], InterpolationMode.Bilinear, alignCorners: false);
+        return SemanticSegmentationLoss.Forward(logits, l).MoveToOuterScope();
+    }
+
+    private static readonly SegmentationLoss SemanticSegmentationLoss = new();
 
     private static Tensor Masks(IReadOnlyList<Target> targets, int size, Device device) =>
         Tensor.FromArray<float>(targets.SelectMany(t => t.Mask.Select(v => v ? 1f : 0f)).ToArray(), [targets.Count, 1, size, size], device);

@@ -19,6 +19,8 @@ public sealed class MsaSam : Module, IPromptableSegmenter
     public readonly ImageEncoderViT image_encoder;
     public readonly PromptEncoder prompt_encoder;
     public readonly MaskDecoder mask_decoder;
+    /// <summary>The auxiliary semantic head (<see cref="MsaOptions.SemanticClasses"/> &gt; 0), else null.</summary>
+    public readonly MsaSemanticHead? semantic_head;
 
     public SamConfig SamConfig { get; }
     public MsaOptions Options { get; }
@@ -33,6 +35,7 @@ public sealed class MsaSam : Module, IPromptableSegmenter
         prompt_encoder = register_module("prompt_encoder", new PromptEncoder(SamConfig));
         mask_decoder = register_module("mask_decoder", new MaskDecoder(SamConfig) { BatchMode = ImageBatchMode.SkipRepeatWhenBatchesMatch });
         int d = sam.PromptEmbedDim, dh = options.Hidden(d);
+        if (options.SemanticClasses > 0) semantic_head = register_module("semantic_head", new MsaSemanticHead(d, options.SemanticClasses));
         foreach (var layer in mask_decoder.transformer.layers)
         {
             layer.TokenPeInSelfAttentionResidual = options.ReferenceDecoder;
@@ -131,12 +134,13 @@ public sealed class MsaSam : Module, IPromptableSegmenter
     {
         if (name.StartsWith("prompt_encoder.", StringComparison.Ordinal)) return MsaTrainedParts.PromptEncoder;
         if (name.StartsWith("mask_decoder.", StringComparison.Ordinal)) return MsaTrainedParts.MaskDecoder;
+        if (name.StartsWith("semantic_head.", StringComparison.Ordinal)) return MsaTrainedParts.SemanticHead;
         if (name.Contains("_Adapter.", StringComparison.Ordinal)) return MsaTrainedParts.EncoderAdapters;
         return MsaTrainedParts.ImageEncoder;
     }
 
     /// <summary>True for the parameters <see cref="MsaOptions.Trains"/> selects.</summary>
-    public bool Trains(string name) => (Options.Trains & PartOf(name)) != 0;
+    public bool Trains(string name) => PartOf(name) is var part && (part == MsaTrainedParts.SemanticHead || (Options.Trains & part) != 0);
 
     /// <summary>Sets requires_grad from <see cref="MsaOptions.Trains"/>.</summary>
     public void ApplyFreezing()

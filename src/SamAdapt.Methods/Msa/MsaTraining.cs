@@ -53,6 +53,7 @@ public static class MsaTraining
                 DecoderAdapters = s.DecoderAdapters ?? false,
                 SlicesAsChannels = s.SlicesAsChannels ?? false,
                 MultimaskClicks = s.MultimaskClicks ?? false,
+                SemanticWeight = s.AuxSemantic ?? 0,
             },
             TrainsGiven = s.Trains is not null || s.TrainBase is not null,
             Loss = s.Loss is { } l ? MsaPromptTask.ParseLoss(l) : MsaLossKind.DiceBce,
@@ -60,8 +61,8 @@ public static class MsaTraining
         };
         if (medSam)
         {
-            if (s.AdapterActivation is not null || s.DecoderAdapters is not null || s.Trains is not null || s.TrainPrompts is not null || s.SlicesAsChannels is not null || s.MultimaskClicks is not null)
-                throw new ArgumentException("medsam is MedSAM's fixed recipe (no adapters, every weight trained, jittered boxes, single slices): --adapter-activation, --decoder-adapters, --slices-as-channels, --multimask-clicks, --trains and --train-prompts are for --method msa");
+            if (s.AdapterActivation is not null || s.DecoderAdapters is not null || s.Trains is not null || s.TrainPrompts is not null || s.SlicesAsChannels is not null || s.MultimaskClicks is not null || s.AuxSemantic is not null)
+                throw new ArgumentException("medsam is MedSAM's fixed recipe (no adapters, every weight trained, jittered boxes, single slices): --adapter-activation, --decoder-adapters, --slices-as-channels, --multimask-clicks, --aux-semantic, --trains and --train-prompts are for --method msa");
             o = o with { Slices = 1, Msa = new MsaOptions { EncoderAdapters = false, Trains = MsaTrainedParts.All }, Prompts = TrainPromptMix.MedSam };
         }
         context.Log.WriteLine("loading and preprocessing the training cases...");
@@ -71,7 +72,7 @@ public static class MsaTraining
             $"{cfg.Method} on {cfg.DatasetName}: {cfg.ClassNames.Count - 1} classes ({string.Join(", ", cfg.ClassNames.Skip(1))}), {cfg.TrainCases.Count} training / " +
             $"{cfg.ValidationCases.Count} validation case(s), {cfg.ImageSize}² input, {cfg.Slices}-slice stacks ({(model.Options.SlicesAsChannels ? "as the 3 input channels" : $"depth branch {(model.Options.DepthBranch ? "on" : "off")}")}), " +
             $"prompts {cfg.TrainPrompts} (clicks ≤ {cfg.MaxClicks}, rounds ≤ {cfg.PromptRounds}{(cfg.TargetsPerStack > 0 ? $", ≤ {cfg.TargetsPerStack} targets per stack" : "")}), loss {cfg.Loss}, adapters {model.Options.Activation}" +
-            $"{(model.Options.DecoderAdapters ? " + decoder adapters" : "")}{(model.Options.MultimaskClicks ? ", multimask single clicks" : "")}, trained: {model.Options.Trains}");
+            $"{(model.Options.DecoderAdapters ? " + decoder adapters" : "")}{(model.Options.MultimaskClicks ? ", multimask single clicks" : "")}{(model.Options.SemanticWeight > 0 ? $", auxiliary semantic head ×{model.Options.SemanticWeight}" : "")}, trained: {model.Options.Trains}");
         return new MethodRun(task, new SliceStackSource(data), summary);
     }
 
@@ -130,6 +131,7 @@ public static class MsaTraining
         var options = o.Msa with
         {
             Slices = o.Slices, DepthBranch = o.Slices > 1 && !o.Msa.SlicesAsChannels,
+            SemanticClasses = o.Msa.SemanticWeight > 0 ? classes.NumClasses : 0,
             Trains = o.Checkpoint is null && !o.TrainsGiven ? MsaTrainedParts.All : o.Msa.Trains,
         };
         var model = new MsaSam(sam, options);
@@ -190,6 +192,7 @@ public static class MsaTraining
         DecoderAdapters = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).DecoderAdapters : null,
         SlicesAsChannels = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).SlicesAsChannels : null,
         MultimaskClicks = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).MultimaskClicks : null,
+        AuxSemantic = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).SemanticWeight : null,
         Trains = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.TrainsText(MsaOptions.FromJson(t.MsaOptions).Trains) : null,
     };
 }

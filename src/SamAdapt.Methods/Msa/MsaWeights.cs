@@ -43,7 +43,7 @@ public static class MsaWeights
         var ours = MsaReferenceKeys.ToOurs(sd, model.SamConfig.ImageEmbeddingSize, source);
         var resized = SamCheckpoint.ResizePositionalTables(ours, model.SamConfig);
         var own = model.state_dict();
-        var missing = own.Keys.Where(k => MsaSam.PartOf(k) != MsaTrainedParts.EncoderAdapters && !resized.ContainsKey(k)).ToList();
+        var missing = own.Keys.Where(k => MsaSam.PartOf(k) is not (MsaTrainedParts.EncoderAdapters or MsaTrainedParts.SemanticHead) && !resized.ContainsKey(k)).ToList();
         if (missing.Count > 0)
             throw new InvalidDataException($"{source} is not a SAM checkpoint for this model: {missing.Count} tensor(s) missing, e.g. {string.Join(", ", missing.Take(4))}");
         foreach (var (k, t) in resized)

@@ -1,5 +1,3 @@
-using SamAdapt.Imaging;
-using SamAdapt.Imaging.Nifti;
 using SamAdapt.Methods.Msa;
 using SamAdapt.Methods.Semantic;
 using SamAdapt.Tests;
@@ -19,44 +17,9 @@ public class MsaLearningTests(ITestOutputHelper output) : IDisposable
     private readonly TempDir _tmp = TestPaths.NewTempDir();
     public void Dispose() => _tmp.Dispose();
 
-    /// <summary>One 32×32×6 slab: a bright disc (class 1) growing with the slice and a darker bar (class 2) on a noisy background.</summary>
-    private string OneSlab()
-    {
-        var root = System.IO.Path.Combine(_tmp.Path, "Dataset011_MsaSlab");
-        Directory.CreateDirectory(System.IO.Path.Combine(root, "imagesTr"));
-        Directory.CreateDirectory(System.IO.Path.Combine(root, "labelsTr"));
-        File.WriteAllText(System.IO.Path.Combine(root, "dataset.json"),
-            """{"channel_names": {"0": "MRI"}, "labels": {"background": 0, "disc": 1, "bar": 2}, "numTraining": 1, "file_ending": ".nii.gz"}""");
-        int ni = 32, nj = 32, nk = 6;
-        var img = new float[ni * nj * nk];
-        var lbl = new byte[ni * nj * nk];
-        var rng = new Random(5);
-        for (int k = 0; k < nk; k++)
-            for (int j = 0; j < nj; j++)
-                for (int i = 0; i < ni; i++)
-                {
-                    int x = i + ni * (j + nj * k);
-                    double r = 5 + 0.8 * k;
-                    bool disc = (i - 11) * (i - 11) + (j - 12) * (j - 12) < r * r;
-                    bool bar = i >= 22 && i < 28 && j >= 4 && j < 26;
-                    lbl[x] = (byte)(disc ? 1 : bar ? 2 : 0);
-                    img[x] = (float)((disc ? 180 : bar ? 120 : 40 + 15 * Math.Sin(i * 0.7) * Math.Cos(j * 0.5)) + rng.NextDouble() * 20);
-                }
-        double[] affine = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1];
-        NiftiWriter.Write(new Volume([ni, nj, nk], VoxelType.Float32, img, affine), System.IO.Path.Combine(root, "imagesTr", "slab_0000.nii.gz"));
-        NiftiWriter.Write(new Volume([ni, nj, nk], VoxelType.UInt8, lbl, affine), System.IO.Path.Combine(root, "labelsTr", "slab.nii.gz"));
-        return root;
-    }
+    private string OneSlab() => MsaTestModels.OneSlab(_tmp.Path);
 
-    private string SmallConfig()
-    {
-        var path = System.IO.Path.Combine(_tmp.Path, "small.json");
-        File.WriteAllText(path, """
-            {"img_size": 32, "patch": 4, "embed": 32, "depth": 2, "heads": 2, "global_idx": [1], "window": 4,
-             "prompt_dim": 32, "dec_mlp": 64, "dec_heads": 4, "iou_hidden": 32}
-            """);
-        return path;
-    }
+    private string SmallConfig() => MsaTestModels.SmallConfig(_tmp.Path);
 
     [Fact]
     public void Targets_are_one_per_stack_class_and_slice_holding_it()
