@@ -59,9 +59,11 @@ public sealed class Trainer
     /// <summary>Forward/backward passes a time-budget-only run times (after one untimed pass) before it plans its length.</summary>
     public const int CalibrationSteps = 5;
 
-    /// <summary>A time-budget run re-plans its length once, after this share of its first plan (and at least
-    /// <see cref="ReplanMinSteps"/> iterations), from the iterations it has timed by then (see <see cref="Replan"/>).</summary>
+    /// <summary>A time-budget run re-plans its length twice: after this share of its first plan (and at least
+    /// <see cref="ReplanMinSteps"/> iterations), from the iterations it has timed by then, and again at
+    /// <see cref="SecondReplanFraction"/> of the length then planned, from the iterations since (see <see cref="Replan"/>).</summary>
     public const double ReplanFraction = 0.1;
+    public const double SecondReplanFraction = 0.5;
     public const int ReplanMinSteps = 10;
 
     private readonly ITrainingTask _task;
@@ -298,25 +300,26 @@ public sealed class Trainer
     }
 
     /// <summary>
-    /// The one re-plan of a time-budget run, at iteration <paramref name="step"/>: the rest of the budget divided by the mean
-    /// time of the iterations run so far (<paramref name="perStep"/> s, the first two left out), less the final validation and a
-    /// 2 % margin, with the periodic validations counted as in <see cref="PlanFromBudget"/>. The schedule continues with the new
-    /// length (its poly decay stretches or shrinks from here on; rows before keep the lr they had). Kept within twice the first
-    /// plan, and skipped where the new length's warm-up would not be over yet, so the warm-up ramp is never re-drawn; the
-    /// checkpoints written from here on carry the new length, so a resumed run keeps it.
+    /// A re-plan of a time-budget run, at iteration <paramref name="step"/>: the rest of the budget divided by the mean time of
+    /// the iterations timed for it (<paramref name="perStep"/> s: for the first, those run so far less the first two; for the
+    /// second, those since the first), less the final validation and a 2 % margin, with the periodic validations counted as in
+    /// <see cref="PlanFromBudget"/>. The schedule continues with the new length (its poly decay stretches or shrinks from here on;
+    /// rows before keep the lr they had). Kept within twice <paramref name="firstPlan"/>, and skipped where the new length's
+    /// warm-up would not be over yet, so the warm-up ramp is never re-drawn; the checkpoints written from here on carry the new
+    /// length, so a resumed run keeps it.
     /// </summary>
-    private void Replan(long step, double perStep, double budgetSeconds)
+    private void Replan(long step, double perStep, double budgetSeconds, long firstPlan)
     {
         long old = _total!.Value;
         double perWithVal = perStep + (_o.ValEvery > 0 ? _plannedValSeconds / _o.ValEvery : 0);
         double remaining = budgetSeconds * 0.98 - Elapsed - _plannedValSeconds;
         long total = step + Math.Max(1, (long)Math.Floor(remaining / Math.Max(perWithVal, 1e-6)));
-        total = Math.Min(total, 2 * old);
+        total = Math.Min(total, 2 * firstPlan);
         if (total == old || _o.ScheduleWarmup(total) > step) return;
         _total = total;
         _schedule = MakeSchedule();
         _progress.Message(FormattableString.Invariant(
-            $"time budget: iterations take {perStep:F3} s here (the calibration planned {old}) → re-planned at iteration {step}: {total} iterations"));
+            $"time budget: iterations take {perStep:F3} s here (planned: {old}) → re-planned at iteration {step}: {total} iterations"));
     }
 
     /// <summary>
@@ -326,7 +329,7 @@ public sealed class Trainer
     /// the budget holds, counting the validations they will trigger. The median step time is used: the first passes
     /// of a process are slower (allocator and thread-pool warm-up), and a mean over them overestimated the step time
     /// (runs stopped at 6.5 of 10 minutes). Six steps on the first batches still misjudge steps whose cost varies (MSA's
-    /// interactive prompts, MaskSAM's matching: plans that ended at 6.5 and 8.9 of 10 minutes), so the loop re-plans once
+    /// interactive prompts, MaskSAM's matching: plans that ended at 6.5 and 8.9 of 10 minutes), so the loop re-plans twice
     /// from its own timings (<see cref="Replan"/>).
     /// </summary>
     private long PlanFromBudget(double budgetSeconds, bool fresh)
@@ -446,10 +449,13 @@ public sealed class Trainer
         double? budget = _o.TimeBudgetMinutes * 60;
         double emaSec = double.NaN;
         var reason = TrainingStopReason.Completed;
-        // one re-plan of a fresh time-budget run (one process: ranks would plan different lengths), after the first plan's
-        // first tenth; the first iterations of the loop are left out of its timing (warm-up of the process)
+        // two re-plans of a fresh time-budget run (one process: ranks would plan different lengths): after the first plan's
+        // first tenth, timed without the loop's first two iterations (warm-up of the process), and at half the length then
+        // planned, timed from the first re-plan on (steps that get cheaper after a slow start, as MaskSAM's)
+        long firstPlan = _total ?? 0;
         long replanAt = _plannedHere && start == 0 && Parallel == null && budget.HasValue
-            ? Math.Max(ReplanMinSteps, (long)Math.Ceiling(_total!.Value * ReplanFraction)) : long.MaxValue;
+            ? Math.Max(ReplanMinSteps, (long)Math.Ceiling(firstPlan * ReplanFraction)) : long.MaxValue;
+        bool secondReplan = false;
         double timedSeconds = 0;
         long timedSteps = 0;
         while (_total is null || step < _total)
@@ -528,7 +534,13 @@ public sealed class Trainer
             if (budget is { } bb && eta.HasValue) eta = TimeSpan.FromSeconds(Math.Min(eta.Value.TotalSeconds, Math.Max(0, bb - Elapsed)));
             _progress.Update(new ProgressSnapshot(step, _total ?? step, lossV, lr, EmaSlices(slices, emaSec, sps), eta, _skipped));
 
-            if (step == replanAt && step < _total!.Value && timedSteps > 0) Replan(step, timedSeconds / timedSteps, budget!.Value);
+            if (step == replanAt)
+            {
+                if (step < _total!.Value && timedSteps > 0) Replan(step, timedSeconds / timedSteps, budget!.Value, firstPlan);
+                (timedSeconds, timedSteps) = (0, 0);
+                replanAt = secondReplan ? long.MaxValue : Math.Max(step + ReplanMinSteps, (long)Math.Ceiling(_total!.Value * SecondReplanFraction));
+                secondReplan = true;
+            }
             bool end = _total.HasValue && step >= _total.Value;
             if (_o.ValEvery > 0 && step % _o.ValEvery == 0 && !end && Writer) Validate(step);
             if (_o.CheckpointEvery > 0 && step % _o.CheckpointEvery == 0 && !end && Writer) WriteCheckpoint(step);

@@ -180,9 +180,10 @@ public class TrainerTests
         var o = Options() with { Iterations = null, TimeBudgetMinutes = 3.0 / 60, Warmup = null, ValEvery = 0, CheckpointEvery = 0 };
         // 96² images: the step's compute, which the calibration times, outweighs the loop's fixed cost per iteration
         var (r, log) = Train(tmp.Path + "/a", o, config: new TinyConfig { Size = 96 });
-        var (planned, replanAt) = Plans(log, o);
+        var (planned, replans) = Plans(log, o);
         long total = TrainingCheckpoint.Load(tmp.Path + "/a/last.ckpt").State.TotalSteps!.Value;
         Assert.Equal(r.TotalSteps, total);
+        Assert.Equal(replans.Count == 0 ? planned : replans[^1].Total, total);
         Assert.True(planned >= 20, $"only {planned} iterations planned");
         Assert.Contains(log.Messages, m => m.StartsWith($"schedule: {planned} iterations"));
 
@@ -197,48 +198,79 @@ public class TrainerTests
         Assert.Equal(w - 1, peak);
         for (int i = 1; i <= peak; i++) Assert.True(rows[i].Lr > rows[i - 1].Lr);
         for (int i = peak + 2; i < rows.Count; i++)
-            if (i != replanAt) Assert.True(rows[i].Lr < rows[i - 1].Lr, $"lr at {i}: {rows[i].Lr} after {rows[i - 1].Lr} (total {total}, warm-up {w})");
+            if (!replans.Any(p => p.At == i)) Assert.True(rows[i].Lr < rows[i - 1].Lr, $"lr at {i}: {rows[i].Lr} after {rows[i - 1].Lr} (total {total}, warm-up {w})");
         // every iteration's lr is the formula of the length planned when it ran (row i is schedule step i)
-        for (int i = 0; i < rows.Count; i++) Assert.Equal(Lr(o, i < replanAt ? planned : total, i), rows[i].Lr, 12);
+        for (int i = 0; i < rows.Count; i++) Assert.Equal(Lr(o, LengthAt(planned, replans, i), i), rows[i].Lr, 12);
         // at half the planned run: about half the peak with exponent 0.9 (MA-SAM's 7 would leave ≈ 1 %)
         Assert.InRange(Lr(o, total, total / 2), 0.4 * o.Lr, 0.7 * o.Lr);
     }
 
     [Fact]
-    public void A_time_budget_run_re_plans_once_from_the_iterations_it_has_timed()
+    public void A_time_budget_run_re_plans_from_the_iterations_it_has_timed()
     {
         using var tmp = TestPaths.NewTempDir();
         var o = Options() with { Iterations = null, TimeBudgetMinutes = 3.0 / 60, Warmup = null, ValEvery = 0, CheckpointEvery = 0 };
         // the calibration's six calls are 80 ms slower than the iterations that follow: its plan is far too short
         var (r, log) = Train(tmp.Path + "/a", o, slowFirst: (Trainer.CalibrationSteps + 1, 80));
-        var (planned, replanAt) = Plans(log, o);
-        Assert.True(replanAt < long.MaxValue, "no re-plan: " + string.Join(" | ", log.Messages));
-        Assert.Equal(Math.Max(Trainer.ReplanMinSteps, (long)Math.Ceiling(planned * Trainer.ReplanFraction)), replanAt);
+        var (planned, replans) = Plans(log, o);
+        Assert.True(replans.Count > 0, "no re-plan: " + string.Join(" | ", log.Messages));
+        long firstAt = Math.Max(Trainer.ReplanMinSteps, (long)Math.Ceiling(planned * Trainer.ReplanFraction));
+        Assert.Equal(firstAt, replans[0].At);
+        // longer, at most twice the first plan
+        Assert.InRange(replans[0].Total, planned + 1, 2 * planned);
+        // a second re-plan (when the length changed again) at half the length the first one planned
+        if (replans.Count == 2)
+            Assert.Equal(Math.Max(firstAt + Trainer.ReplanMinSteps, (long)Math.Ceiling(replans[0].Total * Trainer.SecondReplanFraction)), replans[1].At);
         long total = TrainingCheckpoint.Load(tmp.Path + "/a/last.ckpt").State.TotalSteps!.Value;
         Assert.Equal(r.TotalSteps, total);
-        // longer, at most twice the first plan
+        Assert.Equal(replans[^1].Total, total);
         Assert.InRange(total, planned + 1, 2 * planned);
         var rows = TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv").ToList();
-        Assert.True(rows.Count > replanAt, $"{rows.Count} iterations ran, the re-plan was at {replanAt}");
-        for (int i = 0; i < rows.Count; i++) Assert.Equal(Lr(o, i < replanAt ? planned : total, i), rows[i].Lr, 12);
+        Assert.True(rows.Count > replans[^1].At, $"{rows.Count} iterations ran, the last re-plan was at {replans[^1].At}");
+        for (int i = 0; i < rows.Count; i++) Assert.Equal(Lr(o, LengthAt(planned, replans, i), i), rows[i].Lr, 12);
         // a fixed length is never re-planned
         var (_, fixedLog) = Train(tmp.Path + "/b", Options(30), slowFirst: (Trainer.CalibrationSteps + 1, 80));
         Assert.DoesNotContain(fixedLog.Messages, m => m.Contains("re-planned") || m.Contains("planned"));
     }
 
-    // the first plan's length and the iteration of the re-plan (long.MaxValue when there was none), from the run's messages
-    private static (long Planned, long ReplanAt) Plans(Capture log, TrainerOptions o)
+    [Fact]
+    public void A_second_re_plan_catches_iterations_that_got_cheaper_after_the_first()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        var o = Options() with { Iterations = null, TimeBudgetMinutes = 3.0 / 60, Warmup = null, ValEvery = 0, CheckpointEvery = 0 };
+        // the calibration's six calls and the loop's first 12 are 80 ms slower than the rest: the first re-plan (at iteration 10)
+        // still sees only slow iterations, the second (at half the length then planned) mostly fast ones and must lengthen the run
+        var (r, log) = Train(tmp.Path + "/a", o, slowFirst: (Trainer.CalibrationSteps + 1 + 12, 80));
+        var (planned, replans) = Plans(log, o);
+        long firstAt = Math.Max(Trainer.ReplanMinSteps, (long)Math.Ceiling(planned * Trainer.ReplanFraction));
+        Assert.True(firstAt <= 12, $"the test needs the first re-plan among the slow iterations (planned {planned})");
+        var second = replans[^1];
+        long before = replans.Count == 2 ? replans[0].Total : planned;
+        Assert.Equal(Math.Max(firstAt + Trainer.ReplanMinSteps, (long)Math.Ceiling(before * Trainer.SecondReplanFraction)), second.At);
+        Assert.InRange(second.Total, before + 1, 2 * planned);
+        Assert.Equal(second.Total, r.TotalSteps);
+        var rows = TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv").ToList();
+        for (int i = 0; i < rows.Count; i++) Assert.Equal(Lr(o, LengthAt(planned, replans, i), i), rows[i].Lr, 12);
+    }
+
+    // the first plan's length and the re-plans (iteration, new length) in order, from the run's messages
+    private static (long Planned, List<(long At, long Total)> Replans) Plans(Capture log, TrainerOptions o)
     {
         var first = Assert.Single(log.Messages, m => m.StartsWith("time budget") && m.EndsWith("iterations planned"));
         long planned = long.Parse(first.Split("→ ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
-        var replans = log.Messages.Where(m => m.Contains("re-planned at iteration")).ToList();
-        Assert.True(replans.Count <= 1, string.Join(" | ", replans));
-        long at = replans.Count == 0 ? long.MaxValue
-            : long.Parse(replans[0].Split("re-planned at iteration ")[1].Split(':')[0], CultureInfo.InvariantCulture);
-        // the re-plan never re-draws the warm-up
-        if (replans.Count == 1) Assert.True(o.EffectiveWarmup(planned) <= at);
-        return (planned, at);
+        var replans = log.Messages.Where(m => m.Contains("re-planned at iteration"))
+            .Select(m => m.Split("re-planned at iteration ")[1].Split(": "))
+            .Select(p => (At: long.Parse(p[0], CultureInfo.InvariantCulture), Total: long.Parse(p[1].Split(" ")[0], CultureInfo.InvariantCulture))).ToList();
+        Assert.True(replans.Count <= 2, string.Join(" | ", replans));
+        // a re-plan never re-draws the warm-up, and the second comes after the first
+        foreach (var (at, _) in replans) Assert.True(o.EffectiveWarmup(planned) <= at);
+        if (replans.Count == 2) Assert.True(replans[1].At >= replans[0].At + Trainer.ReplanMinSteps);
+        return (planned, replans);
     }
+
+    // the length in force at schedule step i: the first plan before the first re-plan, then each re-plan's from its iteration on
+    private static long LengthAt(long planned, List<(long At, long Total)> replans, long i) =>
+        replans.Where(r => r.At <= i).Select(r => r.Total).DefaultIfEmpty(planned).Last();
 
     // the schedule's lr at step i of a run of `total` iterations: linear warm-up, then poly decay
     private static double Lr(TrainerOptions o, long total, long i)
