@@ -40,6 +40,8 @@ public static class TrainRunner
         else if (settings.Method is null) throw new ArgumentException($"--method is required: one of {MethodRegistry.Known}");
 
         var method = MethodRegistry.Get(settings.Method ?? stored!.Method);
+        if (method.Output != OutputContract.Promptable && settings.PromptTrainingOptionsGiven() is { Count: > 0 } promptOnly)
+            throw new ArgumentException($"{string.Join(", ", promptOnly)}: option(s) of the prompt-trained methods (msa, medsam); --method {method.Name} does not use them");
         if (stored is not null) settings = settings.Over(method.StoredSettings(stored));
         if (settings.Dataset is null) throw new ArgumentException("--dataset is required (the dataset folder to train on)");
         SamAdapt.Common.OutputGuard.Check("--out", settings.Out,

@@ -77,6 +77,16 @@ public sealed record TrainSettings
     /// <summary>--targets-per-stack: most training targets per stack and step (0 = every target).</summary>
     public int? TargetsPerStack { get; init; }
 
+    /// <summary>The prompt-trained methods' options that were given (their command-line names), for refusing them elsewhere.</summary>
+    public IReadOnlyList<string> PromptTrainingOptionsGiven() => new (string Name, bool Given)[]
+    {
+        ("--adapter-activation", AdapterActivation is not null), ("--decoder-adapters", DecoderAdapters is not null),
+        ("--slices-as-channels", SlicesAsChannels is not null), ("--multimask-clicks", MultimaskClicks is not null),
+        ("--aux-semantic", AuxSemantic is not null), ("--trains", Trains is not null), ("--loss", Loss is not null),
+        ("--train-prompts", TrainPrompts is not null), ("--max-clicks", MaxClicks is not null), ("--prompt-rounds", PromptRounds is not null),
+        ("--targets-per-stack", TargetsPerStack is not null),
+    }.Where(o => o.Given).Select(o => o.Name).ToList();
+
     // ---- trainer ----
     public long? Iterations { get; init; }
     public long? Epochs { get; init; }

@@ -45,4 +45,23 @@ public class RegistryTests
         Assert.Throws<UnknownMethodException>(() => TrainRunner.Run(new TrainSettings { Out = run, Dataset = tmp.Path, Method = "nope" }, log));
         Assert.False(Directory.Exists(run));
     }
+
+    [Theory]
+    [InlineData("ma-sam")]
+    [InlineData("lora")]
+    [InlineData("masksam")]
+    public void Options_of_the_prompt_trained_methods_are_refused_for_the_others(string method)
+    {
+        using var tmp = SamAdapt.Tests.TestPaths.NewTempDir();
+        var run = Path.Combine(tmp.Path, "run");
+        var log = new TrainOutput(TextWriter.Null, TextWriter.Null, false);
+        var e = Assert.Throws<ArgumentException>(() => TrainRunner.Run(new TrainSettings
+        {
+            Out = run, Dataset = tmp.Path, Method = method, SlicesAsChannels = true, AuxSemantic = 1, TrainPrompts = "box",
+        }, log));
+        Assert.Contains("--slices-as-channels, --aux-semantic, --train-prompts: option(s) of the prompt-trained methods (msa, medsam)", e.Message);
+        Assert.Contains($"--method {method} does not use them", e.Message);
+        Assert.False(Directory.Exists(run));
+        Assert.Empty(new TrainSettings { Out = run, Method = method }.PromptTrainingOptionsGiven());
+    }
 }
