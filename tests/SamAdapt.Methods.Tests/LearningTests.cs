@@ -1,7 +1,6 @@
 using SamAdapt.Inference;
 using SamAdapt.Imaging;
 using SamAdapt.Imaging.Datasets;
-using SamAdapt.Imaging.Nifti;
 using SamAdapt.Tests;
 using SamAdapt.Torch;
 using SamAdapt.Training.Data;
@@ -24,39 +23,10 @@ public class LearningTests : IDisposable
     public LearningTests() => torch.set_num_threads(1);
 
     /// <summary>
-    /// One slab of 32×32×7 voxels, "MRI": a bright disc (class 1) whose radius changes with the slice, a darker bar
-    /// (class 2) and a small dim blob (class 3) on a textured background with noise — the classes differ in
-    /// brightness and shape, and class 3 covers about 2% of the voxels.
+    /// One slab of 32×32×7 voxels (<see cref="SyntheticSlab"/>): a bright disc (class 1) whose radius changes with the slice, a darker bar
+    /// (class 2) and a small dim blob (class 3, about 2 % of the voxels) on a textured background with noise.
     /// </summary>
-    private string OneSlab(string channel = "MRI")
-    {
-        var root = Path.Combine(_tmp.Path, "Dataset010_Slab");
-        Directory.CreateDirectory(Path.Combine(root, "imagesTr"));
-        Directory.CreateDirectory(Path.Combine(root, "labelsTr"));
-        File.WriteAllText(Path.Combine(root, "dataset.json"),
-            $$"""{"channel_names": {"0": "{{channel}}"}, "labels": {"background": 0, "disc": 1, "bar": 2, "blob": 3}, "numTraining": 1, "file_ending": ".nii.gz"}""");
-        int ni = 32, nj = 32, nk = 7; // the model's input size: no resampling blurs the Dice
-        var img = new float[ni * nj * nk];
-        var lbl = new byte[ni * nj * nk];
-        var rng = new Random(5);
-        for (int k = 0; k < nk; k++)
-            for (int j = 0; j < nj; j++)
-                for (int i = 0; i < ni; i++)
-                {
-                    int x = i + ni * (j + nj * k);
-                    double r = 5 + 0.8 * k;
-                    bool disc = (i - 11) * (i - 11) + (j - 12) * (j - 12) < r * r;
-                    bool bar = i >= 22 && i < 28 && j >= 4 && j < 26;
-                    bool blob = (i - 24) * (i - 24) + (j - 29) * (j - 29) < 6;
-                    lbl[x] = (byte)(disc ? 1 : bar ? 2 : blob ? 3 : 0);
-                    double v = disc ? 180 : bar ? 120 : blob ? 90 : 40 + 15 * Math.Sin(i * 0.7) * Math.Cos(j * 0.5);
-                    img[x] = (float)(v + rng.NextDouble() * 20);
-                }
-        double[] affine = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1];
-        NiftiWriter.Write(new Volume([ni, nj, nk], VoxelType.Float32, img, affine), Path.Combine(root, "imagesTr", "slab_0000.nii.gz"));
-        NiftiWriter.Write(new Volume([ni, nj, nk], VoxelType.UInt8, lbl, affine), Path.Combine(root, "labelsTr", "slab.nii.gz"));
-        return root;
-    }
+    private string OneSlab(string channel = "MRI") => new SyntheticSlab { Channel = channel, Slices = 7, Blob = true }.Write(_tmp.Path);
 
     /// <summary>A small SAM: 32² input, patch 4 (8×8 tokens), width 32, two blocks; decoder width 64.</summary>
     private string SmallConfig()

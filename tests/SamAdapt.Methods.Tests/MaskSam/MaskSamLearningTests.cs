@@ -1,5 +1,4 @@
 using SamAdapt.Imaging;
-using SamAdapt.Imaging.Nifti;
 using SamAdapt.Inference;
 using SamAdapt.Tests;
 using SamAdapt.Torch;
@@ -17,35 +16,8 @@ public class MaskSamLearningTests(ITestOutputHelper output) : IDisposable
     private readonly TempDir _tmp = TestPaths.NewTempDir();
     public void Dispose() => _tmp.Dispose();
 
-    /// <summary>One 64×64×5 "MRI" slab: a bright disc (class 1) whose radius grows with the slice and a darker bar (class 2) on a textured, noisy background.</summary>
-    private string OneSlab()
-    {
-        var root = Path.Combine(_tmp.Path, "Dataset011_Slab");
-        Directory.CreateDirectory(Path.Combine(root, "imagesTr"));
-        Directory.CreateDirectory(Path.Combine(root, "labelsTr"));
-        File.WriteAllText(Path.Combine(root, "dataset.json"),
-            """{"channel_names": {"0": "MRI"}, "labels": {"background": 0, "disc": 1, "bar": 2}, "numTraining": 1, "file_ending": ".nii.gz"}""");
-        int ni = 64, nj = 64, nk = 5;
-        var img = new float[ni * nj * nk];
-        var lbl = new byte[ni * nj * nk];
-        var rng = new Random(5);
-        for (int k = 0; k < nk; k++)
-            for (int j = 0; j < nj; j++)
-                for (int i = 0; i < ni; i++)
-                {
-                    int x = i + ni * (j + nj * k);
-                    double r = 10 + 1.5 * k;
-                    bool disc = (i - 22) * (i - 22) + (j - 24) * (j - 24) < r * r;
-                    bool bar = i >= 44 && i < 56 && j >= 8 && j < 52;
-                    lbl[x] = (byte)(disc ? 1 : bar ? 2 : 0);
-                    double v = disc ? 180 : bar ? 110 : 40 + 15 * Math.Sin(i * 0.35) * Math.Cos(j * 0.25);
-                    img[x] = (float)(v + rng.NextDouble() * 20);
-                }
-        double[] affine = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1];
-        NiftiWriter.Write(new Volume([ni, nj, nk], VoxelType.Float32, img, affine), Path.Combine(root, "imagesTr", "slab_0000.nii.gz"));
-        NiftiWriter.Write(new Volume([ni, nj, nk], VoxelType.UInt8, lbl, affine), Path.Combine(root, "labelsTr", "slab.nii.gz"));
-        return root;
-    }
+    /// <summary>One 64×64×5 "MRI" slab (<see cref="SyntheticSlab"/>): a bright disc (class 1) whose radius grows with the slice and a darker bar (class 2).</summary>
+    private string OneSlab() => new SyntheticSlab { Name = "Dataset011_Slab", Size = 64, Slices = 5, RadiusGrowth = 1.5, BarValue = 110 }.Write(_tmp.Path);
 
     [Fact]
     public void The_tiny_masksam_trained_from_scratch_fits_one_slab_and_its_run_folder_predicts_it()

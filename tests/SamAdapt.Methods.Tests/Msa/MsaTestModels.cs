@@ -1,5 +1,3 @@
-using SamAdapt.Imaging;
-using SamAdapt.Imaging.Nifti;
 using SamAdapt.Sam;
 
 namespace SamAdapt.Methods.Tests.Msa;
@@ -15,34 +13,8 @@ internal static class MsaTestModels
         PromptEmbedDim = 16, DecoderMlpDim = 32, DecoderNumHeads = 2, IouHeadHiddenDim = 16,
     };
 
-    /// <summary>One 32×32×6 slab: a bright disc (class 1) growing with the slice and a darker bar (class 2) on a noisy background.</summary>
-    public static string OneSlab(string dir)
-    {
-        var root = System.IO.Path.Combine(dir, "Dataset011_MsaSlab");
-        Directory.CreateDirectory(System.IO.Path.Combine(root, "imagesTr"));
-        Directory.CreateDirectory(System.IO.Path.Combine(root, "labelsTr"));
-        File.WriteAllText(System.IO.Path.Combine(root, "dataset.json"),
-            """{"channel_names": {"0": "MRI"}, "labels": {"background": 0, "disc": 1, "bar": 2}, "numTraining": 1, "file_ending": ".nii.gz"}""");
-        int ni = 32, nj = 32, nk = 6;
-        var img = new float[ni * nj * nk];
-        var lbl = new byte[ni * nj * nk];
-        var rng = new Random(5);
-        for (int k = 0; k < nk; k++)
-            for (int j = 0; j < nj; j++)
-                for (int i = 0; i < ni; i++)
-                {
-                    int x = i + ni * (j + nj * k);
-                    double r = 5 + 0.8 * k;
-                    bool disc = (i - 11) * (i - 11) + (j - 12) * (j - 12) < r * r;
-                    bool bar = i >= 22 && i < 28 && j >= 4 && j < 26;
-                    lbl[x] = (byte)(disc ? 1 : bar ? 2 : 0);
-                    img[x] = (float)((disc ? 180 : bar ? 120 : 40 + 15 * Math.Sin(i * 0.7) * Math.Cos(j * 0.5)) + rng.NextDouble() * 20);
-                }
-        double[] affine = [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 2, 0, 0, 0, 0, 1];
-        NiftiWriter.Write(new Volume([ni, nj, nk], VoxelType.Float32, img, affine), System.IO.Path.Combine(root, "imagesTr", "slab_0000.nii.gz"));
-        NiftiWriter.Write(new Volume([ni, nj, nk], VoxelType.UInt8, lbl, affine), System.IO.Path.Combine(root, "labelsTr", "slab.nii.gz"));
-        return root;
-    }
+    /// <summary>One 32×32×6 slab (<see cref="SyntheticSlab"/>): a bright disc (class 1) growing with the slice and a darker bar (class 2).</summary>
+    public static string OneSlab(string dir) => new SyntheticSlab { Name = "Dataset011_MsaSlab" }.Write(dir);
 
     /// <summary>A from-scratch SAM configuration for 32² inputs (patch 4: an 8×8 token grid), written to <paramref name="dir"/>.</summary>
     public static string SmallConfig(string dir)
