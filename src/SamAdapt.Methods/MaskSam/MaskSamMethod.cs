@@ -39,7 +39,7 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
             IouHeadHiddenDim = 32, PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f],
         },
         Frames = frames, InputSize = inputSize, NumClasses = numClasses, NumQueries = Math.Max(12, numClasses + 3),
-        GeneratorChannels = [16, 16, 32, 32, 64, 64], ClassifierPool = 8, FinalConvChannels = 32,
+        GeneratorChannels = [16, 16, 32, 32, 64, 64], ClassifierPool = 8, FinalConvChannels = 32, OutputStride = 2,
     };
 
     /// <summary>
