@@ -27,6 +27,12 @@ public sealed record MaskSamConfig
     public int ClassifierPool { get; init; } = 16;
     /// <summary>Width of final_conv, the 3D convolutions that bring the masks to full resolution (the reference: 64).</summary>
     public int FinalConvChannels { get; init; } = 64;
+    /// <summary>
+    /// Resolution of the prompt generator's last stage and of final_conv's output relative to the input: 1 (the reference) makes
+    /// them at S × S; 2 (or 4) stops their up-sampling at S/2 (S/4) and brings the mask logits (auxiliary and final) to S × S by
+    /// bilinear interpolation, which drops their most expensive full-resolution convolutions.
+    /// </summary>
+    public int OutputStride { get; init; } = 1;
     /// <summary>Channels of the stem's middle layer.</summary>
     public int StemChannels { get; init; } = 8;
     /// <summary>
@@ -42,6 +48,12 @@ public sealed record MaskSamConfig
     /// <summary>×2 up-samplings from the token grid to the input: log2(patch) (4 for SAM's patch 16).</summary>
     public int Upsamplings => System.Numerics.BitOperations.Log2((uint)Sam.PatchSize);
 
+    /// <summary>×2 up-samplings of the prompt generator and final_conv left out: log2(<see cref="OutputStride"/>).</summary>
+    public int SkippedUpsamplings => System.Numerics.BitOperations.Log2((uint)OutputStride);
+
+    /// <summary>Side of the prompt generator's last stage and of final_conv's output: S / <see cref="OutputStride"/>.</summary>
+    public int OutputSize => InputSize / OutputStride;
+
     public void Validate()
     {
         Sam.Validate();
@@ -54,6 +66,8 @@ public sealed record MaskSamConfig
         if (GeneratorChannels.Length != 6 || GeneratorKernels.Length != 6) throw new ArgumentException("the prompt generator has 6 widths and 6 kernels");
         if (ClassifierPool * ClassifierPool != Sam.PromptEmbedDim)
             throw new ArgumentException($"the class-token pool side² ({ClassifierPool}²) must equal the prompt dim {Sam.PromptEmbedDim}");
+        if (OutputStride is not (1 or 2 or 4) || Upsamplings - 2 - SkippedUpsamplings < 0)
+            throw new ArgumentException($"the output stride must be 1, 2 or 4 and at most a quarter of the patch {Sam.PatchSize} (the decoder's masks are at 4 × the token grid), got {OutputStride}");
         if (FinalConvChannels < 1) throw new ArgumentException("final_conv needs ≥ 1 channel");
         if (NumClasses < 1 || NumQueries < 1) throw new ArgumentException("classes and queries must be ≥ 1");
         if (ConvsPerStage < 2) throw new ArgumentException("convs per stage must be ≥ 2");

@@ -21,6 +21,7 @@ public static class MaskSamConfigJson
         ["stem_channels"] = c.StemChannels,
         ["final_conv_channels"] = c.FinalConvChannels,
         ["reference_window_adapters"] = c.ReferenceWindowAdapters,
+        ["output_stride"] = c.OutputStride,
     }.ToJsonString();
 
     public static MaskSamConfig FromJson(string json)
@@ -37,6 +38,7 @@ public static class MaskSamConfigJson
             ConvsPerStage = I("convs_per_stage"), ClassifierPool = I("classifier_pool"), StemChannels = I("stem_channels"),
             ReferenceWindowAdapters = Get("reference_window_adapters").GetValue<bool>(),
             FinalConvChannels = o["final_conv_channels"]?.GetValue<int>() ?? 64, // absent in runs written before the field existed
+            OutputStride = o["output_stride"]?.GetValue<int>() ?? 1,              // likewise: full-resolution heads
         };
         c.Validate();
         return c;

@@ -81,9 +81,10 @@ public sealed class MaskSamModel : Module
         long q = config.NumQueries;
         long[] up = [1, 2, 2];
         long c = config.FinalConvChannels;
-        // the decoder's masks are at 4 × the token grid: log2(patch) − 2 doublings reach the input (two for SAM's patch 16)
+        // the decoder's masks are at 4 × the token grid: log2(patch) − 2 doublings reach the input (two for SAM's patch 16), one fewer
+        // per halving of the output stride (the logits are then interpolated to the input)
         var fc = new Sequential(new StackedConvBlocks(1, q, c, [3, 3, 3]));
-        for (int i = 0; i < config.Upsamplings - 2; i++)
+        for (int i = 0; i < config.Upsamplings - 2 - config.SkippedUpsamplings; i++)
         {
             fc.Add(new ConvTranspose(3, c, c, up, up));
             fc.Add(new InstanceNorm3d(c, affine: false));
@@ -146,8 +147,10 @@ public sealed class MaskSamModel : Module
         var densePe = DensePe(t, g, c.Sam.ImageEmbeddingSize).unsqueeze(0).expand(b, -1, -1, -1, -1).reshape(n, -1, g, g);
         var (lowRes, classLogits) = sam_model.decoder_adapters.Forward(sam_model.mask_decoder, levels[^1], densePe, sparse, dense, auxTokens);
         int lr = (int)lowRes.size(2);
-        var masks3d = final_conv.forward(lowRes.view(b, t, q, lr, lr).permute(0, 2, 1, 3, 4));  // (B, Q, T, S, S)
-        var masks = masks3d.permute(0, 2, 1, 3, 4).reshape(n, q, s, s);
+        var masks3d = final_conv.forward(lowRes.view(b, t, q, lr, lr).permute(0, 2, 1, 3, 4));  // (B, Q, T, S/o, S/o), o = output stride
+        int os = c.OutputSize;
+        var masks = masks3d.permute(0, 2, 1, 3, 4).reshape(n, q, os, os);
+        if (os != s) masks = F.interpolate(masks, [s, s], InterpolationMode.Bilinear, alignCorners: false);   // (N, Q, S, S)
         var preds = new MaskSamPredictions(classLogits.view(n, q, -1), masks, aux, gen.AuxMaskLogits, boxes);
         var result = new MaskSamForward(preds, stem, levels, gen, maskBoxes, boxPrompt, maskPrompt, sparse, dense, densePe, auxTokens, lowRes);
         foreach (var x in new[] { preds.Logits, preds.Masks, preds.AuxMasks, preds.AuxMaskLogits, preds.AuxBoxes, stem, maskBoxes, boxPrompt, maskPrompt,

@@ -5,7 +5,7 @@ namespace SamAdapt.Methods.MaskSam;
 
 /// <summary>Outputs of the <see cref="PromptGenerator"/> for N = B·T slices and Q queries.</summary>
 /// <param name="Stages">Stage outputs (B, C_s, T, h_s, w_s), coarse to fine, the last at S × S (g·2^s for patch 16).</param>
-/// <param name="AuxMaskLogits">(N, Q, S, S) before the sigmoid.</param>
+/// <param name="AuxMaskLogits">(N, Q, S, S) before the sigmoid (bilinearly up-sampled from the last stage's S / output stride).</param>
 /// <param name="BoxHead">Sigmoid box head (B, Q, T, 2, 2): rows (x1, y1) and (p_x, p_y).</param>
 /// <param name="ClassHead">(B, Q, T, s, s) auxiliary class maps (s² = prompt dim).</param>
 public sealed record PromptGeneratorOutput(Tensor[] Stages, Tensor AuxMaskLogits, Tensor BoxHead, Tensor ClassHead);
@@ -27,7 +27,7 @@ public sealed class PromptGenerator : Module
     public readonly ModuleList<Sequential> image_decoder_skips;
     public readonly ModuleList<Conv> image_decoder_seg_layers;
     public readonly StackedConvBlocks bbox_conv, residual_classifier;
-    private readonly int _pool;
+    private readonly int _pool, _outputStride;
 
     public PromptGenerator(MaskSamConfig c)
     {
@@ -35,6 +35,7 @@ public sealed class PromptGenerator : Module
         var k = c.GeneratorKernels.Select(x => x.Select(v => (long)v).ToArray()).ToArray();
         int n = f.Length, q = c.NumQueries, embed = c.Sam.EncoderEmbedDim;
         _pool = c.ClassifierPool;
+        _outputStride = c.OutputStride;
         image_decoder_stages = register_module("image_decoder_stages", new ModuleList<StackedConvBlocks>());
         image_decoder_transpconvs = register_module("image_decoder_transpconvs", new ModuleList<ConvTranspose>());
         image_decoder_skips = register_module("image_decoder_skips", new ModuleList<Sequential>());
@@ -68,10 +69,11 @@ public sealed class PromptGenerator : Module
     }
 
     /// <summary>
-    /// In-plane scale of stage <paramref name="stage"/> ≥ 1 over the previous one: 2 for the last log2(patch) stages, 1 before them,
-    /// so the last stage is at the input resolution whatever the encoder's stride (every stage doubles for SAM's patch 16).
+    /// In-plane scale of stage <paramref name="stage"/> ≥ 1 over the previous one: 2 for the last log2(patch / output stride) stages,
+    /// 1 before them, so the last stage is at the input resolution / <see cref="MaskSamConfig.OutputStride"/> whatever the encoder's
+    /// stride (every stage doubles for SAM's patch 16 at output stride 1).
     /// </summary>
-    public static int StageScale(MaskSamConfig c, int stage) => stage > 4 - c.Upsamplings ? 2 : 1;
+    public static int StageScale(MaskSamConfig c, int stage) => stage > 4 - (c.Upsamplings - c.SkippedUpsamplings) ? 2 : 1;
 
     /// <summary>ConvTranspose3d with kernel = stride (1, scale, scale).</summary>
     private static ConvTranspose Up(long inC, long outC, int scale) => new(3, inC, outC, [1, scale, scale], [1, scale, scale]);
@@ -98,9 +100,11 @@ public sealed class PromptGenerator : Module
             boxPools.Add(Pool(x, 2));
             clsPools.Add(Pool(x, _pool));
         }
-        var seg = image_decoder_seg_layers[0].forward(x!);                                 // (B, Q, T, S, S)
+        var seg = image_decoder_seg_layers[0].forward(x!);                                 // (B, Q, T, S/o, S/o), o = output stride
         long b = seg.size(0), q = seg.size(1), t = seg.size(2);
         var auxLogits = seg.permute(0, 2, 1, 3, 4).reshape(b * t, q, seg.size(3), seg.size(4));
+        if (_outputStride > 1)                                                               // (N, Q, S, S)
+            auxLogits = F.interpolate(auxLogits, [seg.size(3) * _outputStride, seg.size(4) * _outputStride], InterpolationMode.Bilinear, alignCorners: false);
         var box = bbox_conv.forward(torch.cat(boxPools.ToArray(), 1));
         var cls = residual_classifier.forward(torch.cat(clsPools.ToArray(), 1));
         return new PromptGeneratorOutput(stages.Select(v => v.MoveToOuterScope()).ToArray(), auxLogits.MoveToOuterScope(),

@@ -13,7 +13,7 @@ public class MaskSamStrideTests
     private static MaskSamConfig Tiny(int patch, int size) => MaskSamMethod.TinyPreset(size, 3, 3) with
     {
         Sam = MaskSamMethod.TinyPreset(size, 3, 3).Sam with { PatchSize = patch, EncoderDepth = 4, EncoderEmbedDim = 32, EncoderNumHeads = 2 },
-        NumQueries = 5, FinalConvChannels = 8,
+        NumQueries = 5, FinalConvChannels = 8, OutputStride = 1,
     };
 
     [Theory]
