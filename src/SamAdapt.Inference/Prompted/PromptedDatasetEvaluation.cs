@@ -2,10 +2,8 @@ using System.Text;
 using SamAdapt.Common;
 using SamAdapt.Imaging;
 using SamAdapt.Imaging.Datasets;
-using SamAdapt.Imaging.Preprocessing;
 using SamAdapt.Methods.Msa;
 using SamAdapt.Torch;
-using SamAdapt.Torch.NN;
 using SamAdapt.Training.Data;
 
 namespace SamAdapt.Inference.Prompted;
@@ -95,9 +93,7 @@ public static class PromptedDatasetEvaluation
                 if (box is { } bb) b = Tensor.FromArray<float>(PromptSimulator.ToModelFrame(bb, pv.Rows, pv.Cols, size).ToArray(), [1, 4], device);
                 var maskIn = previous is null ? null : Tensor.FromArray<float>(previous, [1, 1, 4 * emb.size(2), 4 * emb.size(3)], device);
                 var low = model.Decode(emb, coords, lab, b, maskIn).LowResLogits.to(DType.Float32);
-                var up = F.interpolate(low, [size, size], InterpolationMode.Bilinear, alignCorners: false).to(DType.Float32).cpu().ToArray<float>();
-                var native = pv.Rows == size && pv.Cols == size ? up : Resize2D.BilinearPlanes(up, 1, size, size, pv.Rows, pv.Cols);
-                if (box is { } clip && cfg.ClipToBox) BoxClip.Apply(native, pv.Rows, pv.Cols, clip);
+                var native = PromptedVolumePredictor.SliceLogits(low, size, pv.Rows, pv.Cols, cfg.ClipToBox ? box : null);
                 return new SlicePrediction(native.Select(v => v > 0).ToArray(), low.cpu().contiguous().ToArray<float>());
             }
             log.WriteLine($"model: {run.Model.Method}, weights {run.WeightsFile}; {cases.Count} case(s), labels {string.Join(", ", labels.Select(l => l.Name))}; protocol {s.Protocol}, seed {s.Seed}");

@@ -23,6 +23,19 @@ public sealed class PromptedVolumePredictor(MsaSam model, SampleOptions preproce
 
     public Volume Predict(Volume image, string id, IReadOnlyList<ClassPrompts> prompts) => Predict([image], id, prompts);
 
+    /// <summary>
+    /// One prompt's logits on its slice: the decoder's low-resolution logits (1, 1, h, w) up-sampled bilinearly to the S × S model frame,
+    /// then resized to the slice's rows × cols; with <paramref name="clipTo"/>, the pixels outside that box cleared (<see cref="BoxClip"/>).
+    /// </summary>
+    internal static float[] SliceLogits(Tensor lowRes, int size, int rows, int cols, PromptBox? clipTo)
+    {
+        var up = F.interpolate(lowRes, [size, size], InterpolationMode.Bilinear, alignCorners: false).to(DType.Float32).cpu().ToArray<float>();
+        var native = rows == size && cols == size ? up : Resize2D.BilinearPlanes(up, 1, size, size, rows, cols);
+        if (clipTo is { } box) BoxClip.Apply(native, rows, cols, box);
+        return native;
+    }
+
+
     /// <summary>Predicts a case given as its channel volumes (in order); the output lies on the first one's grid.</summary>
     public Volume Predict(IReadOnlyList<Volume> channels, string id, IReadOnlyList<ClassPrompts> prompts)
     {
@@ -52,10 +65,7 @@ public sealed class PromptedVolumePredictor(MsaSam model, SampleOptions preproce
                     labels = Tensor.FromArray<float>(mapped.Select(c => (float)c.Label).ToArray(), [1, mapped.Count], device);
                 }
                 if (sp.Box is { } b) box = Tensor.FromArray<float>(PromptSimulator.ToModelFrame(b, rows, cols, s).ToArray(), [1, 4], device);
-                var low = model.Decode(emb, coords, labels, box).LowResLogits;
-                var up = F.interpolate(low, [s, s], InterpolationMode.Bilinear, alignCorners: false).to(DType.Float32).cpu().ToArray<float>();
-                var native = rows == s && cols == s ? up : Resize2D.BilinearPlanes(up, 1, s, s, rows, cols);
-                if (sp.Box is { } clip && ClipToBox) BoxClip.Apply(native, rows, cols, clip);
+                var native = SliceLogits(model.Decode(emb, coords, labels, box).LowResLogits, s, rows, cols, ClipToBox ? sp.Box : null);
                 for (int q = 0; q < plane; q++)
                 {
                     long at = (long)k * plane + q;

@@ -32,21 +32,25 @@ public static class MsaLoss
     public static Tensor SquaredDice(Tensor logits, Tensor target)
     {
         using var scope = DisposeScope.Begin();
+        return SquaredDicePerMask(logits, target).mean().MoveToOuterScope();
+    }
+
+    /// <summary>The squared-denominator Dice loss of each of the N masks (N), as <see cref="SquaredDice"/> averages it.</summary>
+    private static Tensor SquaredDicePerMask(Tensor logits, Tensor target)
+    {
+        using var scope = DisposeScope.Begin();
         var p = logits.sigmoid().flatten(1);
         var t = target.flatten(1);
         var inter = (p * t).sum([1]);
         var den = (p * p).sum([1]) + (t * t).sum([1]);
-        var dice = 1.0 - (2.0 * inter + 1e-5) / (den + 1e-5);
-        return dice.mean().MoveToOuterScope();
+        return (1.0 - (2.0 * inter + 1e-5) / (den + 1e-5)).MoveToOuterScope();
     }
 
     /// <summary>The loss of each mask (N): what <see cref="Compute"/> averages (for <see cref="MsaLossKind.Bce"/>, the mean over each mask's pixels).</summary>
     public static Tensor PerMask(MsaLossKind kind, Tensor logits, Tensor target)
     {
         using var scope = DisposeScope.Begin();
-        var p = logits.sigmoid().flatten(1);
-        var t = target.flatten(1);
-        var dice = 1.0 - (2.0 * (p * t).sum([1]) + 1e-5) / ((p * p).sum([1]) + (t * t).sum([1]) + 1e-5);
+        var dice = SquaredDicePerMask(logits, target);
         Tensor Bce(double pw) => F.binary_cross_entropy_with_logits(logits, target, posWeight: torch.full([1], pw, logits.dtype, logits.device), reduction: Reduction.None)
             .flatten(1).mean([1]);
         var loss = kind switch

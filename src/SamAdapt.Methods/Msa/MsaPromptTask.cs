@@ -268,8 +268,9 @@ public sealed class MsaPromptTask : ITrainingTask, IDisposable
     {
         using var scope = DisposeScope.Begin();
         var device = emb.device;
-        var single = targets.Where(t => t.Clicks.Count == 1 && t.Box is null && t.Rounds == 0).ToList();
-        var rest = targets.Where(t => !(t.Clicks.Count == 1 && t.Box is null && t.Rounds == 0)).ToList();
+        static bool SingleClick(Target t) => t.Clicks.Count == 1 && t.Box is null && t.Rounds == 0;
+        var single = targets.Where(SingleClick).ToList();
+        var rest = targets.Where(t => !SingleClick(t)).ToList();
         Tensor? sum = null, iouLoss = null;
         if (rest.Count > 0) sum = MsaLoss.PerMask(LossKind, Decode(_model, emb, rest, size, rng), Masks(rest, size, device)).sum();
         if (single.Count > 0)

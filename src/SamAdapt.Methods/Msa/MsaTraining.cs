@@ -173,26 +173,31 @@ public static class MsaTraining
         return (cfg, data, model);
     }
 
-    public static TrainSettings StoredSettings(MsaTaskConfig t) => new()
+    public static TrainSettings StoredSettings(MsaTaskConfig t)
     {
-        Method = t.Method,
-        Dataset = t.Dataset is "" ? null : t.Dataset,
-        Checkpoint = t.BaseCheckpoint is "" ? null : t.BaseCheckpoint,
-        Model = t.ModelConfig is "" ? null : t.ModelConfig,
-        ImageSize = t.ImageSize,
-        Slices = t.Slices,
-        Intensity = t.Intensity,
-        InputProjection = t.InputProjection is "" ? null : t.InputProjection,
-        Loss = t.Loss,
-        TrainPrompts = t.Method == "msa" ? t.TrainPrompts : null,
-        MaxClicks = t.MaxClicks,
-        PromptRounds = t.PromptRounds,
-        TargetsPerStack = t.TargetsPerStack,
-        AdapterActivation = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).Activation.ToString().ToLowerInvariant() : null,
-        DecoderAdapters = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).DecoderAdapters : null,
-        SlicesAsChannels = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).SlicesAsChannels : null,
-        MultimaskClicks = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).MultimaskClicks : null,
-        AuxSemantic = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions).SemanticWeight : null,
-        Trains = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.TrainsText(MsaOptions.FromJson(t.MsaOptions).Trains) : null,
-    };
+        // MSA's own options, recorded as JSON (absent for medsam, which takes none of them)
+        var msa = t.Method == "msa" && t.MsaOptions != "" ? MsaOptions.FromJson(t.MsaOptions) : null;
+        return new()
+        {
+            Method = t.Method,
+            Dataset = t.Dataset is "" ? null : t.Dataset,
+            Checkpoint = t.BaseCheckpoint is "" ? null : t.BaseCheckpoint,
+            Model = t.ModelConfig is "" ? null : t.ModelConfig,
+            ImageSize = t.ImageSize,
+            Slices = t.Slices,
+            Intensity = t.Intensity,
+            InputProjection = t.InputProjection is "" ? null : t.InputProjection,
+            Loss = t.Loss,
+            TrainPrompts = t.Method == "msa" ? t.TrainPrompts : null,
+            MaxClicks = t.MaxClicks,
+            PromptRounds = t.PromptRounds,
+            TargetsPerStack = t.TargetsPerStack,
+            AdapterActivation = msa?.Activation.ToString().ToLowerInvariant(),
+            DecoderAdapters = msa?.DecoderAdapters,
+            SlicesAsChannels = msa?.SlicesAsChannels,
+            MultimaskClicks = msa?.MultimaskClicks,
+            AuxSemantic = msa?.SemanticWeight,
+            Trains = msa is null ? null : MsaOptions.TrainsText(msa.Trains),
+        };
+    }
 }
