@@ -151,8 +151,6 @@ public sealed class Trainer
             throw new TrainingException("--bf16 on the CPU: this libtorch does not run bfloat16 autocast on the CPU; drop --bf16 or train with --device cuda");
         if (_data.BatchesPerEpoch < 1) throw new TrainingException("the training data yields no batches (is the training split empty?)");
         if (_task.ClassNames.Count < 1) throw new TrainingException("the task has no classes");
-        if (Parallel != null && _o.Iterations is null && _o.Epochs is null)
-            throw new TrainingException("a multi-process run needs its length fixed with --iterations or --epochs (--time-budget may still cap it)");
 
         var config = new RunConfig(_task.Method, _o, _task.Config);
         TrainingCheckpoint? ckpt = null;
@@ -315,6 +313,7 @@ public sealed class Trainer
         double remaining = budgetSeconds * 0.98 - Elapsed - _plannedValSeconds;
         long total = step + Math.Max(1, (long)Math.Floor(remaining / Math.Max(perWithVal, 1e-6)));
         total = Math.Min(total, 2 * firstPlan);
+        if (Parallel != null) total = (long)Parallel.FromWriter(total); // every rank re-plans here; rank 0's length holds
         if (total == old || _o.ScheduleWarmup(total) > step) return;
         _total = total;
         _schedule = MakeSchedule();
@@ -330,7 +329,9 @@ public sealed class Trainer
     /// of a process are slower (allocator and thread-pool warm-up), and a mean over them overestimated the step time
     /// (runs stopped at 6.5 of 10 minutes). Six steps on the first batches still misjudge steps whose cost varies (MSA's
     /// interactive prompts, MaskSAM's matching: plans that ended at 6.5 and 8.9 of 10 minutes), so the loop re-plans twice
-    /// from its own timings (<see cref="Replan"/>).
+    /// from its own timings (<see cref="Replan"/>). With several ranks, every rank runs the calibration (its steps include the
+    /// gradient all-reduce), rank 0 alone times the validation it will run, and every rank takes rank 0's plan
+    /// (<see cref="IDataParallel.FromWriter"/>), as it does at each re-plan: all ranks run one schedule of one length.
     /// </summary>
     private long PlanFromBudget(double budgetSeconds, bool fresh)
     {
@@ -353,9 +354,12 @@ public sealed class Trainer
                     Tensor loss;
                     using (_o.Bf16 ? torch.autocast(_device.Type, DType.BFloat16) : null)
                         loss = _task.Loss(batch, _ctx);
-                    if (double.IsFinite(loss.item()) && fresh)
+                    bool finite = double.IsFinite(loss.item());
+                    if (fresh && (finite || Parallel != null))
                     {
-                        loss.backward();
+                        if (finite) loss.backward();
+                        // the gradient all-reduce belongs to the step time too (every rank runs it, so the collectives stay paired)
+                        Parallel?.AverageGradients(_trainable);
                         // the optimizer's cost belongs to the step time: a step at lr 0 leaves the weights exactly as they are
                         // (AdamW: p·(1 − 0·wd) − 0·update), and the optimizer is rebuilt afterwards, so its state starts fresh
                         GradClip.ClipGradNorm(_trainable, _o.ClipGrad > 0 ? _o.ClipGrad : double.PositiveInfinity);
@@ -376,14 +380,16 @@ public sealed class Trainer
         }
         times.Sort();
         double per = Math.Max(times[times.Count / 2], 1e-6);
+        // validation runs on the writer alone, whose plan every rank follows
         var v0 = Stopwatch.GetTimestamp();
-        Validate(0, record: false);
+        if (Writer) Validate(0, record: false);
         double val = Stopwatch.GetElapsedTime(v0).TotalSeconds;
         double remaining = Math.Max(0, budgetSeconds - Elapsed);
         // n iterations cost n·per plus (⌊n / ValEvery⌋ + 1)·val (the periodic validations and the final one)
         _plannedValSeconds = val;
         double perWithVal = per + (_o.ValEvery > 0 ? val / _o.ValEvery : 0);
         long n = Math.Max(1, (long)Math.Floor((remaining - val) / perWithVal));
+        if (Parallel != null) n = (long)Parallel.FromWriter(n);
         _progress.Message(FormattableString.Invariant(
             $"time budget {_o.TimeBudgetMinutes} min: calibrated {per:F3} s/iteration ({slices / per:F1} slices/s), validation {val:F1} s → {n} iterations planned"));
         return n;
@@ -449,11 +455,11 @@ public sealed class Trainer
         double? budget = _o.TimeBudgetMinutes * 60;
         double emaSec = double.NaN;
         var reason = TrainingStopReason.Completed;
-        // two re-plans of a fresh time-budget run (one process: ranks would plan different lengths): after the first plan's
+        // two re-plans of a fresh time-budget run (several ranks re-plan at the same iterations and take rank 0's length): after the first plan's
         // first tenth, timed without the loop's first two iterations (warm-up of the process), and at half the length then
         // planned, timed from the first re-plan on (steps that get cheaper after a slow start, as MaskSAM's)
         long firstPlan = _total ?? 0;
-        long replanAt = _plannedHere && start == 0 && Parallel == null && budget.HasValue
+        long replanAt = _plannedHere && start == 0 && budget.HasValue
             ? Math.Max(ReplanMinSteps, (long)Math.Ceiling(firstPlan * ReplanFraction)) : long.MaxValue;
         bool secondReplan = false;
         double timedSeconds = 0;

@@ -6,6 +6,7 @@ using SamAdapt.Training.Engine.TestHost;
 
 // Test host: trains TinyTask on synthetic data. Used by SamAdapt.Training.Engine.Tests (launched and SIGKILLed).
 //   --run DIR --iterations N [--ckpt-every K] [--val-every K] [--resume] [--seed S] [--ballast N] [--delay-ms MS] [--lr X]
+//   [--time-budget MIN] (without --iterations: the trainer plans the length) [--slow-rank R --step-ms MS]
 //   [--bf16] [--device cpu|cuda] [--progress]   (--progress: the Spectre.Console bar, as on a terminal)
 //   [--batch B] [--dice-weight W] [--dropout P] [--dist-timeout S] [--stall-rank R --stall-at STEP]
 //   [--nproc N]: N data-parallel workers (LocalLauncher); without it, RANK/WORLD_SIZE/... in the environment join a job.
@@ -30,7 +31,9 @@ if (L("--nproc", 1) > 1)
 torch.set_num_threads(1);
 var options = new TrainerOptions
 {
-    Iterations = L("--iterations", 40),
+    // --time-budget MIN without --iterations: the length is planned from the budget
+    Iterations = Opt("--time-budget") != null && Opt("--iterations") == null ? null : L("--iterations", 40),
+    TimeBudgetMinutes = Opt("--time-budget") is { } tb ? double.Parse(tb, CultureInfo.InvariantCulture) : null,
     BatchSize = (int)L("--batch", 4),
     DiceWeight = D("--dice-weight", 0.8),
     Lr = Opt("--lr") is { } lr ? double.Parse(lr, CultureInfo.InvariantCulture) : 1e-2,
@@ -62,6 +65,8 @@ using var task = new TinyTask(new TinyConfig { BallastFloats = (int)L("--ballast
 {
     // --stall-rank R --stall-at S: rank R hangs (sleeps) at step S, as a deadlocked worker would
     StallAtStep = group?.Rank == (int)L("--stall-rank", -1) ? L("--stall-at", -1) : -1,
+    // --slow-rank R --step-ms MS: every iteration of rank R takes MS longer
+    StepDelayMs = group?.Rank == (int)L("--slow-rank", -1) ? (int)L("--step-ms", 0) : 0,
 };
 IBatchSource data = new SyntheticSource(seed: 7, batchSize: options.BatchSize, size: 24, batches: 6);
 if (group != null) data = new ShardedBatchSource(data, group.Rank, group.WorldSize);

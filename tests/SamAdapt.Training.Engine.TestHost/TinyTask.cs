@@ -62,6 +62,8 @@ public sealed class TinyTask : ITrainingTask, IDisposable
     /// <summary>The first <c>Calls</c> calls of <see cref="Loss"/> take <c>DelayMs</c> longer (a slow start that a time-budget
     /// calibration sees and the later iterations do not).</summary>
     public (int Calls, int DelayMs) SlowFirstCalls { get; init; }
+    /// <summary>Every call of <see cref="Loss"/> takes this much longer (a uniformly slow rank).</summary>
+    public int StepDelayMs { get; init; }
     private int _lossCalls;
     public string Method => "tiny";
     public Module Model => _net;
@@ -81,6 +83,7 @@ public sealed class TinyTask : ITrainingTask, IDisposable
     {
         if (context.Step == StallAtStep) Thread.Sleep(TimeSpan.FromMinutes(10));
         if (_lossCalls++ < SlowFirstCalls.Calls) Thread.Sleep(SlowFirstCalls.DelayMs);
+        if (StepDelayMs > 0) Thread.Sleep(StepDelayMs);
         var logits = _net.forward(batch.Input);
         var loss = _loss.Forward(logits, batch.Target);
         return NanAtSteps.Contains(context.Step) ? loss.mul(double.NaN) : loss;

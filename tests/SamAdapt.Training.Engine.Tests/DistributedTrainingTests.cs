@@ -139,6 +139,32 @@ public class DistributedTrainingTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void A_time_budget_run_of_two_processes_runs_rank_0s_plan_on_both_and_ends_within_the_budget()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        string run = tmp.File("run");
+        // rank 1 is the slow one: rank 0's calibration and re-plans wait for it in every gradient all-reduce, so the plan fits it
+        string[] common = ["--run", run, "--time-budget", "0.15", "--ckpt-every", "0", "--val-every", "0", "--slow-rank", "1", "--step-ms", "40", .. Exact];
+        int port = LocalLauncher.FreePort();
+        using var r0 = new Rank(Env(0, 2, port), common);
+        using var r1 = new Rank(Env(1, 2, port), common);
+        int c1 = r1.Wait(), c0 = r0.Wait();
+        Assert.True(c0 == 0 && c1 == 0, $"rank 0 exit {c0}:\n{r0.Stderr}\nrank 1 exit {c1}:\n{r1.Stderr}");
+        output.WriteLine(r0.Stderr);
+        static long Done(string stdout) => long.Parse(stdout.Split('\n').Single(l => l.StartsWith("done ", StringComparison.Ordinal))[5..], CultureInfo.InvariantCulture);
+        long n0 = Done(r0.Stdout), n1 = Done(r1.Stdout);
+        Assert.Equal(n0, n1); // one length on both ranks
+        Assert.Contains("iterations planned", r0.Stderr);
+        var ckpt = TrainingCheckpoint.Load(Path.Combine(run, "last.ckpt"));
+        Assert.Equal(n0, ckpt.State.Step);
+        Assert.Equal(Enumerable.Range(1, (int)n0).Select(i => (long)i), Steps(run));
+        // within the 9 s budget (stopped at it at the latest): at ≥ 40 ms per iteration (rank 1's pace) at most ~225 iterations
+        Assert.True(ckpt.State.TotalSteps >= n0, $"{n0} iterations of a schedule of {ckpt.State.TotalSteps}");
+        Assert.True(n0 is >= 20 and <= 230, $"{n0} iterations");
+        Assert.True(ckpt.State.ElapsedSeconds <= 10.0, $"ran {ckpt.State.ElapsedSeconds:F1} s of a 9 s budget");
+    }
+
+    [Fact]
     public void Killing_one_rank_stops_the_other_naming_it_and_resume_completes_the_run()
     {
         using var tmp = TestPaths.NewTempDir();

@@ -120,6 +120,9 @@ public sealed class DataParallelGroup : IDataParallel, IDisposable
         return new StepAgreement(sum[0] / WorldSize, sum[1] > 0);
     }
 
+    public double FromWriter(double value) =>
+        Guard("agreeing on the planned length", () => _pg.AllReduceSum([IsWriter ? value : 0], _device))[0];
+
     public void AverageGradients(IReadOnlyList<Tensor> parameters)
     {
         using var scope = DisposeScope.Begin();

@@ -10,7 +10,7 @@ public readonly record struct StepAgreement(double MeanLoss, bool Stop);
 /// writer's weights, (b) agrees with the other ranks on each step's loss (so a non-finite loss is skipped everywhere)
 /// and on stopping (cancellation or time budget on any rank), (c) averages the gradients before clipping (so the
 /// clipping norm is the global one and every rank takes the same optimizer step), and (d) writes logs, validation and
-/// checkpoints on the writer (rank 0) only. Without one, the trainer runs exactly as a single process.
+/// checkpoints on the writer (rank 0) only, and (e) runs the length rank 0 plans from a time budget. Without one, the trainer runs exactly as a single process.
 /// </summary>
 public interface IDataParallel
 {
@@ -30,6 +30,10 @@ public interface IDataParallel
     /// <param name="loss">This rank's loss (may be NaN/inf).</param>
     /// <param name="stop">This rank wants to stop before this step's update (cancelled, out of time).</param>
     StepAgreement Agree(long step, double loss, bool stop);
+
+    /// <summary>Called by every rank at the same point: returns rank 0's <paramref name="value"/> on every rank (a time-budget run's
+    /// planned length, so that all ranks run the same schedule).</summary>
+    double FromWriter(double value);
 
     /// <summary>Replaces each parameter's gradient by its mean over the ranks (an undefined gradient counts as zeros).</summary>
     void AverageGradients(IReadOnlyList<Tensor> parameters);
