@@ -3,7 +3,8 @@
 # from scratch, 2.5-D: each slice with its two neighbours as SAM's 3 input channels (--slices 3 --slices-as-channels), 3 per batch,
 # no depth branch; the default training prompt mixture; no augmentation — the best setting of docs/methods/msa.md, "Accuracy on the
 # demo data") for a wall-clock budget, then evaluate-prompted on the held-out slabs (box prompts clip to the box, the default).
-#   bench/msa.sh [minutes] [threads] [out] [extra train options...]   (defaults: 10 minutes, all cores, bench/.work/msa)
+#   bench/msa.sh [minutes] [threads] [out] [extra train options...]   (defaults: 10 minutes, all cores, bench/.work/msa;
+#   MSA_NPROC (default 1) data-parallel processes of [threads] threads each, MSA_BATCH (default 3) the global batch)
 # e.g. bench/msa.sh 10 2 /tmp/msa-bench --iterations 2600   (a fixed iteration count, still capped by the budget; 2,600 ≈ 10 idle minutes)
 # Prints the training summary line with slices/s and the paper-style table (Dice per class per prompt setting, NoC@85/90).
 set -euo pipefail
@@ -22,7 +23,7 @@ DS="$OUT/demo/Dataset900_Colin27AAL"
 INTENSITY="ct-window:0,255" # the demo's fixed window for the uint8 T1 template
 uptime
 /usr/bin/time -v $SAMADAPT train --dataset "$DS" --method msa --model tiny --slices 3 --slices-as-channels --time-budget "$MIN" --val-fraction 0 \
-    --intensity "$INTENSITY" --augment none --batch 3 --seed 1234 --threads "$THREADS" --out "$OUT/run" "$@" 2>"$OUT/train.err" | tee "$OUT/train.out"
+    --intensity "$INTENSITY" --augment none --batch "${MSA_BATCH:-3}" --seed 1234 --nproc "${MSA_NPROC:-1}" --threads "$THREADS" --out "$OUT/run" "$@" 2>"$OUT/train.err" | tee "$OUT/train.out"
 grep -E "slices/s|Elapsed|Maximum resident" "$OUT/train.err" | tail -4 || true
 # the held-out slabs as a labelled dataset
 H="$OUT/heldout"

@@ -77,15 +77,17 @@ public sealed record TrainSettings
     /// <summary>--targets-per-stack: most training targets per stack and step (0 = every target).</summary>
     public int? TargetsPerStack { get; init; }
 
-    /// <summary>The prompt-trained methods' options that were given (their command-line names), for refusing them elsewhere.</summary>
-    public IReadOnlyList<string> PromptTrainingOptionsGiven() => new (string Name, bool Given)[]
+    /// <summary>The prompt-trained methods' options that were given (their command-line names), for refusing them elsewhere;
+    /// with <paramref name="msaOnly"/> only those of MSA's model and prompt mixture, which medsam's fixed recipe refuses
+    /// (it takes <c>--loss</c>, <c>--max-clicks</c>, <c>--prompt-rounds</c> and <c>--targets-per-stack</c>).</summary>
+    public IReadOnlyList<string> PromptTrainingOptionsGiven(bool msaOnly = false) => new (string Name, bool Given, bool MsaOnly)[]
     {
-        ("--adapter-activation", AdapterActivation is not null), ("--decoder-adapters", DecoderAdapters is not null),
-        ("--slices-as-channels", SlicesAsChannels is not null), ("--multimask-clicks", MultimaskClicks is not null),
-        ("--aux-semantic", AuxSemantic is not null), ("--trains", Trains is not null), ("--loss", Loss is not null),
-        ("--train-prompts", TrainPrompts is not null), ("--max-clicks", MaxClicks is not null), ("--prompt-rounds", PromptRounds is not null),
-        ("--targets-per-stack", TargetsPerStack is not null),
-    }.Where(o => o.Given).Select(o => o.Name).ToList();
+        ("--adapter-activation", AdapterActivation is not null, true), ("--decoder-adapters", DecoderAdapters is not null, true),
+        ("--slices-as-channels", SlicesAsChannels is not null, true), ("--multimask-clicks", MultimaskClicks is not null, true),
+        ("--aux-semantic", AuxSemantic is not null, true), ("--trains", Trains is not null, true), ("--loss", Loss is not null, false),
+        ("--train-prompts", TrainPrompts is not null, true), ("--max-clicks", MaxClicks is not null, false),
+        ("--prompt-rounds", PromptRounds is not null, false), ("--targets-per-stack", TargetsPerStack is not null, false),
+    }.Where(o => o.Given && (o.MsaOnly || !msaOnly)).Select(o => o.Name).ToList();
 
     // ---- trainer ----
     public long? Iterations { get; init; }

@@ -61,8 +61,8 @@ public static class MsaTraining
         };
         if (medSam)
         {
-            if (s.AdapterActivation is not null || s.DecoderAdapters is not null || s.Trains is not null || s.TrainPrompts is not null || s.SlicesAsChannels is not null || s.MultimaskClicks is not null || s.AuxSemantic is not null)
-                throw new ArgumentException("medsam is MedSAM's fixed recipe (no adapters, every weight trained, jittered boxes, single slices): --adapter-activation, --decoder-adapters, --slices-as-channels, --multimask-clicks, --aux-semantic, --trains and --train-prompts are for --method msa");
+            if (s.PromptTrainingOptionsGiven(msaOnly: true) is { Count: > 0 } msaOnly)
+                throw new ArgumentException($"{string.Join(", ", msaOnly)}: option(s) of --method msa; medsam is MedSAM's fixed recipe (no adapters, every weight trained, jittered boxes, single slices)");
             o = o with { Slices = 1, Msa = new MsaOptions { EncoderAdapters = false, Trains = MsaTrainedParts.All }, Prompts = TrainPromptMix.MedSam };
         }
         context.Log.WriteLine("loading and preprocessing the training cases...");

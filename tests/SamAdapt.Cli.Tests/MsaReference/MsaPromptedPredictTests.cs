@@ -213,5 +213,11 @@ public class MsaTrainCommandTests : IDisposable
         Assert.Contains("image_encoder.blocks.0.attn.qkv.weight", keys);
         var e = Assert.Throws<CliException>(() => Invoke("train", "--dataset", ds, "--method", "medsam", "--out", _tmp.File("m2"), "--model", "tiny", "--slices", "3", "--iterations", "1"));
         Assert.Contains("--slices 3", e.Message);
+        // MSA's model and prompt options are refused by name (nothing is written); medsam's own --loss is not among them
+        var m3 = _tmp.File("m3");
+        e = Assert.Throws<CliException>(() => Invoke("train", "--dataset", ds, "--method", "medsam", "--out", m3, "--model", "tiny", "--iterations", "1",
+            "--slices-as-channels", "--trains", "all", "--train-prompts", "box", "--loss", "bce"));
+        Assert.Contains("--slices-as-channels, --trains, --train-prompts: option(s) of --method msa", e.Message);
+        Assert.False(Directory.Exists(m3));
     }
 }
