@@ -9,7 +9,7 @@
 #    predicts and evaluates MA-SAM (tiny preset, MASAM_ITERATIONS iterations): its held-out Dice is the comparison.
 # 2. `samadapt train --method masksam --model tiny` on the same dataset and intensity, no validation split, on both cores as
 #    two data-parallel processes (one thread each: one process does not gain from a second thread at this size), for a fixed time
-#    budget (default 10 minutes: the trainer plans the run from it and re-plans twice from its own iterations, ending at about
+#    budget (default 10 minutes: the trainer plans the run from it and re-plans three times from its own iterations, ending at about
 #    98 % of it), then `predict` on imagesTs and `evaluate` against
 #    labelsTs. Prints both reports' mean foreground Dice, the training slices/s and the parameter report of `train`.
 # Run on an idle machine for timings; the load is printed with the results.

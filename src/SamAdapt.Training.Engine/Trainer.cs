@@ -59,11 +59,13 @@ public sealed class Trainer
     /// <summary>Forward/backward passes a time-budget-only run times (after one untimed pass) before it plans its length.</summary>
     public const int CalibrationSteps = 5;
 
-    /// <summary>A time-budget run re-plans its length twice: after this share of its first plan (and at least
-    /// <see cref="ReplanMinSteps"/> iterations), from the iterations it has timed by then, and again at
-    /// <see cref="SecondReplanFraction"/> of the length then planned, from the iterations since (see <see cref="Replan"/>).</summary>
+    /// <summary>A time-budget run re-plans its length three times: after this share of its first plan (and at least
+    /// <see cref="ReplanMinSteps"/> iterations), from the iterations it has timed by then, then at <see cref="SecondReplanFraction"/>
+    /// and <see cref="ThirdReplanFraction"/> of the length then planned, each from the iterations since the previous re-plan
+    /// (see <see cref="Replan"/>).</summary>
     public const double ReplanFraction = 0.1;
     public const double SecondReplanFraction = 0.5;
+    public const double ThirdReplanFraction = 0.85;
     public const int ReplanMinSteps = 10;
 
     private readonly ITrainingTask _task;
@@ -300,13 +302,13 @@ public sealed class Trainer
     /// <summary>
     /// A re-plan of a time-budget run, at iteration <paramref name="step"/>: the rest of the budget divided by the mean time of
     /// the iterations timed for it (<paramref name="perStep"/> s: for the first, those run so far less the first two; for the
-    /// second, those since the first), less the final validation and a 2 % margin, with the periodic validations counted as in
+    /// others, those since the previous one; <paramref name="number"/> counts them from 1), less the final validation and a 2 % margin, with the periodic validations counted as in
     /// <see cref="PlanFromBudget"/>. The schedule continues with the new length (its poly decay stretches or shrinks from here on;
     /// rows before keep the lr they had). Kept within twice <paramref name="firstPlan"/>, and skipped where the new length's
     /// warm-up would not be over yet, so the warm-up ramp is never re-drawn; the checkpoints written from here on carry the new
     /// length, so a resumed run keeps it.
     /// </summary>
-    private void Replan(long step, double perStep, double budgetSeconds, long firstPlan)
+    private void Replan(long step, double perStep, double budgetSeconds, long firstPlan, int number)
     {
         long old = _total!.Value;
         double perWithVal = perStep + (_o.ValEvery > 0 ? _plannedValSeconds / _o.ValEvery : 0);
@@ -318,7 +320,7 @@ public sealed class Trainer
         _total = total;
         _schedule = MakeSchedule();
         _progress.Message(FormattableString.Invariant(
-            $"time budget: iterations take {perStep:F3} s here (planned: {old}) → re-planned at iteration {step}: {total} iterations"));
+            $"time budget: iterations take {perStep:F3} s here (planned: {old}) → re-planned at iteration {step}: {total} iterations (re-plan {number} of 3)"));
     }
 
     /// <summary>
@@ -328,7 +330,7 @@ public sealed class Trainer
     /// the budget holds, counting the validations they will trigger. The median step time is used: the first passes
     /// of a process are slower (allocator and thread-pool warm-up), and a mean over them overestimated the step time
     /// (runs stopped at 6.5 of 10 minutes). Six steps on the first batches still misjudge steps whose cost varies (MSA's
-    /// interactive prompts, MaskSAM's matching: plans that ended at 6.5 and 8.9 of 10 minutes), so the loop re-plans twice
+    /// interactive prompts, MaskSAM's matching: plans that ended at 6.5 and 8.9 of 10 minutes), so the loop re-plans three times
     /// from its own timings (<see cref="Replan"/>). With several ranks, every rank runs the calibration (its steps include the
     /// gradient all-reduce), rank 0 alone times the validation it will run, and every rank takes rank 0's plan
     /// (<see cref="IDataParallel.FromWriter"/>), as it does at each re-plan: all ranks run one schedule of one length.
@@ -455,13 +457,14 @@ public sealed class Trainer
         double? budget = _o.TimeBudgetMinutes * 60;
         double emaSec = double.NaN;
         var reason = TrainingStopReason.Completed;
-        // two re-plans of a fresh time-budget run (several ranks re-plan at the same iterations and take rank 0's length): after the first plan's
-        // first tenth, timed without the loop's first two iterations (warm-up of the process), and at half the length then
-        // planned, timed from the first re-plan on (steps that get cheaper after a slow start, as MaskSAM's)
+        // three re-plans of a fresh time-budget run (several ranks re-plan at the same iterations and take rank 0's length): after
+        // the first plan's first tenth, timed without the loop's first two iterations (warm-up of the process); at half the length
+        // then planned, timed from the first re-plan on (steps that get cheaper after a slow start, as MaskSAM's); and at 85 % of
+        // it, timed from the second (steps that got slower later: a busier machine)
         long firstPlan = _total ?? 0;
         long replanAt = _plannedHere && start == 0 && budget.HasValue
             ? Math.Max(ReplanMinSteps, (long)Math.Ceiling(firstPlan * ReplanFraction)) : long.MaxValue;
-        bool secondReplan = false;
+        int replans = 0;
         double timedSeconds = 0;
         long timedSteps = 0;
         while (_total is null || step < _total)
@@ -542,10 +545,11 @@ public sealed class Trainer
 
             if (step == replanAt)
             {
-                if (step < _total!.Value && timedSteps > 0) Replan(step, timedSeconds / timedSteps, budget!.Value, firstPlan);
+                replans++;
+                if (step < _total!.Value && timedSteps > 0) Replan(step, timedSeconds / timedSteps, budget!.Value, firstPlan, replans);
                 (timedSeconds, timedSteps) = (0, 0);
-                replanAt = secondReplan ? long.MaxValue : Math.Max(step + ReplanMinSteps, (long)Math.Ceiling(_total!.Value * SecondReplanFraction));
-                secondReplan = true;
+                double? next = replans switch { 1 => SecondReplanFraction, 2 => ThirdReplanFraction, _ => null };
+                replanAt = next is { } f ? Math.Max(step + ReplanMinSteps, (long)Math.Ceiling(_total!.Value * f)) : long.MaxValue;
             }
             bool end = _total.HasValue && step >= _total.Value;
             if (_o.ValEvery > 0 && step % _o.ValEvery == 0 && !end && Writer) Validate(step);

@@ -62,6 +62,9 @@ public sealed class TinyTask : ITrainingTask, IDisposable
     /// <summary>The first <c>Calls</c> calls of <see cref="Loss"/> take <c>DelayMs</c> longer (a slow start that a time-budget
     /// calibration sees and the later iterations do not).</summary>
     public (int Calls, int DelayMs) SlowFirstCalls { get; init; }
+    /// <summary>Calls of <see cref="Loss"/> from the <c>FromCall</c>-th on (0-based) take <c>DelayMs</c> longer (a machine that got busier).</summary>
+    public (int FromCall, int DelayMs) SlowLaterCalls { get; init; } = (int.MaxValue, 0);
+
     /// <summary>Every call of <see cref="Loss"/> takes this much longer (a uniformly slow rank).</summary>
     public int StepDelayMs { get; init; }
     private int _lossCalls;
@@ -82,6 +85,7 @@ public sealed class TinyTask : ITrainingTask, IDisposable
     public Tensor Loss(Batch batch, TrainingContext context)
     {
         if (context.Step == StallAtStep) Thread.Sleep(TimeSpan.FromMinutes(10));
+        if (_lossCalls >= SlowLaterCalls.FromCall) Thread.Sleep(SlowLaterCalls.DelayMs);
         if (_lossCalls++ < SlowFirstCalls.Calls) Thread.Sleep(SlowFirstCalls.DelayMs);
         if (StepDelayMs > 0) Thread.Sleep(StepDelayMs);
         var logits = _net.forward(batch.Input);

@@ -30,10 +30,12 @@ public class TrainerTests
     }
 
     private static (TrainingResult Result, Capture Log) Train(string dir, TrainerOptions o, bool resume = false, IReadOnlySet<long>? nanAt = null,
-        TinyConfig? config = null, CancellationToken ct = default, Action<long>? onCheckpoint = null, (int Calls, int DelayMs) slowFirst = default)
+        TinyConfig? config = null, CancellationToken ct = default, Action<long>? onCheckpoint = null, (int Calls, int DelayMs) slowFirst = default,
+        (int FromCall, int DelayMs)? slowLater = null, int stepDelayMs = 0)
     {
         torch.manual_seed(o.Seed);
-        using var task = new TinyTask(config ?? new TinyConfig(), o, nanAt) { SlowFirstCalls = slowFirst };
+        using var task = new TinyTask(config ?? new TinyConfig(), o, nanAt)
+        { SlowFirstCalls = slowFirst, SlowLaterCalls = slowLater ?? (int.MaxValue, 0), StepDelayMs = stepDelayMs };
         var log = new Capture();
         var trainer = new Trainer(task, new SyntheticSource(7, o.BatchSize, (config ?? new TinyConfig()).Size, 5), o, dir, log) { CheckpointWritten = onCheckpoint };
         return (trainer.Run(resume, ct), log);
@@ -215,12 +217,13 @@ public class TrainerTests
         var (planned, replans) = Plans(log, o);
         Assert.True(replans.Count > 0, "no re-plan: " + string.Join(" | ", log.Messages));
         long firstAt = Math.Max(Trainer.ReplanMinSteps, (long)Math.Ceiling(planned * Trainer.ReplanFraction));
+        Assert.Equal(1, replans[0].Number);
         Assert.Equal(firstAt, replans[0].At);
         // longer, at most twice the first plan
         Assert.InRange(replans[0].Total, planned + 1, 2 * planned);
         // a second re-plan (when the length changed again) at half the length the first one planned
-        if (replans.Count == 2)
-            Assert.Equal(Math.Max(firstAt + Trainer.ReplanMinSteps, (long)Math.Ceiling(replans[0].Total * Trainer.SecondReplanFraction)), replans[1].At);
+        if (replans.FirstOrDefault(p => p.Number == 2) is { Number: 2 } second)
+            Assert.Equal(Math.Max(firstAt + Trainer.ReplanMinSteps, (long)Math.Ceiling(replans[0].Total * Trainer.SecondReplanFraction)), second.At);
         long total = TrainingCheckpoint.Load(tmp.Path + "/a/last.ckpt").State.TotalSteps!.Value;
         Assert.Equal(r.TotalSteps, total);
         Assert.Equal(replans[^1].Total, total);
@@ -244,32 +247,57 @@ public class TrainerTests
         var (planned, replans) = Plans(log, o);
         long firstAt = Math.Max(Trainer.ReplanMinSteps, (long)Math.Ceiling(planned * Trainer.ReplanFraction));
         Assert.True(firstAt <= 12, $"the test needs the first re-plan among the slow iterations (planned {planned})");
-        var second = replans[^1];
-        long before = replans.Count == 2 ? replans[0].Total : planned;
+        var second = Assert.Single(replans, p => p.Number == 2);
+        long before = replans.Any(p => p.Number == 1) ? replans[0].Total : planned;
         Assert.Equal(Math.Max(firstAt + Trainer.ReplanMinSteps, (long)Math.Ceiling(before * Trainer.SecondReplanFraction)), second.At);
         Assert.InRange(second.Total, before + 1, 2 * planned);
-        Assert.Equal(second.Total, r.TotalSteps);
+        Assert.Equal(replans[^1].Total, r.TotalSteps);
         var rows = TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv").ToList();
         for (int i = 0; i < rows.Count; i++) Assert.Equal(Lr(o, LengthAt(planned, replans, i), i), rows[i].Lr, 12);
     }
 
-    // the first plan's length and the re-plans (iteration, new length) in order, from the run's messages
-    private static (long Planned, List<(long At, long Total)> Replans) Plans(Capture log, TrainerOptions o)
+    [Fact]
+    public void A_third_re_plan_shortens_a_run_whose_iterations_got_slower_late()
+    {
+        using var tmp = TestPaths.NewTempDir();
+        var o = Options() with { Iterations = null, TimeBudgetMinutes = 6.0 / 60, Warmup = null, ValEvery = 0, CheckpointEvery = 0 };
+        // every iteration takes ≥ 20 ms (~240 fit the 6 s), and those from the 144th of the loop on (60 % of that) 8 ms more: the first two
+        // re-plans see fast iterations only, the third (at 85 % of the length then planned) slow ones, and must shorten the run so that
+        // it still completes within the budget (without it, the budget would stop it before its schedule's end)
+        var (r, log) = Train(tmp.Path + "/a", o, slowLater: (Trainer.CalibrationSteps + 1 + 144, 8), stepDelayMs: 20);
+        var (planned, replans) = Plans(log, o);
+        var third = Assert.Single(replans, p => p.Number == 3);
+        long before = replans.Where(p => p.Number < 3).Select(p => p.Total).DefaultIfEmpty(planned).Last();
+        Assert.True(third.At > 144, $"the third re-plan at {third.At} came before the slow iterations");
+        Assert.True(third.Total < before, $"the third re-plan did not shorten the run: {before} → {third.Total}");
+        Assert.Equal(TrainingStopReason.Completed, r.Reason); // the shortened schedule ran to its end within the budget
+        Assert.Equal(third.Total, r.Steps);
+        var rows = TrainingLogs.ReadTrainLog(tmp.Path + "/a/train_log.csv").ToList();
+        for (int i = 0; i < rows.Count; i++) Assert.Equal(Lr(o, LengthAt(planned, replans, i), i), rows[i].Lr, 12);
+    }
+
+    // the first plan's length and the re-plans (iteration, new length, which of the three) in order, from the run's messages
+    private static (long Planned, List<(long At, long Total, int Number)> Replans) Plans(Capture log, TrainerOptions o)
     {
         var first = Assert.Single(log.Messages, m => m.StartsWith("time budget") && m.EndsWith("iterations planned"));
         long planned = long.Parse(first.Split("→ ")[1].Split(' ')[0], CultureInfo.InvariantCulture);
         var replans = log.Messages.Where(m => m.Contains("re-planned at iteration"))
             .Select(m => m.Split("re-planned at iteration ")[1].Split(": "))
-            .Select(p => (At: long.Parse(p[0], CultureInfo.InvariantCulture), Total: long.Parse(p[1].Split(" ")[0], CultureInfo.InvariantCulture))).ToList();
-        Assert.True(replans.Count <= 2, string.Join(" | ", replans));
-        // a re-plan never re-draws the warm-up, and the second comes after the first
-        foreach (var (at, _) in replans) Assert.True(o.EffectiveWarmup(planned) <= at);
-        if (replans.Count == 2) Assert.True(replans[1].At >= replans[0].At + Trainer.ReplanMinSteps);
+            .Select(p => (At: long.Parse(p[0], CultureInfo.InvariantCulture), Total: long.Parse(p[1].Split(" ")[0], CultureInfo.InvariantCulture),
+                Number: int.Parse(p[1].Split("(re-plan ")[1].Split(" ")[0], CultureInfo.InvariantCulture))).ToList();
+        Assert.True(replans.Count <= 3, string.Join(" | ", replans));
+        // a re-plan never re-draws the warm-up, and each comes after the one before, in order
+        foreach (var (at, _, _) in replans) Assert.True(o.EffectiveWarmup(planned) <= at);
+        for (int i = 1; i < replans.Count; i++)
+        {
+            Assert.True(replans[i].At >= replans[i - 1].At + Trainer.ReplanMinSteps);
+            Assert.True(replans[i].Number > replans[i - 1].Number);
+        }
         return (planned, replans);
     }
 
     // the length in force at schedule step i: the first plan before the first re-plan, then each re-plan's from its iteration on
-    private static long LengthAt(long planned, List<(long At, long Total)> replans, long i) =>
+    private static long LengthAt(long planned, List<(long At, long Total, int Number)> replans, long i) =>
         replans.Where(r => r.At <= i).Select(r => r.Total).DefaultIfEmpty(planned).Last();
 
     // the schedule's lr at step i of a run of `total` iterations: linear warm-up, then poly decay
