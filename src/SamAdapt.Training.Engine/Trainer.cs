@@ -66,6 +66,8 @@ public sealed class Trainer
     public const double ReplanFraction = 0.1;
     public const double SecondReplanFraction = 0.5;
     public const double ThirdReplanFraction = 0.85;
+    /// <summary>Where the re-plans after the first come, in order (their count + 1 is the number of re-plans).</summary>
+    private static readonly double[] LaterReplanFractions = [SecondReplanFraction, ThirdReplanFraction];
     public const int ReplanMinSteps = 10;
 
     private readonly ITrainingTask _task;
@@ -320,7 +322,7 @@ public sealed class Trainer
         _total = total;
         _schedule = MakeSchedule();
         _progress.Message(FormattableString.Invariant(
-            $"time budget: iterations take {perStep:F3} s here (planned: {old}) → re-planned at iteration {step}: {total} iterations (re-plan {number} of 3)"));
+            $"time budget: iterations take {perStep:F3} s here (planned: {old}) → re-planned at iteration {step}: {total} iterations (re-plan {number} of {LaterReplanFractions.Length + 1})"));
     }
 
     /// <summary>
@@ -548,8 +550,8 @@ public sealed class Trainer
                 replans++;
                 if (step < _total!.Value && timedSteps > 0) Replan(step, timedSeconds / timedSteps, budget!.Value, firstPlan, replans);
                 (timedSeconds, timedSteps) = (0, 0);
-                double? next = replans switch { 1 => SecondReplanFraction, 2 => ThirdReplanFraction, _ => null };
-                replanAt = next is { } f ? Math.Max(step + ReplanMinSteps, (long)Math.Ceiling(_total!.Value * f)) : long.MaxValue;
+                replanAt = replans <= LaterReplanFractions.Length
+                    ? Math.Max(step + ReplanMinSteps, (long)Math.Ceiling(_total!.Value * LaterReplanFractions[replans - 1])) : long.MaxValue;
             }
             bool end = _total.HasValue && step >= _total.Value;
             if (_o.ValEvery > 0 && step % _o.ValEvery == 0 && !end && Writer) Validate(step);

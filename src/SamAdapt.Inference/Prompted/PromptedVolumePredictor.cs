@@ -35,7 +35,6 @@ public sealed class PromptedVolumePredictor(MsaSam model, SampleOptions preproce
         return native;
     }
 
-
     /// <summary>Predicts a case given as its channel volumes (in order); the output lies on the first one's grid.</summary>
     public Volume Predict(IReadOnlyList<Volume> channels, string id, IReadOnlyList<ClassPrompts> prompts)
     {
