@@ -18,7 +18,9 @@ namespace SamAdapt.Cli.Tests;
 /// `train` on it (a tiny model learns it), `predict` writing PNG label maps of the input size, `evaluate` on them; a 4-channel
 /// nnU-Net dataset trained with the learned input projection (its weights change, the loss falls, predict applies it, a wrong
 /// channel count is refused) or a chosen channel triple, for every method.
+/// The class runs in <see cref="SerialCollection"/>: one test compares a resumed training with an uninterrupted one exactly.
 /// </summary>
+[Collection(SerialCollection.Name)]
 public class Datasets2DCommandTests : IDisposable
 {
     private readonly TempDir _tmp = TestPaths.NewTempDir();
