@@ -29,6 +29,17 @@ public sealed record PredictSettings
     public string? Series { get; init; }
     /// <summary>--prompts: a prompt file (promptable methods, docs/methods/msa.md "Prompt file"); null: prompt-free semantic prediction.</summary>
     public string? Prompts { get; init; }
+    /// <summary>--tta: test-time augmentation of semantic prediction, <see cref="TestTimeAugmentation"/>.</summary>
+    public TestTimeAugmentation Tta { get; init; }
+}
+
+/// <summary>What <c>predict --tta</c> averages over.</summary>
+public enum TestTimeAugmentation
+{
+    /// <summary>The stacks as they are.</summary>
+    None,
+    /// <summary>Each stack also with its slices in reverse order (the mirror along the slice axis; no in-plane flip).</summary>
+    FlipSlices,
 }
 
 /// <summary>One finished volume: case id, input shape, output path, seconds.</summary>
@@ -40,6 +51,16 @@ public sealed record PredictedCase(string Id, int[] Shape, string Output, double
 /// </summary>
 public static class PredictionRunner
 {
+    /// <summary>The <c>--tta</c> values, by name.</summary>
+    public static IReadOnlyDictionary<string, TestTimeAugmentation> TtaNames { get; } =
+        new Dictionary<string, TestTimeAugmentation>(StringComparer.OrdinalIgnoreCase) { ["none"] = TestTimeAugmentation.None, ["flip-slices"] = TestTimeAugmentation.FlipSlices };
+
+    public static string TtaName(TestTimeAugmentation t) => TtaNames.First(kv => kv.Value == t).Key;
+
+    /// <summary>Parses a <c>--tta</c> value.</summary>
+    public static TestTimeAugmentation ParseTta(string text) => TtaNames.TryGetValue(text.Trim(), out var t) ? t
+        : throw new ArgumentException($"--tta: expected one of {string.Join(", ", TtaNames.Keys)}, found '{text}'");
+
     /// <param name="read">Reads an input volume (the CLI passes its DICOM-series-aware reader).</param>
     /// <param name="log">Notes and the model line.</param>
     /// <param name="progress">(job index, job, stacks done, stacks total).</param>
@@ -63,8 +84,10 @@ public static class PredictionRunner
             throw new ArgumentException($"--bf16: expected --device cuda (bfloat16 autocast runs on CUDA), found --device {s.Device}");
         using var run = RunLoader.Load(s.Run, s.Weights, device);
         if (run.Note is not null) log.WriteLine(run.Note);
+        if ((s.Prompts is not null || run.Model.Semantic is null) && s.Tta != TestTimeAugmentation.None)
+            throw new ArgumentException($"--tta {TtaName(s.Tta)}: test-time augmentation applies to prompt-free (semantic) prediction; drop it for prompted prediction");
         if (s.Prompts is not null || run.Model.Semantic is null) return Prompted.PromptedPrediction.Run(s, run, jobs, read, log, device);
-        var predictor = new VolumePredictor(run.Model, device, s.Bf16, s.Batch);
+        var predictor = new VolumePredictor(run.Model, device, s.Bf16, s.Batch, mirrorSlices: s.Tta == TestTimeAugmentation.FlipSlices);
         log.WriteLine($"model: {run.Model.Method}, {run.Model.ClassNames.Count - 1} classes, weights {run.WeightsFile}; {jobs.Count} volume(s)");
         var results = new List<PredictedCase>();
         var failed = new List<string>();

@@ -18,21 +18,25 @@ public sealed record VolumePrediction(Volume Labels, Volume? Probabilities);
 /// and class indices mapped back to the dataset's label values. The output keeps the input's exact shape and affine.
 /// </summary>
 /// <param name="projection">The run's learned input projection when <see cref="SampleOptions.Input"/> is learned.</param>
+/// <param name="mirrorSlices">Test-time augmentation (<c>predict --tta flip-slices</c>): every stack is also segmented with its slices in
+/// reverse order, that output reversed back, and the two probability maps averaged (twice the forward passes).</param>
 public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions preprocessing, IReadOnlyList<int> classValues, Device device, bool bf16 = false, int batchSize = 1,
-    LearnedInputProjection? projection = null)
+    LearnedInputProjection? projection = null, bool mirrorSlices = false)
 {
-    private readonly int[] _values = Checked(classValues, preprocessing, batchSize); // first: before the pipeline is built
+    private readonly int[] _values = Checked(classValues, preprocessing, batchSize, mirrorSlices); // first: before the pipeline is built
     private readonly SamplePipeline _pipeline = new(preprocessing, null);
 
     /// <summary>A predictor for a run's trained semantic model (<see cref="RunLoader"/>).</summary>
-    public VolumePredictor(TrainedModel trained, Device device, bool bf16 = false, int batchSize = 1)
+    public VolumePredictor(TrainedModel trained, Device device, bool bf16 = false, int batchSize = 1, bool mirrorSlices = false)
         : this(trained.Semantic ?? throw new ArgumentException($"method {trained.Method} has no semantic output; use a prompted predictor"),
             trained.Preprocessing ?? throw new ArgumentException($"method {trained.Method} recorded no preprocessing"), trained.ClassValues, device, bf16, batchSize,
-            trained.InputProjection) { }
+            trained.InputProjection, mirrorSlices) { }
 
     /// <summary>The run's class values and sizes, checked once before anything is read or allocated.</summary>
-    private static int[] Checked(IReadOnlyList<int> classValues, SampleOptions preprocessing, int batchSize)
+    private static int[] Checked(IReadOnlyList<int> classValues, SampleOptions preprocessing, int batchSize, bool mirrorSlices)
     {
+        if (mirrorSlices && preprocessing.Slices == 1)
+            throw new ArgumentException("--tta flip-slices: the run segments single slices (slices 1 in its config.yaml), so there is no slice order to reverse");
         int[] values = [.. classValues];
         // label values must fit the int16 label map exactly (no wrap-around) and be one per model output
         if (values.Length < 2 || values[0] != 0 || values.Skip(1).Any(v => v is < 1 or > short.MaxValue) || values.Distinct().Count() != values.Length)
@@ -49,6 +53,21 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
     }
 
     public int NumClasses => _values.Length;
+
+    /// <summary>Softmax probabilities (B·D, K+1, S, S) of one batch of stacks.</summary>
+    private Tensor Probabilities(Tensor x, int b, int d, int k1)
+    {
+        Tensor logits;
+        using (bf16 ? torch.autocast(device.Type, DType.BFloat16) : null)
+            logits = model.ClassLogits(x, d);
+        if (logits.shape[1] != k1)
+            throw new InvalidDataException($"run config field class_values: expected {logits.shape[1]} classes (the model's outputs), found {k1}");
+        return F.softmax(logits.to(DType.Float32), 1);
+    }
+
+    /// <summary>(B·D, ...) sample-major, slice-minor → the same with every sample's D slices in reverse order.</summary>
+    private static Tensor Reversed(Tensor t, int b, int d) =>
+        t.view([(long)b, d, .. t.shape[1..]]).flip(1).reshape(t.shape);
 
     /// <summary>Predicts one volume; <paramref name="progress"/> gets (stacks done, stacks total).</summary>
     public VolumePrediction Predict(Volume image, string id, bool probabilities = false, IProgress<(int Done, int Total)>? progress = null) =>
@@ -75,12 +94,10 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
             using (torch.inference_mode())
             {
                 var x = SamplePipeline.ModelTensor(input, (long)b * d, s, preprocessing.Input, projection, device);
-                Tensor logits;
-                using (bf16 ? torch.autocast(device.Type, DType.BFloat16) : null)
-                    logits = model.ClassLogits(x, d);
-                if (logits.shape[1] != k1)
-                    throw new InvalidDataException($"run config field class_values: expected {logits.shape[1]} classes (the model's outputs), found {k1}");
-                probs = F.softmax(logits.to(DType.Float32), 1).cpu().ToArray<float>();
+                var p = Probabilities(x, b, d, k1);
+                if (mirrorSlices)                                                    // (B·D, C, S, S) with each stack's D reversed, and back
+                    p = (p + Reversed(Probabilities(Reversed(x, b, d), b, d, k1), b, d)) * 0.5;
+                probs = p.cpu().ToArray<float>();
             }
             for (int i = 0; i < b; i++)
             {

@@ -79,6 +79,16 @@ public class TrainPredictCommandTests : IDisposable
         var names = Directory.GetFiles(folderOut).Select(f => Path.GetFileName(f)).Order().ToArray();
         Assert.Equal(new[] { "synth_000.nii.gz", "synth_001.nii.gz", "synth_002.nii.gz", "synth_003.nii.gz" }, names);
         Assert.Equal(VolumeIO.Read(Path.Combine(ds, "imagesTr", "synth_003_0000.nii.gz")).Shape, VolumeIO.Read(Path.Combine(folderOut, "synth_003.nii.gz")).Shape);
+
+        // test-time slice mirroring: the same grid; an unknown --tta is a user error (exit 2) naming the choices, and nothing is written
+        var ttaFile = Path.Combine(_tmp.Path, "tta", "synth_002.nii.gz");
+        (code, _, err) = Invoke("predict", "--run", run, "--input", input, "--out", ttaFile, "--tta", "flip-slices", "--threads", "1");
+        Assert.True(code == 0, err);
+        Assert.Equal(src.Shape, VolumeIO.Read(ttaFile).Shape);
+        var badFile = Path.Combine(_tmp.Path, "tta-bad", "synth_002.nii.gz");
+        var bad = Assert.Throws<CliException>(() => Invoke("predict", "--run", run, "--input", input, "--out", badFile, "--tta", "rot90", "--threads", "1"));
+        Assert.Contains("--tta: expected one of none, flip-slices, found 'rot90'", bad.Message);
+        Assert.False(File.Exists(badFile));
     }
 
     [Fact]

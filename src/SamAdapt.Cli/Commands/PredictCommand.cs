@@ -22,6 +22,12 @@ public sealed class PredictCommand : ICliCommand
         var batch = new Option<int>("--batch") { Description = "Slice stacks per forward pass", DefaultValueFactory = _ => 1 };
         var probs = new Option<bool>("--probabilities") { Description = "Also write <case>_probabilities.nii.gz: float32 (X, Y, Z, K+1), background first" };
         var prompts = new Option<string?>("--prompts") { Description = "Prompt file (JSON: points and boxes per class, voxel or world coordinates; promptable methods such as msa, docs/methods/msa.md)" };
+        var tta = new Option<string>("--tta")
+        {
+            Description = "Test-time augmentation of prompt-free prediction: none, or flip-slices (each stack also segmented with its slices in reverse " +
+                          "order and the two probability maps averaged; for runs of several slices per stack; twice the forward passes)",
+            DefaultValueFactory = _ => "none",
+        };
         var series = VolumeInput.SeriesOption();
         var seg = new Option<bool>("--dicom-seg")
         {
@@ -31,7 +37,7 @@ public sealed class PredictCommand : ICliCommand
         var runtime = new RuntimeOptions();
         var cmd = new Command("predict",
             "Segment volumes with a trained run (any semantic method: ma-sam, lora, full, ...): slice-window inference, label maps on the input's grid (NIfTI, intent label).");
-        foreach (var o in new Option[] { run, weights, input, output, batch, probs, series, seg, prompts }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { run, weights, input, output, batch, probs, tta, series, seg, prompts }) cmd.Options.Add(o);
         runtime.AddTo(cmd);
         cmd.SetAction(pr =>
         {
@@ -43,7 +49,7 @@ public sealed class PredictCommand : ICliCommand
                 Weights = WithUserErrors(() => RunLoader.ParseWeights(pr.GetValue(weights)!)),
                 Batch = pr.GetValue(batch), Probabilities = pr.GetValue(probs), Device = rt.Device ?? "cpu", Bf16 = rt.Bf16 ?? false,
                 DicomSeg = pr.GetValue(seg), Series = pr.GetValue(series),
-                Prompts = pr.GetValue(prompts),
+                Prompts = pr.GetValue(prompts), Tta = WithUserErrors(() => PredictionRunner.ParseTta(pr.GetValue(tta)!)),
             };
             return Run(s, pr.GetValue(series), pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
         });
