@@ -55,7 +55,7 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
     public int NumClasses => _values.Length;
 
     /// <summary>Softmax probabilities (B·D, K+1, S, S) of one batch of stacks.</summary>
-    private Tensor Probabilities(Tensor x, int b, int d, int k1)
+    private Tensor Probabilities(Tensor x, int d, int k1)
     {
         Tensor logits;
         using (bf16 ? torch.autocast(device.Type, DType.BFloat16) : null)
@@ -94,9 +94,9 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
             using (torch.inference_mode())
             {
                 var x = SamplePipeline.ModelTensor(input, (long)b * d, s, preprocessing.Input, projection, device);
-                var p = Probabilities(x, b, d, k1);
+                var p = Probabilities(x, d, k1);
                 if (mirrorSlices)                                                    // (B·D, C, S, S) with each stack's D reversed, and back
-                    p = (p + Reversed(Probabilities(Reversed(x, b, d), b, d, k1), b, d)) * 0.5;
+                    p = (p + Reversed(Probabilities(Reversed(x, b, d), d, k1), b, d)) * 0.5;
                 probs = p.cpu().ToArray<float>();
             }
             for (int i = 0; i < b; i++)

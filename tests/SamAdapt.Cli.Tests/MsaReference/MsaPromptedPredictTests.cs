@@ -109,6 +109,10 @@ public class MsaPromptedPredictTests : IDisposable
         NiftiWriter.Write(new Volume([8, 8, 2], VoxelType.Float32, new float[128], [1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]), input);
         var e = Assert.ThrowsAny<Exception>(() => Invoke("predict", "--run", run, "--input", input, "--out", _tmp.File("o.nii.gz")));
         Assert.Contains("give a prompt file", e.Message);
+        // test-time augmentation belongs to prompt-free prediction: refused before anything is predicted
+        e = Assert.ThrowsAny<Exception>(() => Invoke("predict", "--run", run, "--input", input, "--out", _tmp.File("o.nii.gz"), "--tta", "flip-slices"));
+        Assert.Contains("--tta flip-slices: test-time augmentation applies to prompt-free (semantic) prediction", e.Message);
+        Assert.False(File.Exists(_tmp.File("o.nii.gz")));
     }
 }
 
