@@ -84,9 +84,12 @@ public static class PredictionRunner
             throw new ArgumentException($"--bf16: expected --device cuda (bfloat16 autocast runs on CUDA), found --device {s.Device}");
         using var run = RunLoader.Load(s.Run, s.Weights, device);
         if (run.Note is not null) log.WriteLine(run.Note);
-        if ((s.Prompts is not null || run.Model.Semantic is null) && s.Tta != TestTimeAugmentation.None)
-            throw new ArgumentException($"--tta {TtaName(s.Tta)}: test-time augmentation applies to prompt-free (semantic) prediction; drop it for prompted prediction");
-        if (s.Prompts is not null || run.Model.Semantic is null) return Prompted.PromptedPrediction.Run(s, run, jobs, read, log, device);
+        if (s.Prompts is not null || run.Model.Semantic is null)
+        {
+            if (s.Tta != TestTimeAugmentation.None)
+                throw new ArgumentException($"--tta {TtaName(s.Tta)}: test-time augmentation applies to prompt-free (semantic) prediction; drop it for prompted prediction");
+            return Prompted.PromptedPrediction.Run(s, run, jobs, read, log, device);
+        }
         var predictor = new VolumePredictor(run.Model, device, s.Bf16, s.Batch, mirrorSlices: s.Tta == TestTimeAugmentation.FlipSlices);
         log.WriteLine($"model: {run.Model.Method}, {run.Model.ClassNames.Count - 1} classes, weights {run.WeightsFile}; {jobs.Count} volume(s)");
         var results = new List<PredictedCase>();

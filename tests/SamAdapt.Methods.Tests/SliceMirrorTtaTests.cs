@@ -59,14 +59,14 @@ public class SliceMirrorTtaTests
     public void Mirroring_averages_a_stack_with_its_reversed_self_put_back_in_order()
     {
         // without mirroring the two orderings of the weights give different probabilities (the test model sees slice order) …
-        Assert.NotEqual(Probabilities(false, false), Probabilities(true, false));
+        var plain = Probabilities(false, false);
+        var flipped = Probabilities(true, false);
+        Assert.NotEqual(plain, flipped);
         // … with it, a model and the same model run on mirrored stacks (then mirrored back) predict exactly the same: each side of the
         // average is the other's (fails if the reversed pass were not reversed back, or not averaged)
         var a = Probabilities(false, true);
         Assert.Equal(a, Probabilities(true, true));
         // and it is the mean of the two plain predictions, slice by slice
-        var plain = Probabilities(false, false);
-        var flipped = Probabilities(true, false);
         for (int i = 0; i < a.Length; i++) Assert.InRange(Math.Abs((plain[i] + flipped[i]) / 2 - a[i]), 0, 1e-6);
     }
 
