@@ -46,9 +46,12 @@ public sealed class VolumePredictor(ISemanticSegmenter model, SampleOptions prep
             throw new InvalidDataException($"run config field slices: expected an odd number 1..99, found {preprocessing.Slices}");
         if (preprocessing.ImageSize is < 16 or > 8192)
             throw new InvalidDataException($"run config field image_size: expected 16..8192, found {preprocessing.ImageSize}");
+        // the mirrored pass (--tta flip-slices) holds a reversed copy of the inputs and a second probability map at the same time
+        int passes = mirrorSlices ? 2 : 1;
         SamAdapt.Common.ResourceLimits.Check(
-            $"--batch {batchSize} × slices {preprocessing.Slices} × 3 × {preprocessing.ImageSize}² float32 inputs and probabilities",
-            (double)batchSize * preprocessing.Slices * preprocessing.ImageSize * preprocessing.ImageSize * (3 + values.Length), 4 * 4);
+            $"--batch {batchSize} × slices {preprocessing.Slices} × 3 × {preprocessing.ImageSize}² float32 inputs and probabilities"
+            + (mirrorSlices ? ", twice for --tta flip-slices" : ""),
+            (double)passes * batchSize * preprocessing.Slices * preprocessing.ImageSize * preprocessing.ImageSize * (3 + values.Length), 4 * 4);
         return values;
     }
 

@@ -79,6 +79,21 @@ public class SliceMirrorTtaTests
         Assert.Contains("single slices", e.Message);
     }
 
+    [Fact]
+    public void The_memory_check_counts_the_mirrored_pass()
+    {
+        // a batch whose inputs and probabilities take ~3/4 of the memory limit: accepted as it is, refused when mirroring doubles them
+        const int size = 1024;
+        var options = new SampleOptions { ImageSize = size, Slices = Depth, Augmentation = AugmentationPipeline.None };
+        double perStack = (double)Depth * size * size * (3 + 2) * 16;
+        int batch = (int)(0.75 * SamAdapt.Common.ResourceLimits.MaxBytes / perStack);
+        Assert.True(batch >= 1);
+        _ = new VolumePredictor(new OrderedModel(false), options, [0, 1], Device.CPU, batchSize: batch);
+        var e = Assert.Throws<SamAdapt.Common.ResourceLimitException>(
+            () => new VolumePredictor(new OrderedModel(false), options, [0, 1], Device.CPU, batchSize: batch, mirrorSlices: true));
+        Assert.Contains("twice for --tta flip-slices", e.Message);
+    }
+
     [Theory]
     [InlineData("none", TestTimeAugmentation.None)]
     [InlineData("flip-slices", TestTimeAugmentation.FlipSlices)]
