@@ -33,6 +33,12 @@ public sealed record MaskSamConfig
     /// bilinear interpolation, which drops their most expensive full-resolution convolutions.
     /// </summary>
     public int OutputStride { get; init; } = 1;
+    /// <summary>
+    /// Not in the reference (off: its architecture): a pixel head, a 1×1×1 convolution from the prompt generator's last stage to the K
+    /// classes, trained with its own cross-entropy + Dice (<see cref="MaskSamLossOptions.PixelWeight"/>); the semantic output is then
+    /// the mean of the mask classification's normalised map and the head's softmax.
+    /// </summary>
+    public bool PixelHead { get; init; }
     /// <summary>Channels of the stem's middle layer.</summary>
     public int StemChannels { get; init; } = 8;
     /// <summary>

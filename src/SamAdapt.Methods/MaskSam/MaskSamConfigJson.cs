@@ -22,6 +22,7 @@ public static class MaskSamConfigJson
         ["final_conv_channels"] = c.FinalConvChannels,
         ["reference_window_adapters"] = c.ReferenceWindowAdapters,
         ["output_stride"] = c.OutputStride,
+        ["pixel_head"] = c.PixelHead,
     }.ToJsonString();
 
     public static MaskSamConfig FromJson(string json)
@@ -39,6 +40,7 @@ public static class MaskSamConfigJson
             ReferenceWindowAdapters = Get("reference_window_adapters").GetValue<bool>(),
             FinalConvChannels = o["final_conv_channels"]?.GetValue<int>() ?? 64, // absent in runs written before the field existed
             OutputStride = o["output_stride"]?.GetValue<int>() ?? 1,              // likewise: full-resolution heads
+            PixelHead = o["pixel_head"]?.GetValue<bool>() ?? false,               // likewise: no pixel head
         };
         c.Validate();
         return c;

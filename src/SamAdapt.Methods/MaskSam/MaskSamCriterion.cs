@@ -134,12 +134,20 @@ public sealed class MaskSamCriterion
             terms[SemanticTerm] = SemanticLoss(p, targets);
             total = total + terms[SemanticTerm] * Options.SemanticWeight;
         }
+        if (p.PixelLogits is { } px && Options.PixelWeight > 0)
+        {
+            terms[PixelTerm] = ProbabilityLoss(F.softmax(px.to(DType.Float32), 1), targets);
+            total = total + terms[PixelTerm] * Options.PixelWeight;
+        }
         foreach (var t in terms.Values) t.MoveToOuterScope();
         return new MaskSamLosses(terms, total.MoveToOuterScope(), matches, numMasks);
     }
 
     /// <summary>Name of the optional semantic term (<see cref="MaskSamLossOptions.SemanticWeight"/>).</summary>
     public const string SemanticTerm = "loss_semantic";
+
+    /// <summary>Name of the pixel head's term (<see cref="MaskSamConfig.PixelHead"/>, <see cref="MaskSamLossOptions.PixelWeight"/>).</summary>
+    public const string PixelTerm = "loss_pixel";
 
     /// <summary>
     /// Cross-entropy plus mean foreground Dice of the normalised semantic map p = s / Σ_k s, s = Σ_q softmax(logits)[:K]·σ(mask)
@@ -148,11 +156,22 @@ public sealed class MaskSamCriterion
     public static Tensor SemanticLoss(MaskSamPredictions p, IReadOnlyList<SliceTargets> targets)
     {
         using var scope = DisposeScope.Begin();
-        var device = p.Logits.device;
-        long k = p.Logits.size(2) - 1, h = p.Masks.size(2), w = p.Masks.size(3);
+        long k = p.Logits.size(2) - 1;
         var probs = F.softmax(p.Logits.to(DType.Float32), -1).slice(2, 0, k);
         var sem = torch.einsum("nqc,nqhw->nchw", probs, p.Masks.to(DType.Float32).sigmoid());                  // (N, K, H, W)
         var norm = sem / (sem.sum(1, keepdim: true) + 1e-6);
+        return ProbabilityLoss(norm, targets).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// Cross-entropy plus mean foreground Dice of class probabilities <paramref name="norm"/> (N, K, H, W) against the slices' one-hot
+    /// labels rebuilt from the instance targets; pixels of no instance (padding) are ignored.
+    /// </summary>
+    public static Tensor ProbabilityLoss(Tensor norm, IReadOnlyList<SliceTargets> targets)
+    {
+        using var scope = DisposeScope.Begin();
+        var device = norm.device;
+        long k = norm.size(1);
         var onehot = torch.stack(targets.Select(t =>
             torch.einsum("mk,mhw->khw", F.one_hot(t.Labels.to(device), k).to(DType.Float32), t.Masks.to(device).to(DType.Float32))).ToArray(), 0);
         var valid = onehot.sum(1);                                                                               // (N, H, W)

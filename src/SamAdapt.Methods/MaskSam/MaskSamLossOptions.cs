@@ -29,6 +29,8 @@ public sealed record MaskSamLossOptions
     /// map Σ_q p(class)·σ(mask) against the label slices, the quantity that prediction argmaxes.
     /// </summary>
     public double SemanticWeight { get; init; }
+    /// <summary>Weight of the pixel head's cross-entropy + Dice when the model has one (<see cref="MaskSamConfig.PixelHead"/>).</summary>
+    public double PixelWeight { get; init; } = 1.0;
 
     public void Validate()
     {
@@ -36,6 +38,7 @@ public sealed record MaskSamLossOptions
         if (OversampleRatio < 1) throw new ArgumentOutOfRangeException(nameof(OversampleRatio), "the oversample ratio must be ≥ 1");
         if (ImportanceSampleRatio is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(ImportanceSampleRatio), "the importance ratio must be in [0, 1]");
         if (SemanticWeight < 0) throw new ArgumentOutOfRangeException(nameof(SemanticWeight), "the semantic-loss weight must be ≥ 0");
+        if (PixelWeight < 0) throw new ArgumentOutOfRangeException(nameof(PixelWeight), "the pixel-head loss weight must be ≥ 0");
         if (NoObjectWeight < 0) throw new ArgumentOutOfRangeException(nameof(NoObjectWeight), "the no-object weight must be ≥ 0");
     }
 }

@@ -30,7 +30,8 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
     /// narrower final_conv than before made an iteration 1.45× cheaper at the same Dice per iteration; output stride 2 (the prompt
     /// generator's last stage and final_conv at S/2, mask logits interpolated to S) cut its CPU time by 33–42 % with no loss of Dice per
     /// iteration beyond the run-to-run spread; patch 8 cost 1.45× more per iteration and was no better at a fixed iteration count
-    /// (docs/methods/masksam.md, "On the demo data").
+    /// (docs/methods/masksam.md, "On the demo data"). It has the pixel head (not in the reference): on the demo data the thin classes
+    /// that mask classification labels as one blob gain most from it (docs/methods/masksam.md, "Pixel head").
     /// </summary>
     public static MaskSamConfig TinyPreset(int inputSize, int frames, int numClasses) => new()
     {
@@ -42,6 +43,7 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
         },
         Frames = frames, InputSize = inputSize, NumClasses = numClasses, NumQueries = Math.Max(12, numClasses + 3),
         GeneratorChannels = [16, 16, 32, 32, 64, 64], ClassifierPool = 8, FinalConvChannels = 32, OutputStride = 2,
+        PixelHead = true,
     };
 
     /// <summary>
@@ -127,7 +129,12 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
             else
             {
                 var sam = SamConfig.FromJsonFile(s.Model!) with { PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f] };
-                config = new MaskSamConfig { Sam = sam with { ImageSize = Math.Max(sam.ImageSize, imageSize) }, Frames = frames, InputSize = imageSize, NumClasses = classes.NumClasses };
+                // from scratch, as the tiny preset: with the pixel head (from a checkpoint the reference architecture is kept)
+                config = new MaskSamConfig
+                {
+                    Sam = sam with { ImageSize = Math.Max(sam.ImageSize, imageSize) }, Frames = frames, InputSize = imageSize, NumClasses = classes.NumClasses,
+                    PixelHead = true,
+                };
                 modelConfig = Path.GetFullPath(s.Model!);
             }
             model = new MaskSamModel(config);

@@ -48,8 +48,13 @@ public sealed record MaskSamForward(
     Tensor Sparse, Tensor Dense, Tensor DensePe, Tensor AuxClassTokens,
     Tensor LowResMasks)     // (N·Q, 1, 4g, 4g)
 {
-    /// <summary>Semantic probabilities (B, K, T, S, S) of these predictions (<see cref="MaskSamModel.Semantic"/>).</summary>
-    public Tensor Semantic(int frames) => MaskSamModel.Semantic(Predictions.Logits, Predictions.Masks, frames);
+    /// <summary>
+    /// Semantic probabilities (B, K, T, S, S) of these predictions: <see cref="MaskSamModel.Semantic"/>, or with a pixel head the mean of
+    /// its normalised map and the head's softmax (<see cref="MaskSamModel.CombinedSemantic"/>).
+    /// </summary>
+    public Tensor Semantic(int frames) => Predictions.PixelLogits is { } px
+        ? MaskSamModel.CombinedSemantic(Predictions.Logits, Predictions.Masks, px, frames)
+        : MaskSamModel.Semantic(Predictions.Logits, Predictions.Masks, frames);
 }
 
 /// <summary>
@@ -67,6 +72,8 @@ public sealed class MaskSamModel : Module
     public readonly Sequential first_conv;
     public readonly PromptGenerator prompt_generator;
     public readonly Sequential final_conv;
+    /// <summary>The optional pixel head (<see cref="MaskSamConfig.PixelHead"/>), else null.</summary>
+    public readonly Conv? pixel_head;
     public MaskSamConfig Config { get; }
 
     public MaskSamModel(MaskSamConfig config)
@@ -92,6 +99,8 @@ public sealed class MaskSamModel : Module
         }
         fc.Add(Conv.Conv3d(c, q, [3, 3, 3], padding: [1, 1, 1]));
         final_conv = register_module("final_conv", fc);
+        if (config.PixelHead)
+            pixel_head = register_module("pixel_head", Conv.Conv3d(config.GeneratorChannels[0], config.NumClasses, [1, 1, 1]));
         ApplyFreezing();
     }
 
@@ -151,8 +160,16 @@ public sealed class MaskSamModel : Module
         int os = c.OutputSize;
         var masks = masks3d.permute(0, 2, 1, 3, 4).reshape(n, q, os, os);
         if (os != s) masks = F.interpolate(masks, [s, s], InterpolationMode.Bilinear, alignCorners: false);   // (N, Q, S, S)
-        var preds = new MaskSamPredictions(classLogits.view(n, q, -1), masks, aux, gen.AuxMaskLogits, boxes);
+        Tensor? pixel = null;
+        if (pixel_head is not null)
+        {
+            var px = pixel_head.forward(gen.Stages[^1]);                                         // (B, K, T, S/o, S/o)
+            pixel = px.permute(0, 2, 1, 3, 4).reshape(n, c.NumClasses, os, os);
+            if (os != s) pixel = F.interpolate(pixel, [s, s], InterpolationMode.Bilinear, alignCorners: false);   // (N, K, S, S)
+        }
+        var preds = new MaskSamPredictions(classLogits.view(n, q, -1), masks, aux, gen.AuxMaskLogits, boxes, pixel);
         var result = new MaskSamForward(preds, stem, levels, gen, maskBoxes, boxPrompt, maskPrompt, sparse, dense, densePe, auxTokens, lowRes);
+        pixel?.MoveToOuterScope();
         foreach (var x in new[] { preds.Logits, preds.Masks, preds.AuxMasks, preds.AuxMaskLogits, preds.AuxBoxes, stem, maskBoxes, boxPrompt, maskPrompt,
                      sparse, dense, densePe, auxTokens, lowRes, gen.AuxMaskLogits, gen.BoxHead, gen.ClassHead }.Concat(levels).Concat(gen.Stages).Distinct())
             x.MoveToOuterScope();
@@ -172,6 +189,19 @@ public sealed class MaskSamModel : Module
         var pe = sam_model.prompt_encoder.pe_layer.PeEncoding(torch.stack([x, y], -1)).permute(2, 0, 1);   // (D, g, g)
         pe = pe.to(sam_model.prompt_encoder_temporal_embedding.weight.device);
         return (pe.unsqueeze(0) + sam_model.prompt_encoder_temporal_embedding.weight).MoveToOuterScope();
+    }
+
+    /// <summary>
+    /// The semantic output with a pixel head: (p + softmax(pixel)) / 2 with p = s / Σ_k s the normalised <see cref="Semantic"/> map;
+    /// pixel logits (N, K, H, W) → (B, K, T, H, W).
+    /// </summary>
+    public static Tensor CombinedSemantic(Tensor logits, Tensor masks, Tensor pixelLogits, int frames)
+    {
+        using var scope = DisposeScope.Begin();
+        var sem = Semantic(logits, masks, frames);
+        long n = pixelLogits.size(0), k = pixelLogits.size(1), h = pixelLogits.size(2), w = pixelLogits.size(3);
+        var px = F.softmax(pixelLogits, 1).view(n / frames, frames, k, h, w).permute(0, 2, 1, 3, 4);
+        return ((sem / (sem.sum(1, keepdim: true) + 1e-6) + px) * 0.5).contiguous().MoveToOuterScope();
     }
 
     /// <summary>Semantic probabilities Σ_q softmax(logits)[:K] · sigmoid(mask): (N, Q, K + 1) and (N, Q, H, W) → (B, K, T, H, W).</summary>

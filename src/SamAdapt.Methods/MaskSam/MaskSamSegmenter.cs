@@ -5,8 +5,9 @@ namespace SamAdapt.Methods.MaskSam;
 
 /// <summary>
 /// MaskSAM behind the semantic output contract (docs/methods/masksam.md, "Inference"): a stack of D = T slices (B·D, 3, S, S) (channel 0
-/// is the image) → the semantic map Σ_q p(class)·σ(mask), returned as log-probabilities (B·D, K, S, S) so that the contract's softmax
-/// gives the normalised class probabilities (volume prediction averages them over its sliding windows).
+/// is the image) → the semantic map Σ_q p(class)·σ(mask) (with a pixel head, the mean of its normalised form and the head's softmax:
+/// <see cref="MaskSamForward.Semantic"/>), returned as log-probabilities (B·D, K, S, S) so that the contract's softmax gives the
+/// normalised class probabilities (volume prediction averages them over its sliding windows).
 /// </summary>
 public sealed class MaskSamSegmenter(MaskSamModel model) : ISemanticSegmenter, IDisposable
 {

@@ -45,6 +45,7 @@ public sealed class MaskSamTask : ITrainingTask, IDisposable
         if (name.StartsWith("first_conv.", StringComparison.Ordinal)) return "stem";
         if (name.StartsWith("prompt_generator.", StringComparison.Ordinal)) return "prompt_generator";
         if (name.StartsWith("final_conv.", StringComparison.Ordinal)) return "final_conv";
+        if (name.StartsWith("pixel_head.", StringComparison.Ordinal)) return "pixel_head";
         if (name.Contains("temporal_embedding", StringComparison.Ordinal)) return "temporal_embeddings";
         if (name.StartsWith("sam_model.image_encoder.", StringComparison.Ordinal) && (name.Contains(".Space_Adapter.", StringComparison.Ordinal) || name.Contains(".MLP_Adapter.", StringComparison.Ordinal)))
             return "encoder_adapters";

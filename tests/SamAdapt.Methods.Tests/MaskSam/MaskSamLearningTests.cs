@@ -35,6 +35,8 @@ public class MaskSamLearningTests(ITestOutputHelper output) : IDisposable
         var text = log.ToString();
         Assert.Contains("masksam on", text);
         Assert.Contains("prompt_generator", text); // the parameter report lists the groups
+        Assert.Contains("pixel_head", text);       // from scratch the model has the pixel head, and the run folder records it
+        Assert.Contains("pixel_head", File.ReadAllText(Path.Combine(runDir, "config.yaml")));
 
         using var loaded = RunLoader.Load(runDir, RunWeights.Last, Device.CPU);
         Assert.Equal("masksam", loaded.Model.Method);
