@@ -42,7 +42,16 @@ public static class TrainRunner
         var method = MethodRegistry.Get(settings.Method ?? stored!.Method);
         if (method.Output != OutputContract.Promptable && settings.PromptTrainingOptionsGiven() is { Count: > 0 } promptOnly)
             throw new ArgumentException($"{string.Join(", ", promptOnly)}: option(s) of the prompt-trained methods (msa, medsam); --method {method.Name} does not use them");
-        if (stored is not null) settings = settings.Over(method.StoredSettings(stored));
+        if (settings.PixelHead is not null && method is not MaskSam.MaskSamMethod)
+            throw new ArgumentException($"--pixel-head: an option of masksam; --method {method.Name} does not use it");
+        if (stored is not null)
+        {
+            var recorded = method.StoredSettings(stored);
+            // the architecture is the recorded one: a resumed run cannot gain or lose the head its checkpoint was trained with
+            if (settings.PixelHead is { } ph && recorded.PixelHead is { } rec && ph != rec)
+                throw new ArgumentException($"--pixel-head {(ph ? "true" : "false")}: the run in '{runDir}' was trained {(rec ? "with" : "without")} the pixel head; resume it without --pixel-head");
+            settings = settings.Over(recorded);
+        }
         if (settings.Dataset is null) throw new ArgumentException("--dataset is required (the dataset folder to train on)");
         SamAdapt.Common.OutputGuard.Check("--out", settings.Out,
             ("--dataset", settings.Dataset), ("--checkpoint", settings.Checkpoint), ("--model", settings.Model));

@@ -77,6 +77,10 @@ public sealed record TrainSettings
     /// <summary>--targets-per-stack: most training targets per stack and step (0 = every target).</summary>
     public int? TargetsPerStack { get; init; }
 
+    // ---- masksam ----
+    /// <summary>--pixel-head: masksam's pixel head (docs/methods/masksam.md); default on from a configuration, off from a checkpoint.</summary>
+    public bool? PixelHead { get; init; }
+
     /// <summary>The prompt-trained methods' options that were given (their command-line names), for refusing them elsewhere;
     /// with <paramref name="msaOnly"/> only those of MSA's model and prompt mixture, which medsam's fixed recipe refuses
     /// (it takes <c>--loss</c>, <c>--max-clicks</c>, <c>--prompt-rounds</c> and <c>--targets-per-stack</c>).</summary>
@@ -159,6 +163,7 @@ public sealed record TrainSettings
         MaxClicks = MaxClicks ?? stored.MaxClicks,
         PromptRounds = PromptRounds ?? stored.PromptRounds,
         TargetsPerStack = TargetsPerStack ?? stored.TargetsPerStack,
+        PixelHead = PixelHead ?? stored.PixelHead,
     };
 
     /// <summary>

@@ -64,4 +64,21 @@ public class RegistryTests
         Assert.False(Directory.Exists(run));
         Assert.Empty(new TrainSettings { Out = run, Method = method }.PromptTrainingOptionsGiven());
     }
+
+    [Theory]
+    [InlineData("ma-sam")]
+    [InlineData("lora")]
+    [InlineData("msa")]
+    public void The_pixel_head_option_is_masksams_only(string method)
+    {
+        using var tmp = SamAdapt.Tests.TestPaths.NewTempDir();
+        var run = Path.Combine(tmp.Path, "run");
+        var log = new TrainOutput(TextWriter.Null, TextWriter.Null, false);
+        var e = Assert.Throws<ArgumentException>(() => TrainRunner.Run(new TrainSettings
+        {
+            Out = run, Dataset = tmp.Path, Method = method, PixelHead = true,
+        }, log));
+        Assert.Equal($"--pixel-head: an option of masksam; --method {method} does not use it", e.Message);
+        Assert.False(Directory.Exists(run));
+    }
 }

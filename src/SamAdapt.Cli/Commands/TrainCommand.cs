@@ -64,13 +64,15 @@ public sealed class TrainCommand : ICliCommand
         var maxClicks = new Option<int?>("--max-clicks") { Description = "msa: most positive clicks of a training click prompt (default 3)" };
         var rounds = new Option<int?>("--prompt-rounds") { Description = "msa: most correction rounds of a training interactive session (default 4)" };
         var perStack = new Option<int?>("--targets-per-stack") { Description = "msa: most training targets (slice × class) per stack and step, drawn at random (default 0 = all); with --batch > 1 spreads the decoder's work over more images" };
+        // masksam
+        var pixelHead = new Option<bool>("--pixel-head") { Description = "masksam: add a per-pixel class head on the prompt generator, averaged with the mask classification in the output (not in the reference; default true from --model, false from --checkpoint)" };
         var runtime = new RuntimeOptions(defaultDevice: null);
         var cmd = new Command("train",
             "Train an adaptation method (ma-sam, lora, full, msa, medsam, masksam, ...) on a labelled dataset of volumes. Writes RUN_DIR with config.yaml, " +
             "train_log.csv, val_log.csv, curves.svg, adapter.safetensors, best.safetensors and last.ckpt.");
         foreach (var o in new Option[] { dataset, method, output, ckpt, model, size, slices, labels, intensity, valCases, valFrac, iters, epochs, budget,
                      batch, lr, warmup, poly, wd, clip, recipe, gc, seed, valEvery, ckEvery, resume, trainBase, augment, foreground, nproc, distTimeout, inputProjection,
-                     activation, decAdapters, slicesAsChannels, multimask, auxSemantic, trains, loss, prompts, maxClicks, rounds, perStack }) cmd.Options.Add(o);
+                     activation, decAdapters, slicesAsChannels, multimask, auxSemantic, trains, loss, prompts, maxClicks, rounds, perStack, pixelHead }) cmd.Options.Add(o);
         runtime.AddTo(cmd);
         cmd.SetAction(pr =>
         {
@@ -99,6 +101,7 @@ public sealed class TrainCommand : ICliCommand
                 AuxSemantic = pr.GetValue(auxSemantic),
                 Trains = pr.GetValue(trains), Loss = pr.GetValue(loss), TrainPrompts = pr.GetValue(prompts),
                 MaxClicks = pr.GetValue(maxClicks), PromptRounds = pr.GetValue(rounds), TargetsPerStack = pr.GetValue(perStack),
+                PixelHead = pr.GetResult(pixelHead) is { Implicit: false } ? pr.GetValue(pixelHead) : null,
             };
             int? workers = pr.GetValue(nproc);
             if (workers is < 1) throw new CliException($"--nproc must be ≥ 1, got {workers}");

@@ -112,6 +112,8 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
         double valFraction = valCases is null ? s.ValFraction ?? 0.2 : 0;
         var data = TrainingData.Load(ds, sample, classes, valCases, valFraction);
 
+        // the pixel head (not in the reference): on from a configuration, off from a checkpoint, unless --pixel-head says otherwise
+        bool pixelHead = s.PixelHead ?? s.Checkpoint is null;
         MaskSamConfig config;
         MaskSamModel model;
         string modelConfig = "";
@@ -119,21 +121,20 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
         {
             var sd = SamCheckpoint.ReadStateDict(s.Checkpoint);
             var sam = SamCheckpoint.InferConfig(SamCheckpoint.Shapes(sd)) with { PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f] };
-            config = new MaskSamConfig { Sam = sam, Frames = frames, InputSize = imageSize, NumClasses = classes.NumClasses };
+            config = new MaskSamConfig { Sam = sam, Frames = frames, InputSize = imageSize, NumClasses = classes.NumClasses, PixelHead = pixelHead };
             model = new MaskSamModel(config);
             LoadSamWeights(model, sd, s.Checkpoint);
         }
         else
         {
-            if (tiny) { config = TinyPreset(imageSize, frames, classes.NumClasses); modelConfig = "tiny"; }
+            if (tiny) { config = TinyPreset(imageSize, frames, classes.NumClasses) with { PixelHead = pixelHead }; modelConfig = "tiny"; }
             else
             {
                 var sam = SamConfig.FromJsonFile(s.Model!) with { PixelMean = [0f, 0f, 0f], PixelStd = [1f, 1f, 1f] };
-                // from scratch, as the tiny preset: with the pixel head (from a checkpoint the reference architecture is kept)
                 config = new MaskSamConfig
                 {
                     Sam = sam with { ImageSize = Math.Max(sam.ImageSize, imageSize) }, Frames = frames, InputSize = imageSize, NumClasses = classes.NumClasses,
-                    PixelHead = true,
+                    PixelHead = pixelHead,
                 };
                 modelConfig = Path.GetFullPath(s.Model!);
             }
@@ -181,9 +182,10 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
             $"intensity: {cfg.Intensity} ({cfg.IntensitySource})",
             "trained: " + (cfg.TrainBase ? (cfg.BaseCheckpoint == "" ? "everything (the base is random)" : "everything (--train-base)") : "stem, encoder adapters and temporal embeddings, prompt generator, decoder adapters, class head, final convolution; SAM stays frozen"),
             string.Create(CultureInfo.InvariantCulture, $"sampling: {cfg.ForegroundProbability:P0} of the training patches centred on a foreground class"),
-            loss.SemanticWeight > 0
+            (loss.SemanticWeight > 0
                 ? string.Create(CultureInfo.InvariantCulture, $"losses: the reference's set criterion + the semantic loss ×{loss.SemanticWeight} (from scratch)")
-                : "losses: the reference's set criterion");
+                : "losses: the reference's set criterion")
+            + (config.PixelHead ? string.Create(CultureInfo.InvariantCulture, $" + the pixel head's ×{loss.PixelWeight} (its map averaged with the masks' in the output; --pixel-head false: the reference's head alone)") : ""));
         return new MethodRun(task, new SliceStackSource(data), summary);
     }
 
@@ -219,6 +221,8 @@ public sealed class MaskSamMethod : ISegmentationMethod, IImportableMethod
             ForegroundProbability = t.ForegroundProbability, IntensitySource = t.IntensitySource,
             Augment = t.Preprocessing.TryGetValue("augmentation", out var aug) ? aug : "ma-sam",
             InputProjection = t.Preprocessing.TryGetValue("input_projection", out var input) ? input : null,
+            // runs written before the pixel head existed record no pixel_head: they have none
+            PixelHead = t.AdapterConfig is "" ? false : MaskSamConfigJson.FromJson(t.AdapterConfig).PixelHead,
         };
     }
 

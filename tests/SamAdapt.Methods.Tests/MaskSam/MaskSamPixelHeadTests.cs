@@ -1,5 +1,8 @@
 using System.Text.Json.Nodes;
 using SamAdapt.Methods.MaskSam;
+using SamAdapt.Methods.Semantic;
+using SamAdapt.Tests;
+using SamAdapt.Training.Engine;
 using SamAdapt.Torch;
 using SamAdapt.Torch.NN;
 
@@ -10,9 +13,11 @@ namespace SamAdapt.Methods.Tests.MaskSam;
 /// generator's last stage to the K classes, trained with cross-entropy + Dice, whose softmax is averaged with the mask classification's
 /// normalised map. On in the tiny preset, absent from the reference architecture.
 /// </summary>
-public class MaskSamPixelHeadTests
+public class MaskSamPixelHeadTests : IDisposable
 {
     private const int Size = 64;
+    private readonly TempDir _tmp = TestPaths.NewTempDir();
+    public void Dispose() => _tmp.Dispose();
 
     private static MaskSamConfig Small(bool pixelHead) => MaskSamMethod.TinyPreset(Size, 3, 3) with
     {
@@ -129,5 +134,35 @@ public class MaskSamPixelHeadTests
         Assert.Equal(ce + 1 - dice / (k - 1), term, 4);
         b.Terms[MaskSamCriterion.PixelTerm].backward();
         Assert.True(Value(pixel.grad!.abs().sum()) > 0);
+    }
+
+    [Fact]
+    public void Train_records_the_choice_and_resume_keeps_it()
+    {
+        torch.set_num_threads(1);
+        var dataset = new SyntheticSlab { Name = "Dataset012_Slab", Size = Size, Slices = 5 }.Write(_tmp.Path);
+        TrainSettings Settings(string run, long iterations, bool? pixelHead, bool resume = false) => new()
+        {
+            Method = "masksam", Dataset = dataset, Out = run, Model = "tiny", ImageSize = Size, Slices = 3, ValFraction = 0, Augment = "none",
+            Iterations = iterations, Batch = 1, Seed = 3, ValEvery = 0, CheckpointEvery = 1, PixelHead = pixelHead, Resume = resume,
+        };
+        var quiet = new TrainOutput(TextWriter.Null, TextWriter.Null, Interactive: false);
+        static bool Recorded(string run) => MaskSamConfigJson.FromJson(
+            SemanticSamMethod.ReadTaskConfig(RunConfig.Load(Path.Combine(run, RunConfig.FileName))).AdapterConfig).PixelHead;
+
+        // from a configuration the head is on unless --pixel-head false; the run folder records which
+        var with = Path.Combine(_tmp.Path, "with");
+        TrainRunner.Run(Settings(with, 1, null), quiet);
+        Assert.True(Recorded(with));
+        var without = Path.Combine(_tmp.Path, "without");
+        TrainRunner.Run(Settings(without, 1, false), quiet);
+        Assert.False(Recorded(without));
+
+        // resuming rebuilds the recorded architecture (the checkpoint loads), and a contradicting --pixel-head is refused by name
+        TrainRunner.Run(Settings(without, 1, null, resume: true), quiet);
+        Assert.False(Recorded(without));
+        var e = Assert.Throws<ArgumentException>(() => TrainRunner.Run(Settings(without, 1, true, resume: true), quiet));
+        Assert.Contains("--pixel-head true: the run in", e.Message);
+        Assert.Contains("was trained without the pixel head", e.Message);
     }
 }
