@@ -31,6 +31,8 @@ public sealed record PredictSettings
     public string? Prompts { get; init; }
     /// <summary>--tta: test-time augmentation of semantic prediction, <see cref="TestTimeAugmentation"/>.</summary>
     public TestTimeAugmentation Tta { get; init; }
+    /// <summary>--masksam-output: the map a MaskSAM run predicts from (null: the model's own output).</summary>
+    public Methods.MaskSam.MaskSamOutput? MaskSamOutput { get; init; }
 }
 
 /// <summary>What <c>predict --tta</c> averages over.</summary>
@@ -88,7 +90,15 @@ public static class PredictionRunner
         {
             if (s.Tta != TestTimeAugmentation.None)
                 throw new ArgumentException($"--tta {TtaName(s.Tta)}: test-time augmentation applies to prompt-free (semantic) prediction; drop it for prompted prediction");
+            if (s.MaskSamOutput is not null)
+                throw new ArgumentException($"--masksam-output: an option of masksam runs; this run is {run.Model.Method}");
             return Prompted.PromptedPrediction.Run(s, run, jobs, read, log, device);
+        }
+        if (s.MaskSamOutput is { } mo)
+        {
+            if (run.Model.Semantic is not Methods.MaskSam.MaskSamSegmenter maskSam)
+                throw new ArgumentException($"--masksam-output: an option of masksam runs; this run is {run.Model.Method}");
+            maskSam.Output = mo;
         }
         var predictor = new VolumePredictor(run.Model, device, s.Bf16, s.Batch, mirrorSlices: s.Tta == TestTimeAugmentation.FlipSlices);
         log.WriteLine($"model: {run.Model.Method}, {run.Model.ClassNames.Count - 1} classes, weights {run.WeightsFile}; {jobs.Count} volume(s)");

@@ -89,6 +89,12 @@ public class TrainPredictCommandTests : IDisposable
         var bad = Assert.Throws<CliException>(() => Invoke("predict", "--run", run, "--input", input, "--out", badFile, "--tta", "rot90", "--threads", "1"));
         Assert.Contains("--tta: expected one of none, flip-slices, found 'rot90'", bad.Message);
         Assert.False(File.Exists(badFile));
+        // --masksam-output belongs to masksam runs: refused for this ma-sam run, and an unknown value names the choices; nothing written
+        bad = Assert.Throws<CliException>(() => Invoke("predict", "--run", run, "--input", input, "--out", badFile, "--masksam-output", "pixel-head", "--threads", "1"));
+        Assert.Contains("--masksam-output: an option of masksam runs; this run is ma-sam", bad.Message);
+        bad = Assert.Throws<CliException>(() => Invoke("predict", "--run", run, "--input", input, "--out", badFile, "--masksam-output", "pixels", "--threads", "1"));
+        Assert.Contains("--masksam-output: expected one of combined, mask-classification, pixel-head, found 'pixels'", bad.Message);
+        Assert.False(File.Exists(badFile));
     }
 
     [Fact]

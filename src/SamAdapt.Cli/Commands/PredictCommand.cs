@@ -28,6 +28,11 @@ public sealed class PredictCommand : ICliCommand
                           "order and the two probability maps averaged; for runs of several slices per stack; twice the forward passes)",
             DefaultValueFactory = _ => "none",
         };
+        var maskSamOutput = new Option<string?>("--masksam-output")
+        {
+            Description = "masksam runs: the map to predict from: combined (the model's own: with a pixel head the mean of both maps), " +
+                          "mask-classification (the reference's output alone) or pixel-head (the pixel head alone)",
+        };
         var series = VolumeInput.SeriesOption();
         var seg = new Option<bool>("--dicom-seg")
         {
@@ -37,7 +42,7 @@ public sealed class PredictCommand : ICliCommand
         var runtime = new RuntimeOptions();
         var cmd = new Command("predict",
             "Segment volumes with a trained run (any semantic method: ma-sam, lora, full, ...): slice-window inference, label maps on the input's grid (NIfTI, intent label).");
-        foreach (var o in new Option[] { run, weights, input, output, batch, probs, tta, series, seg, prompts }) cmd.Options.Add(o);
+        foreach (var o in new Option[] { run, weights, input, output, batch, probs, tta, maskSamOutput, series, seg, prompts }) cmd.Options.Add(o);
         runtime.AddTo(cmd);
         cmd.SetAction(pr =>
         {
@@ -50,6 +55,7 @@ public sealed class PredictCommand : ICliCommand
                 Batch = pr.GetValue(batch), Probabilities = pr.GetValue(probs), Device = rt.Device ?? "cpu", Bf16 = rt.Bf16 ?? false,
                 DicomSeg = pr.GetValue(seg), Series = pr.GetValue(series),
                 Prompts = pr.GetValue(prompts), Tta = WithUserErrors(() => PredictionRunner.ParseTta(pr.GetValue(tta)!)),
+                MaskSamOutput = pr.GetValue(maskSamOutput) is { } mo ? WithUserErrors(() => Methods.MaskSam.MaskSamOutputNames.Parse(mo)) : null,
             };
             return Run(s, pr.GetValue(series), pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
         });

@@ -50,11 +50,15 @@ public sealed record MaskSamForward(
 {
     /// <summary>
     /// Semantic probabilities (B, K, T, S, S) of these predictions: <see cref="MaskSamModel.Semantic"/>, or with a pixel head the mean of
-    /// its normalised map and the head's softmax (<see cref="MaskSamModel.CombinedSemantic"/>).
+    /// its normalised map and the head's softmax (<see cref="MaskSamModel.CombinedSemantic"/>); <paramref name="output"/> picks one map alone.
     /// </summary>
-    public Tensor Semantic(int frames) => Predictions.PixelLogits is { } px
-        ? MaskSamModel.CombinedSemantic(Predictions.Logits, Predictions.Masks, px, frames)
-        : MaskSamModel.Semantic(Predictions.Logits, Predictions.Masks, frames);
+    public Tensor Semantic(int frames, MaskSamOutput output = MaskSamOutput.Combined) => (output, Predictions.PixelLogits) switch
+    {
+        (MaskSamOutput.Combined, { } px) => MaskSamModel.CombinedSemantic(Predictions.Logits, Predictions.Masks, px, frames),
+        (MaskSamOutput.PixelHead, { } px) => MaskSamModel.PixelSemantic(px, frames),
+        (MaskSamOutput.PixelHead, null) => throw new InvalidOperationException("this MaskSAM model has no pixel head"),
+        _ => MaskSamModel.Semantic(Predictions.Logits, Predictions.Masks, frames),
+    };
 }
 
 /// <summary>
@@ -199,9 +203,15 @@ public sealed class MaskSamModel : Module
     {
         using var scope = DisposeScope.Begin();
         var sem = Semantic(logits, masks, frames);
+        return ((sem / (sem.sum(1, keepdim: true) + 1e-6) + PixelSemantic(pixelLogits, frames)) * 0.5).contiguous().MoveToOuterScope();
+    }
+
+    /// <summary>The pixel head's class probabilities: logits (N, K, H, W) → softmax (B, K, T, H, W).</summary>
+    public static Tensor PixelSemantic(Tensor pixelLogits, int frames)
+    {
+        using var scope = DisposeScope.Begin();
         long n = pixelLogits.size(0), k = pixelLogits.size(1), h = pixelLogits.size(2), w = pixelLogits.size(3);
-        var px = F.softmax(pixelLogits, 1).view(n / frames, frames, k, h, w).permute(0, 2, 1, 3, 4);
-        return ((sem / (sem.sum(1, keepdim: true) + 1e-6) + px) * 0.5).contiguous().MoveToOuterScope();
+        return F.softmax(pixelLogits, 1).view(n / frames, frames, k, h, w).permute(0, 2, 1, 3, 4).contiguous().MoveToOuterScope();
     }
 
     /// <summary>Semantic probabilities Σ_q softmax(logits)[:K] · sigmoid(mask): (N, Q, K + 1) and (N, Q, H, W) → (B, K, T, H, W).</summary>

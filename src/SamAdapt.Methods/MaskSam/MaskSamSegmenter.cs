@@ -15,6 +15,15 @@ public sealed class MaskSamSegmenter(MaskSamModel model) : ISemanticSegmenter, I
     public int ImageSize => Model.Config.InputSize;
     public int NumOutputClasses => Model.Config.NumClasses;
 
+    /// <summary>The map predicted from (<c>predict --masksam-output</c>); the pixel head alone needs a model with one.</summary>
+    public MaskSamOutput Output
+    {
+        get;
+        set => field = value == MaskSamOutput.PixelHead && !Model.Config.PixelHead
+            ? throw new ArgumentException($"--masksam-output {MaskSamOutputNames.Name(value)}: the run's model has no pixel head (its output is the mask classification)")
+            : value;
+    }
+
     public Tensor ClassLogits(Tensor images, int depth)
     {
         int t = Model.Config.Frames, s = ImageSize;
@@ -23,7 +32,7 @@ public sealed class MaskSamSegmenter(MaskSamModel model) : ISemanticSegmenter, I
         long b = images.size(0) / t;
         var input = images.view(b, t, images.size(1), s, s).select(2, 0).unsqueeze(1);            // (B, 1, T, S, S)
         var fwd = Model.forward(input);
-        var sem = fwd.Semantic(t);                                                                  // (B, K, T, S, S)
+        var sem = fwd.Semantic(t, Output);                                                          // (B, K, T, S, S)
         var logp = sem.permute(0, 2, 1, 3, 4).reshape(b * t, NumOutputClasses, s, s).clamp(min: 1e-6).log();
         return logp.MoveToOuterScope();
     }

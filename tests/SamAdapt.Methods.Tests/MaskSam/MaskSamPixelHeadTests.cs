@@ -61,7 +61,8 @@ public class MaskSamPixelHeadTests : IDisposable
         using var model = new MaskSamModel(Small(true));
         model.eval();
         using var _ = torch.no_grad();
-        var fwd = model.forward(torch.randn([2, 1, 3, Size, Size]));
+        var input = torch.randn([2, 1, 3, Size, Size]);
+        var fwd = model.forward(input);
         var px = fwd.Predictions.PixelLogits!;
         Assert.Equal([6L, 3, Size, Size], px.shape);
         // the head's logits are the bilinear interpolation of a 1×1×1 convolution of the generator's last stage (at S/2)
@@ -80,6 +81,32 @@ public class MaskSamPixelHeadTests : IDisposable
         Assert.True(MaxAbsDiff(sem.sum(1), torch.ones([2, 3, Size, Size])) < 1e-4);     // a distribution over the K classes
         // and differs from the mask classification alone (the head is not ignored)
         Assert.True(MaxAbsDiff(sem, s / s.sum(1, keepdim: true)) > 1e-3);
+        // predict --masksam-output: either map alone
+        Assert.Equal(0, MaxAbsDiff(fwd.Semantic(3, MaskSamOutput.MaskClassification), s));
+        Assert.True(MaxAbsDiff(fwd.Semantic(3, MaskSamOutput.PixelHead), soft) < 1e-6);
+        // and through the semantic contract (what predict runs): the log of the chosen map, (B·T, K, S, S)
+        var slices = input.permute(0, 2, 1, 3, 4).reshape(6, 1, Size, Size);
+        var images = torch.cat([slices, slices, slices], 1);                                    // (B·T, 3, S, S), channel 0 the image
+        var seg = new MaskSamSegmenter(model) { Output = MaskSamOutput.PixelHead };
+        var viaContract = seg.ClassLogits(images, 3).exp();
+        Assert.True(MaxAbsDiff(viaContract, soft.permute(0, 2, 1, 3, 4).reshape(6, 3, Size, Size)) < 1e-5);
+    }
+
+    [Theory]
+    [InlineData("combined", MaskSamOutput.Combined)]
+    [InlineData("mask-classification", MaskSamOutput.MaskClassification)]
+    [InlineData("PIXEL-HEAD", MaskSamOutput.PixelHead)]
+    public void Output_names_parse(string text, MaskSamOutput expected) => Assert.Equal(expected, MaskSamOutputNames.Parse(text));
+
+    [Fact]
+    public void The_pixel_head_alone_is_refused_for_a_model_without_one()
+    {
+        using var model = new MaskSamModel(Small(false));
+        var seg = new MaskSamSegmenter(model) { Output = MaskSamOutput.MaskClassification };   // the reference's own output: fine
+        var e = Assert.Throws<ArgumentException>(() => seg.Output = MaskSamOutput.PixelHead);
+        Assert.Contains("--masksam-output pixel-head: the run's model has no pixel head", e.Message);
+        Assert.Contains("expected one of combined, mask-classification, pixel-head, found 'pixels'",
+            Assert.Throws<ArgumentException>(() => MaskSamOutputNames.Parse("pixels")).Message);
     }
 
     [Fact]
