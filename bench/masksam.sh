@@ -5,7 +5,8 @@
 #                                                        MASKSAM_THREADS (default 1) threads each; MASKSAM_BATCH, default 8:
 #                                                        the global batch of 3-slice stacks. One process of one thread with
 #                                                        batch 4 was the default before: docs/benchmarks.md; MASKSAM_TTA,
-#                                                        default none: predict's --tta, e.g. flip-slices)
+#                                                        default none: predict's --tta, e.g. flip-slices; with a pixel head each
+#                                                        map alone is predicted and scored too: --masksam-output)
 # 1. `samadapt demo` builds the Colin27/AAL dataset (held-out slabs in imagesTs/labelsTs, no validation split) and trains,
 #    predicts and evaluates MA-SAM (tiny preset, MASAM_ITERATIONS iterations): its held-out Dice is the comparison.
 # 2. `samadapt train --method masksam --model tiny` on the same dataset and intensity, no validation split, on both cores as
@@ -33,9 +34,21 @@ rm -rf "$OUT/masksam-run" "$OUT/masksam-pred"
   --nproc "${MASKSAM_NPROC:-2}" --threads "${MASKSAM_THREADS:-1}" --out "$OUT/masksam-run" 2>&1 | tee "$OUT/masksam-train.log" | grep -v '^\s*[0-9]*%' || true
 $SAMADAPT predict --run "$OUT/masksam-run" --input "$DS/imagesTs" --out "$OUT/masksam-pred" --threads "$THREADS" --tta "${MASKSAM_TTA:-none}"
 $SAMADAPT evaluate --pred "$OUT/masksam-pred" --gt "$DS/labelsTs" --names "$DS" --out "$OUT/masksam-report.json" --markdown "$OUT/masksam-report.md"
+# with a pixel head (the tiny preset's default), each map alone too (predict --masksam-output): docs/methods/masksam.md, "Pixel head"
+if grep -q '"pixel_head":true' "$OUT/masksam-run/config.yaml"; then
+  for MAP in mask-classification pixel-head; do
+    rm -rf "$OUT/masksam-pred-$MAP"
+    $SAMADAPT predict --run "$OUT/masksam-run" --input "$DS/imagesTs" --out "$OUT/masksam-pred-$MAP" --threads "$THREADS" --masksam-output "$MAP" > /dev/null
+    $SAMADAPT evaluate --pred "$OUT/masksam-pred-$MAP" --gt "$DS/labelsTs" --names "$DS" --out "$OUT/masksam-report-$MAP.json" \
+      --markdown "$OUT/masksam-report-$MAP.md" > /dev/null
+  done
+fi
 echo "== MA-SAM (demo) =="
 grep -iE "mean|Dice" "$OUT/ma-sam.log" | tail -5 || true
 echo "== MaskSAM =="
 cat "$OUT/masksam-report.md"
+for MAP in mask-classification pixel-head; do
+  [ -f "$OUT/masksam-report-$MAP.md" ] && echo "$MAP alone: $(grep -F '**Mean**' "$OUT/masksam-report-$MAP.md")"
+done
 grep -E "slices/s|parameters|Elapsed|Maximum resident" "$OUT/masksam-train.log" | tail -8 || true
 uptime
