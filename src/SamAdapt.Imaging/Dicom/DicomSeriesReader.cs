@@ -105,6 +105,18 @@ public static class DicomSeriesReader
             files = Directory.GetFiles(folder, "*", options.Recursive ? SearchOption.AllDirectories : SearchOption.TopDirectoryOnly);
         else throw new DirectoryNotFoundException($"DICOM folder not found: {folder}");
         Array.Sort(files, StringComparer.Ordinal);
+        var key = Path.GetFullPath(folder) + (options.Recursive ? "|recursive" : "");
+        var (signature, newest) = FilesSignature(files);
+        lock (CacheLock)
+        {
+            var hit = Cache.Find(e => e.Key == key && e.Signature == signature);
+            if (hit is not null)
+            {
+                Cache.Remove(hit);
+                Cache.Insert(0, hit);
+                return hit.Result;
+            }
+        }
 
         var headers = new List<SliceHeader>();
         int notDicom = 0, noImage = 0;
@@ -141,7 +153,49 @@ public static class DicomSeriesReader
             int c = string.CompareOrdinal(a.Info.Description, b.Info.Description);
             return c != 0 ? c : string.CompareOrdinal(a.Info.Id, b.Info.Id);
         });
-        return new ScanResult(series);
+        var result = new ScanResult(series);
+        lock (CacheLock)
+        {
+            Cache.RemoveAll(e => e.Key == key);
+            // files modified in the last seconds may still be being written (or rewritten within the clock's granularity): not kept
+            if (DateTime.UtcNow - newest > SettledAge)
+            {
+                Cache.Insert(0, new CachedScan(key, signature, result));
+                if (Cache.Count > CacheEntries) Cache.RemoveRange(CacheEntries, Cache.Count - CacheEntries);
+            }
+        }
+        HeadersScanned?.Invoke(key);
+        return result;
+    }
+
+    // ---------------------------------------------------------------- scan cache
+    // The headers of the last few folders scanned, reused while the folder's files are unchanged (same names, sizes and modification
+    // times; folders with a file modified in the last two seconds are not kept): the viewer lists a folder's series, opens one and exports a SEG that references it, and predict --dicom-seg reads a
+    // series and then its references — each a full header scan of the same files otherwise. Scan results are never mutated.
+
+    private sealed record CachedScan(string Key, string Signature, ScanResult Result);
+
+    private const int CacheEntries = 4;
+    private static readonly TimeSpan SettledAge = TimeSpan.FromSeconds(2);
+    private static readonly List<CachedScan> Cache = [];
+    private static readonly object CacheLock = new();
+
+    /// <summary>Raised after a folder's headers were read from its files (not served from the cache), with the folder's full path.</summary>
+    internal static event Action<string>? HeadersScanned;
+
+    /// <summary>SHA-256 over every file's path, size and modification time (UTC ticks), and the newest modification time.</summary>
+    private static (string Signature, DateTime Newest) FilesSignature(string[] files)
+    {
+        var newest = DateTime.MinValue;
+        using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var f in files)
+        {
+            var info = new FileInfo(f);
+            long length = info.Exists ? info.Length : -1, ticks = info.Exists ? info.LastWriteTimeUtc.Ticks : 0;
+            if (info.Exists && info.LastWriteTimeUtc > newest) newest = info.LastWriteTimeUtc;
+            sha.AppendData(System.Text.Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{f}\0{length}\0{ticks}\n")));
+        }
+        return (Convert.ToHexString(sha.GetHashAndReset()), newest);
     }
 
     private static string GroupKey(SliceHeader h)

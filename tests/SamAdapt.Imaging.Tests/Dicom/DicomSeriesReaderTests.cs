@@ -294,6 +294,42 @@ public class DicomSeriesReaderTests
     }
 
     [Fact]
+    public void An_unchanged_folder_reuses_its_scanned_headers_and_a_changed_one_is_scanned_again()
+    {
+        using var dir = TestPaths.NewTempDir();
+        const string uid = "1.2.826.0.1.3680043.9.7777.2.9001";
+        WriteStack(dir.Path, uid, Enumerable.Range(0, 3));
+        foreach (var f in Directory.GetFiles(dir.Path)) File.SetLastWriteTimeUtc(f, DateTime.UtcNow.AddMinutes(-1)); // settled files
+        var full = Path.GetFullPath(dir.Path);
+        int scans = 0;
+        void Count(string key) { if (key == full) Interlocked.Increment(ref scans); }
+        DicomSeriesReader.HeadersScanned += Count;
+        try
+        {
+            // listing, reading and referencing the same series read the headers once (the viewer's open → export path)
+            Assert.Equal(3, DicomSeriesReader.ListSeries(dir.Path).Single().SliceCount);
+            Assert.Equal([Cols, Rows, 3], DicomSeriesReader.Read(dir.Path).Shape);
+            Assert.Equal(3, SamAdapt.Imaging.Dicom.Seg.DicomSeriesReference.Read(dir.Path).Slices.Count);
+            Assert.Equal(1, scans);
+            // a slice added: scanned again, and the new slice is part of the series; just written, so not kept: scanned each time
+            WriteStack(dir.Path, uid, [3]);
+            Assert.Equal(4, DicomSeriesReader.ListSeries(dir.Path).Single().SliceCount);
+            Assert.Equal(2, scans);
+            Assert.Equal(4, DicomSeriesReader.ListSeries(dir.Path).Single().SliceCount);
+            Assert.Equal(3, scans);
+            // once settled it is kept again; a file rewritten later (new modification time) is scanned again
+            foreach (var f in Directory.GetFiles(dir.Path)) File.SetLastWriteTimeUtc(f, DateTime.UtcNow.AddMinutes(-1));
+            DicomSeriesReader.ListSeries(dir.Path);
+            DicomSeriesReader.ListSeries(dir.Path);
+            Assert.Equal(4, scans);
+            File.SetLastWriteTimeUtc(Directory.GetFiles(dir.Path)[0], DateTime.UtcNow.AddSeconds(-30));
+            Assert.Equal(4, DicomSeriesReader.ListSeries(dir.Path).Single().SliceCount);
+            Assert.Equal(5, scans);
+        }
+        finally { DicomSeriesReader.HeadersScanned -= Count; }
+    }
+
+    [Fact]
     public void SeriesSplitByOrientation_GetsSuffixedIds()
     {
         using var dir = TestPaths.NewTempDir();
