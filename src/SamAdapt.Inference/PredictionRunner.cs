@@ -54,14 +54,8 @@ public sealed record PredictedCase(string Id, int[] Shape, string Output, double
 public static class PredictionRunner
 {
     /// <summary>The <c>--tta</c> values, by name.</summary>
-    public static IReadOnlyDictionary<string, TestTimeAugmentation> TtaNames { get; } =
-        new Dictionary<string, TestTimeAugmentation>(StringComparer.OrdinalIgnoreCase) { ["none"] = TestTimeAugmentation.None, ["flip-slices"] = TestTimeAugmentation.FlipSlices };
-
-    public static string TtaName(TestTimeAugmentation t) => TtaNames.First(kv => kv.Value == t).Key;
-
-    /// <summary>Parses a <c>--tta</c> value.</summary>
-    public static TestTimeAugmentation ParseTta(string text) => TtaNames.TryGetValue(text.Trim(), out var t) ? t
-        : throw new ArgumentException($"--tta: expected one of {string.Join(", ", TtaNames.Keys)}, found '{text}'");
+    public static SamAdapt.Common.OptionChoices<TestTimeAugmentation> TtaChoices { get; } =
+        new("--tta", ("none", TestTimeAugmentation.None), ("flip-slices", TestTimeAugmentation.FlipSlices));
 
     /// <param name="read">Reads an input volume (the CLI passes its DICOM-series-aware reader).</param>
     /// <param name="log">Notes and the model line.</param>
@@ -86,19 +80,17 @@ public static class PredictionRunner
             throw new ArgumentException($"--bf16: expected --device cuda (bfloat16 autocast runs on CUDA), found --device {s.Device}");
         using var run = RunLoader.Load(s.Run, s.Weights, device);
         if (run.Note is not null) log.WriteLine(run.Note);
-        if (s.Prompts is not null || run.Model.Semantic is null)
-        {
-            if (s.Tta != TestTimeAugmentation.None)
-                throw new ArgumentException($"--tta {TtaName(s.Tta)}: test-time augmentation applies to prompt-free (semantic) prediction; drop it for prompted prediction");
-            if (s.MaskSamOutput is not null)
-                throw new ArgumentException($"--masksam-output: an option of masksam runs; this run is {run.Model.Method}");
-            return Prompted.PromptedPrediction.Run(s, run, jobs, read, log, device);
-        }
         if (s.MaskSamOutput is { } mo)
         {
             if (run.Model.Semantic is not Methods.MaskSam.MaskSamSegmenter maskSam)
                 throw new ArgumentException($"--masksam-output: an option of masksam runs; this run is {run.Model.Method}");
             maskSam.Output = mo;
+        }
+        if (s.Prompts is not null || run.Model.Semantic is null)
+        {
+            if (s.Tta != TestTimeAugmentation.None)
+                throw new ArgumentException($"--tta {TtaChoices.Name(s.Tta)}: test-time augmentation applies to prompt-free (semantic) prediction; drop it for prompted prediction");
+            return Prompted.PromptedPrediction.Run(s, run, jobs, read, log, device);
         }
         var predictor = new VolumePredictor(run.Model, device, s.Bf16, s.Batch, mirrorSlices: s.Tta == TestTimeAugmentation.FlipSlices);
         log.WriteLine($"model: {run.Model.Method}, {run.Model.ClassNames.Count - 1} classes, weights {run.WeightsFile}; {jobs.Count} volume(s)");

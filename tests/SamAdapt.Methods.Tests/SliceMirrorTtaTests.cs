@@ -98,12 +98,12 @@ public class SliceMirrorTtaTests
     [InlineData("none", TestTimeAugmentation.None)]
     [InlineData("flip-slices", TestTimeAugmentation.FlipSlices)]
     [InlineData("FLIP-SLICES", TestTimeAugmentation.FlipSlices)]
-    public void Tta_names_parse(string text, TestTimeAugmentation expected) => Assert.Equal(expected, PredictionRunner.ParseTta(text));
+    public void Tta_names_parse(string text, TestTimeAugmentation expected) => Assert.Equal(expected, PredictionRunner.TtaChoices.Parse(text));
 
     [Fact]
     public void An_unknown_tta_names_the_choices()
     {
-        var e = Assert.Throws<ArgumentException>(() => PredictionRunner.ParseTta("rot90"));
+        var e = Assert.Throws<ArgumentException>(() => PredictionRunner.TtaChoices.Parse("rot90"));
         Assert.Contains("--tta: expected one of none, flip-slices, found 'rot90'", e.Message);
     }
 }

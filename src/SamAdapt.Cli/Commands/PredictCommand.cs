@@ -54,8 +54,8 @@ public sealed class PredictCommand : ICliCommand
                 Weights = WithUserErrors(() => RunLoader.ParseWeights(pr.GetValue(weights)!)),
                 Batch = pr.GetValue(batch), Probabilities = pr.GetValue(probs), Device = rt.Device ?? "cpu", Bf16 = rt.Bf16 ?? false,
                 DicomSeg = pr.GetValue(seg), Series = pr.GetValue(series),
-                Prompts = pr.GetValue(prompts), Tta = WithUserErrors(() => PredictionRunner.ParseTta(pr.GetValue(tta)!)),
-                MaskSamOutput = pr.GetValue(maskSamOutput) is { } mo ? WithUserErrors(() => Methods.MaskSam.MaskSamOutputNames.Parse(mo)) : null,
+                Prompts = pr.GetValue(prompts), Tta = WithUserErrors(() => PredictionRunner.TtaChoices.Parse(pr.GetValue(tta)!)),
+                MaskSamOutput = pr.GetValue(maskSamOutput) is { } mo ? WithUserErrors(() => Methods.MaskSam.MaskSamOutputNames.Choices.Parse(mo)) : null,
             };
             return Run(s, pr.GetValue(series), pr.InvocationConfiguration.Output, pr.InvocationConfiguration.Error);
         });

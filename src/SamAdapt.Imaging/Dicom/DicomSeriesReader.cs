@@ -170,8 +170,9 @@ public static class DicomSeriesReader
 
     // ---------------------------------------------------------------- scan cache
     // The headers of the last few folders scanned, reused while the folder's files are unchanged (same names, sizes and modification
-    // times; folders with a file modified in the last two seconds are not kept): the viewer lists a folder's series, opens one and exports a SEG that references it, and predict --dicom-seg reads a
-    // series and then its references — each a full header scan of the same files otherwise. Scan results are never mutated.
+    // times; folders with a file modified in the last two seconds are not kept): the viewer lists a folder's series, opens one and
+    // exports a SEG that references it, and predict --dicom-seg reads a series and then its references — each a full header scan of
+    // the same files otherwise. Scan results are never mutated.
 
     private sealed record CachedScan(string Key, string Signature, ScanResult Result);
 

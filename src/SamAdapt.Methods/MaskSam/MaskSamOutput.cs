@@ -17,14 +17,7 @@ public enum MaskSamOutput
 /// <summary>Names of <see cref="MaskSamOutput"/> on the command line.</summary>
 public static class MaskSamOutputNames
 {
-    public static IReadOnlyDictionary<string, MaskSamOutput> ByName { get; } = new Dictionary<string, MaskSamOutput>(StringComparer.OrdinalIgnoreCase)
-    {
-        ["combined"] = MaskSamOutput.Combined, ["mask-classification"] = MaskSamOutput.MaskClassification, ["pixel-head"] = MaskSamOutput.PixelHead,
-    };
-
-    public static string Name(MaskSamOutput o) => ByName.First(kv => kv.Value == o).Key;
-
-    /// <summary>Parses a <c>--masksam-output</c> value.</summary>
-    public static MaskSamOutput Parse(string text) => ByName.TryGetValue(text.Trim(), out var o) ? o
-        : throw new ArgumentException($"--masksam-output: expected one of {string.Join(", ", ByName.Keys)}, found '{text}'");
+    /// <summary>The <c>--masksam-output</c> values, by name.</summary>
+    public static SamAdapt.Common.OptionChoices<MaskSamOutput> Choices { get; } = new("--masksam-output",
+        ("combined", MaskSamOutput.Combined), ("mask-classification", MaskSamOutput.MaskClassification), ("pixel-head", MaskSamOutput.PixelHead));
 }

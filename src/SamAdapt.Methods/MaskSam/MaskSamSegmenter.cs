@@ -20,7 +20,7 @@ public sealed class MaskSamSegmenter(MaskSamModel model) : ISemanticSegmenter, I
     {
         get;
         set => field = value == MaskSamOutput.PixelHead && !Model.Config.PixelHead
-            ? throw new ArgumentException($"--masksam-output {MaskSamOutputNames.Name(value)}: the run's model has no pixel head (its output is the mask classification)")
+            ? throw new ArgumentException($"--masksam-output {MaskSamOutputNames.Choices.Name(value)}: the run's model has no pixel head (its output is the mask classification)")
             : value;
     }
 

@@ -96,7 +96,7 @@ public class MaskSamPixelHeadTests : IDisposable
     [InlineData("combined", MaskSamOutput.Combined)]
     [InlineData("mask-classification", MaskSamOutput.MaskClassification)]
     [InlineData("PIXEL-HEAD", MaskSamOutput.PixelHead)]
-    public void Output_names_parse(string text, MaskSamOutput expected) => Assert.Equal(expected, MaskSamOutputNames.Parse(text));
+    public void Output_names_parse(string text, MaskSamOutput expected) => Assert.Equal(expected, MaskSamOutputNames.Choices.Parse(text));
 
     [Fact]
     public void The_pixel_head_alone_is_refused_for_a_model_without_one()
@@ -106,7 +106,7 @@ public class MaskSamPixelHeadTests : IDisposable
         var e = Assert.Throws<ArgumentException>(() => seg.Output = MaskSamOutput.PixelHead);
         Assert.Contains("--masksam-output pixel-head: the run's model has no pixel head", e.Message);
         Assert.Contains("expected one of combined, mask-classification, pixel-head, found 'pixels'",
-            Assert.Throws<ArgumentException>(() => MaskSamOutputNames.Parse("pixels")).Message);
+            Assert.Throws<ArgumentException>(() => MaskSamOutputNames.Choices.Parse("pixels")).Message);
     }
 
     [Fact]
